@@ -1,0 +1,425 @@
+"""LungTumorSeg: automatic lung tumour segmentation in chest CT (3D Slicer scripted module).
+
+The four standard classes stay thin. The work lives in small, Qt-free modules of
+``LungTumorSegLib`` (tested headless against real MRML) and in the core library
+``lungtumorseg``, which runs out of process so Slicer never freezes.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import ctk  # noqa: F401  (ctkSliderWidget etc. in the .ui)
+import qt
+import slicer
+import vtk
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import parameterNodeWrapper
+
+from LungTumorSegLib import dependencies, logic_core, model_packages, process_runner, widget_state
+from LungTumorSegLib.scenario import SAMPLE_DIR, SAMPLE_NAME, sample_metadata
+
+MODULE_DIR = Path(__file__).resolve().parent
+
+
+#
+# Module
+#
+
+
+class LungTumorSeg(ScriptedLoadableModule):
+    """Module description shown in Slicer (title, category, help, acknowledgement)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = "Lung Tumor Segmentation"
+        self.parent.categories = ["Segmentation"]
+        self.parent.dependencies = []  # torch comes from the PyTorch extension, on first use
+        self.parent.contributors = ["LungTumorSeg contributors"]
+        self.parent.helpText = """
+<p>Segments lung tumours in a chest CT automatically. The lungs are found classically,
+the thorax is split into <b>upper</b>, <b>middle</b> and <b>lower</b> zones, one MONAI
+UNETR per zone segments tumours, the zone masks are superposed on the original CT grid,
+and the result is split into lesions: one segment per lesion (standard terminology) and
+a lesion table (volume, long/short axis, zone, side, HU statistics).</p>
+<p>Select the CT, a model package and press <b>Apply</b>. The computation runs in a
+separate process; <b>Cancel</b> stops it and leaves the scene unchanged.</p>
+<p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
+demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
+<p>Other model packages (a folder with <code>model.json</code> and one weight file per
+zone, e.g. trained with <code>lungtumorseg train</code> on the Medical Segmentation
+Decathlon Task06 Lung data) are installed with <b>Install from folder…</b> or
+<b>Install from URL…</b> (a zip of the package); weight checksums are verified.</p>
+<p>See <a href="https://github.com/lungtumorseg/SlicerLungTumorSeg">the project page</a>.</p>
+"""
+        self.parent.acknowledgementText = """
+Region-wise lung tumour segmentation follows the founding work on zone-wise (upper /
+middle / lower) UNETR segmentation of lung tumours in CT. UNETR: A. Hatamizadeh et al.,
+"UNETR: Transformers for 3D Medical Image Segmentation", WACV 2022. Built with MONAI
+(Project MONAI, https://monai.io). Medical Segmentation Decathlon: M. Antonelli et al.,
+"The Medical Segmentation Decathlon", Nature Communications 13, 4128 (2022).
+"""
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+def registerSampleData():
+    """Register the shipped synthetic chest CT with the Sample Data module."""
+    import SampleData
+
+    ct_name = f"{SAMPLE_NAME}.nii.gz"
+    ct_path = SAMPLE_DIR / ct_name
+    if not ct_path.exists():
+        return
+    sha256 = sample_metadata()["sha256"][ct_name]
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category="LungTumorSeg",
+        sampleName=SAMPLE_NAME,
+        thumbnailFileName=str(MODULE_DIR / "Resources" / "Icons" / "LungTumorSeg.png"),
+        uris=ct_path.as_uri(),
+        fileNames=ct_name,
+        nodeNames=SAMPLE_NAME,
+        checksums=f"SHA256:{sha256}",
+        loadFileType="VolumeFile",
+    )
+
+
+#
+# Parameter node
+#
+
+
+@parameterNodeWrapper
+class LungTumorSegParameterNode:
+    """Everything the GUI edits; saved with the scene."""
+
+    inputVolume: slicer.vtkMRMLScalarVolumeNode
+    outputSegmentation: slicer.vtkMRMLSegmentationNode
+    lesionTable: slicer.vtkMRMLTableNode
+    modelPath: str = ""
+    threshold: float = 0.5
+    minLesionMm3: float = 0.0
+    zoneOverlapMm: float = 10.0
+    threads: int = 0
+    show3D: bool = True
+
+
+#
+# Widget
+#
+
+
+class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """Bindings from the .ui to the parameter node; a timer drives a running segmentation."""
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._run = None
+        self._timer = qt.QTimer()
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self._pollRun)
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/LungTumorSeg.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = LungTumorSegLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.modelComboBox.connect("currentIndexChanged(int)", self.onModelSelected)
+        self.ui.installFromFolderButton.connect("clicked(bool)", self.onInstallFromFolder)
+        self.ui.installFromUrlButton.connect("clicked(bool)", self.onInstallFromUrl)
+        self.ui.inputSelector.connect("currentNodeChanged(vtkMRMLNode*)", lambda _node: self._updateApplyState())
+
+        self._fillModelCombo()
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self._cancelRun()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self._cancelRun()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            if first and not first.IsA("vtkMRMLLabelMapVolumeNode"):
+                self._parameterNode.inputVolume = first
+
+    def setParameterNode(self, inputParameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+            self._selectModel(self._parameterNode.modelPath)
+        self._updateApplyState()
+
+    # -- model packages ------------------------------------------------------------------
+    def _fillModelCombo(self, select: str = "") -> None:
+        self._packages = model_packages.list_packages()
+        combo = self.ui.modelComboBox
+        combo.blockSignals(True)
+        combo.clear()
+        for package in self._packages:
+            combo.addItem(package.label, str(package.path))
+            combo.setItemData(combo.count - 1, package.description or package.warning, qt.Qt.ToolTipRole)
+        combo.blockSignals(False)
+        self._selectModel(select)
+
+    def _selectModel(self, path: str) -> None:
+        combo = self.ui.modelComboBox
+        index = combo.findData(path) if path else -1
+        combo.setCurrentIndex(index if index >= 0 else (0 if combo.count else -1))
+        self.onModelSelected(combo.currentIndex)
+
+    def _currentPackage(self):
+        index = self.ui.modelComboBox.currentIndex
+        return self._packages[index] if 0 <= index < len(self._packages) else None
+
+    def onModelSelected(self, index: int) -> None:
+        package = self._currentPackage()
+        if self._parameterNode and package and self._parameterNode.modelPath != str(package.path):
+            self._parameterNode.modelPath = str(package.path)
+            self._parameterNode.threshold = package.threshold  # defaults from the model card
+            self._parameterNode.minLesionMm3 = package.min_lesion_mm3
+        self.ui.modelWarningLabel.text = package.warning if package else ""
+        self.ui.modelWarningLabel.visible = bool(package and package.warning)
+        self._updateApplyState()
+
+    def onInstallFromFolder(self) -> None:
+        folder = qt.QFileDialog.getExistingDirectory(self.parent, "Select a model package folder")
+        if not folder:
+            return
+        with slicer.util.tryWithErrorDisplay("Could not install the model package.", waitCursor=True):
+            package = model_packages.install_from_folder(folder)
+            self._fillModelCombo(select=str(package.path))
+
+    def onInstallFromUrl(self) -> None:
+        url = qt.QInputDialog.getText(self.parent, "Install model package", "URL of a zipped model package:")
+        if not url:
+            return
+        with slicer.util.tryWithErrorDisplay("Could not download or install the model package.", waitCursor=True):
+            package = model_packages.install_from_url(
+                url, progress=lambda done, total: self._onProgress(done / total if total > 0 else 0, "downloading"))
+            self._fillModelCombo(select=str(package.path))
+
+    # -- state -----------------------------------------------------------------------------
+    def _inputInfo(self) -> widget_state.InputInfo:
+        node = self._parameterNode.inputVolume if self._parameterNode else None
+        if node is None or node.GetImageData() is None:
+            return widget_state.InputInfo(present=False)
+        return widget_state.InputInfo(present=True, components=node.GetImageData().GetNumberOfScalarComponents(),
+                                      dimensions=tuple(node.GetImageData().GetDimensions()),
+                                      is_labelmap=node.IsA("vtkMRMLLabelMapVolumeNode"))
+
+    def _modelInfo(self) -> widget_state.ModelInfo:
+        package = self._currentPackage()
+        if package is None:
+            return widget_state.ModelInfo(present=False)
+        return widget_state.ModelInfo(present=True, name=package.name, demo=package.demo)
+
+    def _updateApplyState(self, caller=None, event=None) -> None:
+        running = self._run is not None
+        enabled, tooltip = widget_state.apply_state(self._inputInfo(), self._modelInfo(), running,
+                                                    tuple(dependencies.missing_packages()))
+        self.ui.applyButton.enabled = enabled
+        self.ui.applyButton.toolTip = tooltip
+        self.ui.applyButton.text = widget_state.apply_button_text(running)
+        for widget in (self.ui.inputSelector, self.ui.modelComboBox, self.ui.outputSelector,
+                       self.ui.advancedCollapsibleButton):
+            widget.enabled = not running
+
+    # -- running -----------------------------------------------------------------------------
+    def onApplyButton(self) -> None:
+        if self._run is not None:
+            self._cancelRun()
+            self._onLog("Cancelled; the scene was left unchanged.")
+            return
+        if not self.logic.ensureDependencies():
+            return
+        p = self._parameterNode
+        self.ui.logTextEdit.clear()
+        try:
+            self._run = self.logic.startRun(p, onProgress=self._onProgress, onLog=self._onLog)
+        except Exception as exc:  # export or process start failed: nothing changed in the scene
+            self._run = None
+            slicer.util.errorDisplay(f"Could not start the segmentation: {exc}")
+            return
+        self._timer.start()
+        self._updateApplyState()
+
+    def _pollRun(self) -> None:
+        try:
+            result = self._run.poll()
+        except process_runner.Cancelled:
+            self._finishRun()
+            return
+        except Exception as exc:
+            self._finishRun()
+            self._onLog(f"error: {exc}")
+            self.ui.statusLabel.text = "Failed; the scene was left unchanged."
+            slicer.util.errorDisplay(f"Lung tumour segmentation failed:\n{exc}")
+            return
+        if result is None:
+            return
+        self._finishRun()
+        self.logic.adoptResult(self._parameterNode, result)
+        model = result.report.get("model", {})
+        summary = widget_state.result_summary(result.lesions, result.elapsed_s, result.report.get("status", "ok"),
+                                              model.get("warning", "") if model.get("demo") else "")
+        self.ui.statusLabel.text = summary
+        self._onLog(summary)
+        self.ui.lesionTableView.setMRMLTableNode(result.table_node)
+        slicer.util.setSliceViewerLayers(background=self._parameterNode.inputVolume)
+
+    def _finishRun(self) -> None:
+        self._timer.stop()
+        self._run = None
+        self._updateApplyState()
+
+    def _cancelRun(self) -> None:
+        if self._run is not None:
+            self._run.cancel()
+            self._finishRun()
+            self.ui.progressBar.value = 0
+            self.ui.statusLabel.text = "Cancelled."
+
+    def _onProgress(self, fraction: float, stage: str) -> None:
+        value, text = widget_state.progress_text(fraction, stage)
+        self.ui.progressBar.value = value
+        self.ui.statusLabel.text = text
+        slicer.app.processEvents()
+
+    def _onLog(self, line: str) -> None:
+        self.ui.logTextEdit.appendPlainText(line)
+
+
+#
+# Logic
+#
+
+
+class LungTumorSegLogic(ScriptedLoadableModuleLogic):
+    """MRML glue only: the run transaction is ``LungTumorSegLib.logic_core``."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+
+    def getParameterNode(self):
+        return LungTumorSegParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def ensureDependencies(askConfirmation: bool = True) -> bool:
+        """Make torch (PyTorch extension) and the pip packages importable; False if declined."""
+        missing = dependencies.missing_packages()
+        if not missing:
+            return True
+        if "torch" in missing:
+            try:
+                import PyTorchUtils
+            except ModuleNotFoundError:
+                slicer.util.errorDisplay("This module needs the PyTorch extension. "
+                                         "Install it from the Extensions Manager and restart Slicer.")
+                return False
+            torchLogic = PyTorchUtils.PyTorchUtilsLogic()
+            if not torchLogic.torchInstalled():
+                if torchLogic.installTorch(askConfirmation=askConfirmation,
+                                           torchVersionRequirement=dependencies.TORCH_REQUIREMENT) is None:
+                    return False
+        requirements = dependencies.pip_requirements(missing)
+        if requirements:
+            if askConfirmation and not slicer.util.confirmOkCancelDisplay(
+                    "Lung tumour segmentation needs these Python packages, which will now be downloaded "
+                    "and installed:\n\n" + "\n".join(requirements) + "\n\nThis can take a few minutes.",
+                    "Install Python packages"):
+                return False
+            with slicer.util.tryWithErrorDisplay("Could not install the Python packages.", waitCursor=True):
+                slicer.util.pip_install(" ".join(requirements))
+        return not dependencies.missing_packages()
+
+    @staticmethod
+    def request(parameterNode) -> logic_core.RunRequest:
+        """The run request described by the parameter node (0 means "card default"/"auto")."""
+        p = parameterNode
+        return logic_core.RunRequest(
+            input_volume=p.inputVolume, model_dir=p.modelPath or None, threshold=p.threshold,
+            min_lesion_mm3=p.minLesionMm3, zone_overlap_mm=p.zoneOverlapMm,
+            threads=p.threads or None, segmentation_node=p.outputSegmentation,
+            table_node=p.lesionTable, show3d=p.show3D)
+
+    def startRun(self, parameterNode, onProgress=None, onLog=None) -> logic_core.SegmentationRun:
+        """Start a non-blocking run; poll it from a timer (see the Widget)."""
+        run = logic_core.SegmentationRun(self.request(parameterNode), on_progress=onProgress, on_log=onLog,
+                                         python=process_runner.python_executable())
+        run.start()
+        return run
+
+    @staticmethod
+    def adoptResult(parameterNode, result: logic_core.RunResult) -> None:
+        """Remember the output nodes so a re-run replaces them instead of adding new ones."""
+        parameterNode.outputSegmentation = result.segmentation_node
+        parameterNode.lesionTable = result.table_node
+
+    def process(self, inputVolume, outputSegmentation=None, modelPath=None, threshold=None,
+                minLesionMm3=None, zoneOverlapMm=None, threads=None, show3D=False,
+                timeoutSec=None) -> logic_core.RunResult:
+        """Blocking run for scripts: ``slicer.util.getModuleLogic("LungTumorSeg").process(volume)``."""
+        request = logic_core.RunRequest(input_volume=inputVolume, model_dir=modelPath, threshold=threshold,
+                                        min_lesion_mm3=minLesionMm3, zone_overlap_mm=zoneOverlapMm,
+                                        threads=threads, segmentation_node=outputSegmentation, show3d=show3D)
+        run = logic_core.SegmentationRun(request, on_log=logging.info,
+                                         python=process_runner.python_executable())
+        return run.run(timeout_s=timeoutSec)
+
+
+#
+# Test
+#
+
+
+class LungTumorSegTest(ScriptedLoadableModuleTest):
+    """Runs the same end-to-end scenario as the headless pytest suite."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_scenario()
+
+    def test_scenario(self):
+        from LungTumorSegLib.scenario import run_scenario
+
+        self.delayDisplay("Segmenting the sample chest CT with the demo model")
+        if not LungTumorSegLogic.ensureDependencies(askConfirmation=False):
+            self.fail("the Python dependencies could not be installed")
+        outcome = run_scenario(python=process_runner.python_executable(), log=logging.info)
+        self.delayDisplay(f"Test passed: {len(outcome.result.lesions)} lesion(s), Dice {outcome.dice:.2f}")

@@ -1,0 +1,227 @@
+"""One segmentation run on a volume node, as a transaction on the MRML scene.
+
+Steps: export the input volume to a temporary file -> run the core's command line out of
+process (progress, log, cancel) -> read the label image and the report -> build the
+segmentation and lesion table off-scene -> commit them to the scene.
+
+Why a transaction: a failed or cancelled run must leave the scene exactly as it was (no
+new nodes, a previous output untouched), and temporary files must not accumulate. All
+failure-prone work happens before the scene is touched; the commit itself restores the
+previous content if it fails half-way. The input volume node is only read.
+
+No Qt: the Widget drives :class:`SegmentationRun` from a timer, tests and the demo call
+:meth:`SegmentationRun.run`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import SimpleITK as sitk
+import slicer
+import vtk
+
+from . import process_runner, segmentation_writer, volume_bridge
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
+
+# Share of the progress bar taken by the child process (the rest: export and import).
+_EXPORT_SHARE, _PROCESS_SHARE = 0.03, 0.92
+
+
+@dataclass
+class RunRequest:
+    """What to segment and how. ``None`` options mean "the model card's default"."""
+
+    input_volume: object
+    model_dir: str | Path | None = None
+    threshold: float | None = None
+    min_lesion_mm3: float | None = None
+    zone_overlap_mm: float | None = None
+    threads: int | None = None
+    segmentation_node: object | None = None  # reuse (replace segments) when given
+    table_node: object | None = None
+    output_name: str | None = None
+    show3d: bool = False
+
+
+@dataclass
+class RunResult:
+    """Outcome of a successful run."""
+
+    segmentation_node: object
+    table_node: object | None
+    report: dict
+    label_image: sitk.Image
+    elapsed_s: float
+    created_nodes: list = field(default_factory=list)
+
+    @property
+    def lesions(self) -> list[dict]:
+        return list(self.report.get("lesions", []))
+
+
+class SegmentationRun:
+    """Drives one run. Use :meth:`start`, then :meth:`poll` until it returns a result
+    (or raises), or :meth:`cancel`; or simply :meth:`run` to block."""
+
+    def __init__(self, request: RunRequest,
+                 on_progress: Callable[[float, str], None] | None = None,
+                 on_log: Callable[[str], None] | None = None,
+                 python: str | None = None, temp_root: str | None = None):
+        self.request = request
+        self.on_progress = on_progress or (lambda fraction, stage: None)
+        self.on_log = on_log or (lambda line: None)
+        self.python = python
+        self.temp_root = temp_root
+        self.workdir: Path | None = None
+        self.process: process_runner.PredictProcess | None = None
+        self.started_at = 0.0
+        self.result: RunResult | None = None
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def input_path(self) -> Path:
+        return self.workdir / "input.nrrd"
+
+    @property
+    def labels_path(self) -> Path:
+        return self.workdir / "labels.nrrd"
+
+    @property
+    def report_path(self) -> Path:
+        return self.workdir / "report.json"
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Export the input volume and start the child process (the scene is not touched)."""
+        volume = self.request.input_volume
+        if volume is None:
+            raise ValueError("select an input volume first")
+        self.started_at = time.monotonic()
+        self.workdir = Path(tempfile.mkdtemp(prefix="LungTumorSeg-", dir=self.temp_root))
+        try:
+            self.on_progress(0.0, "exporting the input volume")
+            image = volume_bridge.image_from_volume(volume)
+            sitk.WriteImage(image, str(self.input_path), useCompression=False)
+            options = process_runner.PredictOptions(
+                model_dir=str(self.request.model_dir or DEFAULT_MODEL_DIR),
+                threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
+                zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads)
+            command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
+                                                     options, python=self.python)
+            self.on_log("running: " + " ".join(command[1:]))
+            self.process = process_runner.PredictProcess(
+                command, env=process_runner.child_environment(self.request.threads),
+                on_progress=self._child_progress, on_log=self.on_log)
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _child_progress(self, fraction: float, stage: str) -> None:
+        self.on_progress(_EXPORT_SHARE + _PROCESS_SHARE * fraction, stage)
+
+    def poll(self) -> RunResult | None:
+        """Forward progress; when the child has ended, import its result and return it.
+
+        Raises :class:`process_runner.Cancelled` / :class:`process_runner.ProcessFailed` or
+        an import error; in every failure case the scene is unchanged and temp files are gone.
+        """
+        if self.result is not None:
+            return self.result
+        if self.process is None:
+            raise RuntimeError("start() the run first")
+        code = self.process.poll()
+        if code is None:
+            return None
+        try:
+            self.process.check(code)
+            self.on_progress(_EXPORT_SHARE + _PROCESS_SHARE, "loading the result")
+            self.result = self._import_result()
+            self.on_progress(1.0, "done")
+            return self.result
+        finally:
+            self._cleanup()
+
+    def cancel(self) -> None:
+        """Stop the child process tree and remove temporary files; the scene is untouched."""
+        try:
+            if self.process is not None:
+                self.process.cancel()
+        finally:
+            self._cleanup()
+
+    def run(self, timeout_s: float | None = None, interval_s: float = 0.1,
+            should_cancel: Callable[[], bool] | None = None) -> RunResult:
+        """Blocking run (tests, batch). ``should_cancel()`` is polled like a Cancel button."""
+        self.start()
+        try:
+            while True:
+                result = self.poll()
+                if result is not None:
+                    return result
+                if should_cancel is not None and should_cancel():
+                    self.cancel()
+                    raise process_runner.Cancelled("segmentation cancelled")
+                if timeout_s is not None and time.monotonic() - self.started_at > timeout_s:
+                    self.cancel()
+                    raise process_runner.ProcessFailed(
+                        f"the segmentation took longer than {timeout_s:.0f} s and was stopped", None)
+                time.sleep(interval_s)
+        except BaseException:
+            self.cancel()  # idempotent: kills a still-running child, removes temp files
+            raise
+
+    def _cleanup(self) -> None:
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- import ------------------------------------------------------------------------
+    def _import_result(self) -> RunResult:
+        request = self.request
+        volume = request.input_volume
+        if not self.labels_path.exists():
+            raise process_runner.ProcessFailed("the segmentation process wrote no label image", 0)
+        labels = sitk.ReadImage(str(self.labels_path))
+        report = json.loads(self.report_path.read_text(encoding="utf-8")) if self.report_path.exists() else {}
+        if not volume_bridge.same_grid(labels, volume, tolerance=1e-2):
+            raise ValueError("the label image returned by the core is not on the input grid")
+        # snap to the exact input geometry (file formats may round the matrix slightly)
+        spacing, origin, direction = volume_bridge.geometry_from_matrix(volume_bridge.ijk_to_ras_matrix(volume))
+        labels.SetSpacing(spacing)
+        labels.SetOrigin(origin)
+        labels.SetDirection(direction)
+        segmentation = segmentation_writer.build_segmentation(labels, volume, report.get("lesions"))
+        table = segmentation_writer.build_table(report.get("lesions", []))
+        committed = commit_with_rollback(volume.GetScene(), volume, segmentation, table,
+                                         request.segmentation_node, request.table_node,
+                                         request.output_name, request.show3d)
+        return RunResult(committed.segmentation_node, committed.table_node, report, labels,
+                         time.monotonic() - self.started_at, committed.created)
+
+
+def commit_with_rollback(scene, volume, segmentation, table, segmentation_node, table_node,
+                         name, show3d) -> segmentation_writer.Committed:
+    """:func:`segmentation_writer.commit`, restoring a reused node's previous content if it fails."""
+    backup_segments = backup_table = None
+    if segmentation_node is not None:
+        backup_segments = slicer.vtkSegmentation()
+        backup_segments.DeepCopy(segmentation_node.GetSegmentation())
+    if table_node is not None and table_node.GetTable() is not None:
+        backup_table = vtk.vtkTable()
+        backup_table.DeepCopy(table_node.GetTable())
+    try:
+        return segmentation_writer.commit(scene, volume, segmentation, table, segmentation_node,
+                                          table_node, name, show3d)
+    except BaseException:
+        if backup_segments is not None:
+            segmentation_node.GetSegmentation().DeepCopy(backup_segments)
+        if backup_table is not None:
+            table_node.SetAndObserveTable(backup_table)
+        raise

@@ -1,0 +1,132 @@
+"""The end-to-end scenario shared by the Slicer self-test and the pytest suite.
+
+Why one function: the module's ``ScriptedLoadableModuleTest`` (inside the Slicer
+application) and the headless tests (slicer-core) must check the same thing, so the
+check is written once: load the shipped sample chest CT into the scene, run the Logic
+with the demo model package, and verify the segmentation against the phantom's truth.
+
+It uses only ``slicer.mrmlScene`` and ``slicer.modules.<name>.logic()``, which exist in
+the application and in the headless environment (:mod:`LungTumorSegLib.headless`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import SimpleITK as sitk
+import slicer
+
+from . import logic_core, model_packages, segmentation_writer, volume_bridge
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "Resources" / "SampleData"
+SAMPLE_NAME = "ChestCTPhantom"
+
+
+def sample_files() -> tuple[Path, Path, Path]:
+    """(CT, truth label image, metadata JSON) of the shipped sample chest CT."""
+    return (SAMPLE_DIR / f"{SAMPLE_NAME}.nii.gz", SAMPLE_DIR / f"{SAMPLE_NAME}_truth.nii.gz",
+            SAMPLE_DIR / f"{SAMPLE_NAME}.json")
+
+
+def sample_metadata() -> dict:
+    """The sample's metadata (phantom settings, tumours, SHA-256 of the files)."""
+    return json.loads(sample_files()[2].read_text(encoding="utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_sample_volume(name: str = SAMPLE_NAME):
+    """Load the sample CT into ``slicer.mrmlScene`` with Slicer's own reader (checksum first)."""
+    ct_path, _, _ = sample_files()
+    expected = sample_metadata()["sha256"][ct_path.name]
+    if sha256_file(ct_path) != expected:
+        raise AssertionError(f"{ct_path.name} does not match its SHA-256 (damaged sample data)")
+    node = slicer.modules.volumes.logic().AddArchetypeVolume(str(ct_path), name, 0)
+    if node is None:
+        raise AssertionError(f"Slicer could not load {ct_path}")
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    return node
+
+
+@dataclass
+class ScenarioOutcome:
+    """What the scenario measured (all checks already passed when this is returned)."""
+
+    volume_node: object
+    result: logic_core.RunResult
+    truth_tumours: int
+    dice: float
+    per_lesion_overlap: list[float] = field(default_factory=list)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def run_scenario(model_dir: str | Path | None = None, python: str | None = None, timeout_s: float = 1800,
+                 log: Callable[[str], None] = print, min_dice: float = 0.3,
+                 max_extra_lesions: int = 0) -> ScenarioOutcome:
+    """Load the sample, segment it with the (demo) model, check the result; raise AssertionError.
+
+    Checks: one segment per truth tumour (``max_extra_lesions`` more allowed), names
+    "Lesion k", standard terminology, the input's reference geometry, every lesion
+    overlapping the truth, Dice of all lesions vs truth >= ``min_dice``, input unchanged.
+    """
+    volume = load_sample_volume()
+    checksum = volume_bridge.volume_checksum(volume)
+    truth_image = sitk.ReadImage(str(sample_files()[1]))
+    _check(volume_bridge.same_grid(truth_image, volume, tolerance=1e-2), "the truth mask is not on the CT grid")
+    truth = sitk.GetArrayFromImage(truth_image) > 0
+    truth_components = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray(truth.astype(np.uint8))))
+    n_truth = int(truth_components.max())
+
+    package = model_packages.read_package(model_dir or model_packages.DEMO_PACKAGE)
+    log(f"Segmenting {volume.GetName()} with {package.label}")
+    run = logic_core.SegmentationRun(
+        logic_core.RunRequest(input_volume=volume, model_dir=package.path, output_name=f"{SAMPLE_NAME} lung tumours"),
+        on_progress=lambda fraction, stage: log(f"{100 * fraction:5.1f}% {stage}"), on_log=log, python=python)
+    result = run.run(timeout_s=timeout_s)
+
+    node = result.segmentation_node
+    segmentation = node.GetSegmentation()
+    ids = list(segmentation.GetSegmentIDs())
+    names = [segmentation.GetSegment(s).GetName() for s in ids]
+    log(f"Segments: {names}; truth tumours: {n_truth}")
+    _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,
+           f"expected {n_truth} lesion segment(s) (the phantom's tumours), got {len(ids)}: {names}")
+    expected_names = [f"Lesion {int(l['label'])}" for l in result.lesions]
+    _check(names == expected_names, f"segment names {names} do not follow the report {expected_names}")
+    for segment_id in ids:
+        codes = segmentation_writer.parse_terminology(segmentation.GetSegment(segment_id).GetTerminology())
+        _check(codes["category"][1] == "49755003" and codes["region"][1] == "39607008",
+               f"segment {segment_id} lacks the lung-neoplasm terminology: {codes}")
+    _check(bool(segmentation.GetConversionParameter("Reference image geometry")),
+           "the segmentation has no reference image geometry")
+
+    union = np.zeros_like(truth)
+    overlaps = []
+    for segment_id in ids:
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(node, segment_id, volume) > 0
+        _check(mask.shape == truth.shape, f"segment {segment_id} is not on the CT grid ({mask.shape})")
+        overlap = float((mask & truth).sum()) / max(int(mask.sum()), 1)
+        overlaps.append(overlap)
+        _check(overlap > 0, f"{segmentation.GetSegment(segment_id).GetName()} does not overlap any true tumour")
+        union |= mask
+    dice = 2.0 * float((union & truth).sum()) / max(int(union.sum() + truth.sum()), 1)
+    log(f"Dice of all lesions vs truth: {dice:.3f}")
+    _check(dice >= min_dice, f"Dice {dice:.3f} is below {min_dice}")
+    _check(volume_bridge.volume_checksum(volume) == checksum, "the input volume was modified")
+    return ScenarioOutcome(volume, result, n_truth, dice, overlaps)

@@ -1,0 +1,237 @@
+"""Label image (0 background, 1..N lesions) -> Slicer segmentation node and lesion table.
+
+Why this shape: everything that can fail (geometry check, import of the labelmap,
+building the table) happens first on objects that are NOT in the scene; only then
+:func:`commit` puts the result into the scene in a few cheap steps. The Logic can thus
+promise that a failed run leaves the scene as it was, and a re-run replaces the previous
+output of the same node instead of piling up nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from . import lesion_table, volume_bridge
+
+# Slicer terminology entries: "context~category~type~typeModifier~regionContext~region~regionModifier",
+# each code "scheme^value^meaning" (vtkSlicerTerminologiesModuleLogic.SerializeTerminologyEntry).
+CATEGORY_CONTEXT = "Segmentation category and type - DICOM master list"
+REGION_CONTEXT = "Anatomic codes - DICOM master list"
+LESION_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
+LESION_TYPE = ("SCT", "108369006", "Neoplasm")
+LESION_REGION = ("SCT", "39607008", "Lung")
+LUNG_CATEGORY = ("SCT", "123037004", "Anatomical Structure")
+LUNG_TYPE = ("SCT", "39607008", "Lung")
+
+#: Tag on each segment with the label value it came from.
+LABEL_TAG = "LungTumorSeg.LabelValue"
+
+# Distinct, saturated colours (multiples of 1/255 so they survive .seg.nrrd exactly),
+# chosen to stand out against grey CT and against each other.
+PALETTE_255 = [
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (0, 128, 128), (170, 110, 40), (128, 0, 0), (170, 255, 195), (128, 128, 0), (0, 0, 128),
+]
+
+
+def terminology_string(category=LESION_CATEGORY, type_=LESION_TYPE, region=LESION_REGION) -> str:
+    """Serialised Slicer terminology entry for (category, type, anatomic region) codes."""
+    logic = slicer.vtkSlicerTerminologiesModuleLogic
+    return logic.SerializeTerminologyEntry(
+        CATEGORY_CONTEXT, category[1], category[0], category[2],
+        type_[1], type_[0], type_[2], "", "", "",
+        REGION_CONTEXT if region else "", *(region[1], region[0], region[2]) if region else ("", "", ""),
+        "", "", "")
+
+
+def parse_terminology(entry: str) -> dict[str, tuple[str, str, str]]:
+    """Codes (scheme, value, meaning) of a serialised entry, for checks and display."""
+    term = slicer.vtkSlicerTerminologyEntry()
+    if not slicer.vtkSlicerTerminologiesModuleLogic.DeserializeTerminologyEntry(entry, term):
+        raise ValueError(f"not a Slicer terminology entry: {entry!r}")
+
+    def codes(obj):
+        return (obj.GetCodingSchemeDesignator() or "", obj.GetCodeValue() or "", obj.GetCodeMeaning() or "")
+
+    return {"category": codes(term.GetCategoryObject()), "type": codes(term.GetTypeObject()),
+            "region": codes(term.GetRegionObject())}
+
+
+def lesion_color(index: int) -> tuple[float, float, float]:
+    """Colour of the ``index``-th lesion (0-based), cycling through :data:`PALETTE_255`."""
+    r, g, b = PALETTE_255[index % len(PALETTE_255)]
+    return (r / 255.0, g / 255.0, b / 255.0)
+
+
+def _oriented_image(array: np.ndarray, reference_volume) -> "slicer.vtkOrientedImageData":
+    """A vtkOrientedImageData on the reference volume's grid holding ``array`` (k, j, i)."""
+    image = slicer.vtkOrientedImageData()
+    k, j, i = array.shape
+    image.SetDimensions(i, j, k)
+    scalars = numpy_support.numpy_to_vtk(np.ascontiguousarray(array, dtype=np.uint16).ravel(),
+                                         deep=True, array_type=vtk.VTK_UNSIGNED_SHORT)
+    image.GetPointData().SetScalars(scalars)
+    matrix = vtk.vtkMatrix4x4()
+    reference_volume.GetIJKToRASMatrix(matrix)
+    image.SetImageToWorldMatrix(matrix)
+    return image
+
+
+def _scratch_segmentation_node(reference_volume):
+    """A segmentation node in a private scratch scene (never the user's scene): the import
+    functions need a node that belongs to some scene."""
+    scratch = slicer.vtkMRMLScene()
+    node = scratch.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume)
+    node._scratch_scene = scratch  # keep the scene alive as long as the node is used
+    return node
+
+
+def build_segmentation(label_image: sitk.Image, reference_volume, lesions: list[dict] | None = None,
+                       terminology: str | None = None, extra_segments: dict | None = None):
+    """Off-scene ``vtkSegmentation`` with one segment per label value ("Lesion <label>").
+
+    ``lesions`` (report entries) give the order; labels present in the image but missing
+    from the report are appended. ``extra_segments`` maps a name to (binary mask array,
+    colour, terminology) for context segments such as the lungs.
+    Raises ``ValueError`` if the label image is not on the reference volume's grid.
+    """
+    if not volume_bridge.same_grid(label_image, reference_volume):
+        raise ValueError("the label image does not lie on the input volume's voxel grid")
+    labels = sitk.GetArrayFromImage(label_image)
+    if labels.min() < 0:
+        raise ValueError("negative values in the label image")
+    present = [int(v) for v in np.unique(labels) if v != 0]
+    order = [int(l["label"]) for l in (lesions or []) if int(l["label"]) in present]
+    order += [v for v in present if v not in order]
+
+    temp = _scratch_segmentation_node(reference_volume)
+    if present:
+        ok = slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(
+            _oriented_image(labels, reference_volume), temp, "Lesion")
+        if not ok:
+            raise RuntimeError("Slicer could not import the label image into a segmentation")
+    segmentation = temp.GetSegmentation()
+    by_label = {}
+    for segment_id in segmentation.GetSegmentIDs():
+        segment = segmentation.GetSegment(segment_id)
+        by_label[segment.GetLabelValue()] = segment_id
+    entry = terminology or terminology_string()
+
+    result = slicer.vtkSegmentation()
+    result.CopyConversionParameters(segmentation)
+    for index, label in enumerate(order):
+        segment_id = by_label[label]
+        segment = segmentation.GetSegment(segment_id)
+        segment.SetName(f"Lesion {label}")
+        segment.SetColor(*lesion_color(index))
+        segment.SetTerminology(entry)
+        segment.SetTag(LABEL_TAG, str(label))
+        result.CopySegmentFromSegmentation(segmentation, segment_id)
+    for name, (mask, color, term) in (extra_segments or {}).items():
+        extra = _scratch_segmentation_node(reference_volume)
+        slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(
+            _oriented_image((np.asarray(mask) > 0).astype(np.uint16), reference_volume), extra, name)
+        extra_id = extra.GetSegmentation().GetNthSegmentID(0)
+        if extra_id:
+            seg = extra.GetSegmentation().GetSegment(extra_id)
+            seg.SetName(name)
+            seg.SetColor(*color)
+            if term:
+                seg.SetTerminology(term)
+            result.CopySegmentFromSegmentation(extra.GetSegmentation(), extra_id)
+    return result
+
+
+def build_table(lesions: list[dict]) -> vtk.vtkTable:
+    """Off-scene ``vtkTable`` of the lesion table columns (see :mod:`lesion_table`)."""
+    table = vtk.vtkTable()
+    values = lesion_table.rows(lesions)
+    for c, (name, _unit, kind, _getter) in enumerate(lesion_table.COLUMNS):
+        column = vtk.vtkStringArray() if kind is str else (vtk.vtkIntArray() if kind is int else vtk.vtkDoubleArray())
+        column.SetName(name)
+        for row in values:
+            column.InsertNextValue(row[c])
+        table.AddColumn(column)
+    return table
+
+
+@dataclass
+class Committed:
+    """What :func:`commit` put in the scene; ``created`` lists nodes that did not exist before."""
+
+    segmentation_node: object
+    table_node: object | None
+    created: list
+
+
+def _place_in_hierarchy(scene, node, beside) -> None:
+    """Put ``node``'s subject hierarchy item under the same parent as ``beside``'s item."""
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    if sh is None:
+        return
+    parent = sh.GetSceneItemID()
+    beside_item = sh.GetItemByDataNode(beside)
+    if beside_item:
+        parent = sh.GetItemParent(beside_item)
+    item = sh.GetItemByDataNode(node)
+    if not item:
+        sh.CreateItem(parent, node)
+    elif sh.GetItemParent(item) != parent:
+        sh.SetItemParent(item, parent)
+
+
+def commit(scene, reference_volume, segmentation, table: vtk.vtkTable | None = None,
+           segmentation_node=None, table_node=None, name: str | None = None,
+           show3d: bool = False) -> Committed:
+    """Put an off-scene result into the scene.
+
+    Reuses ``segmentation_node`` / ``table_node`` when given (their previous segments /
+    rows are replaced), otherwise creates them. The segmentation gets the input volume's
+    reference geometry, its parent transform and a subject hierarchy item beside it.
+    """
+    created = []
+    base = name or f"{reference_volume.GetName()} lung tumours"
+    try:
+        if segmentation_node is None:
+            segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", base)
+            created.append(segmentation_node)
+        if segmentation_node.GetDisplayNode() is None:
+            segmentation_node.CreateDefaultDisplayNodes()
+        segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume)
+        segmentation_node.SetAndObserveTransformNodeID(reference_volume.GetTransformNodeID())
+        target = segmentation_node.GetSegmentation()
+        was_modifying = segmentation_node.StartModify()
+        target.RemoveAllSegments()
+        for segment_id in segmentation.GetSegmentIDs():
+            target.CopySegmentFromSegmentation(segmentation, segment_id)
+        segmentation_node.EndModify(was_modifying)
+        if show3d:
+            segmentation_node.CreateClosedSurfaceRepresentation()
+        elif target.ContainsRepresentation("Closed surface"):
+            segmentation_node.RemoveClosedSurfaceRepresentation()
+        _place_in_hierarchy(scene, segmentation_node, reference_volume)
+
+        if table is not None:
+            if table_node is None:
+                table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", f"{base} table")
+                created.append(table_node)
+            table_node.SetAndObserveTable(table)
+            for col_name, unit, _kind, _getter in lesion_table.COLUMNS:
+                if unit:
+                    table_node.SetColumnUnitLabel(col_name, unit)
+                    table_node.SetColumnTitle(col_name, f"{col_name} ({unit})")
+            table_node.SetUseColumnTitleAsColumnHeader(True)
+            _place_in_hierarchy(scene, table_node, reference_volume)
+    except Exception:
+        for node in created:
+            scene.RemoveNode(node)
+        raise
+    return Committed(segmentation_node, table_node, created)

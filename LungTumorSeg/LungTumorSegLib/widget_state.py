@@ -1,0 +1,85 @@
+"""Decisions the Widget shows, as plain functions (testable without Qt or Slicer).
+
+Why: the one part that cannot run headless is the Qt GUI, so the GUI keeps no logic of
+its own — whether Apply is enabled, what its tooltip says, what the button is labelled,
+how progress reads — it asks these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """What the Widget knows about the selected input volume."""
+
+    present: bool
+    components: int = 1
+    dimensions: tuple[int, int, int] = (0, 0, 0)
+    is_labelmap: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the Widget knows about the selected model package."""
+
+    present: bool
+    name: str = ""
+    demo: bool = False
+    error: str = ""  # e.g. a checksum mismatch found when listing the package
+
+
+MIN_SLICES = 8
+
+
+def apply_state(input_info: InputInfo, model_info: ModelInfo, running: bool,
+                dependencies_missing: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """(enabled, tooltip) of the Apply/Cancel button."""
+    if running:
+        return True, "Stop the running segmentation (the scene is left as it was)."
+    if not input_info.present:
+        return False, "Select an input CT volume."
+    if input_info.is_labelmap:
+        return False, "The input is a labelmap; select a CT (scalar) volume."
+    if input_info.components != 1:
+        return False, "The input has several components (e.g. colour); select a greyscale CT volume."
+    if min(input_info.dimensions) < 1 or input_info.dimensions[2] < MIN_SLICES:
+        return False, f"The input volume has fewer than {MIN_SLICES} slices; select a chest CT volume."
+    if not model_info.present:
+        return False, "Select a model package (or install one from a folder or URL)."
+    if model_info.error:
+        return False, f"The model package cannot be used: {model_info.error}"
+    tip = f"Segment lung tumours with the model '{model_info.name}'."
+    if dependencies_missing:
+        tip += " Missing Python packages (" + ", ".join(dependencies_missing) + ") will be installed after you confirm."
+    if model_info.demo:
+        tip += " Demo weights: trained on synthetic data, a demonstration, not for clinical use."
+    return True, tip
+
+
+def apply_button_text(running: bool) -> str:
+    """Label of the Apply button, which turns into Cancel while a run is going."""
+    return "Cancel" if running else "Apply"
+
+
+def progress_text(fraction: float, stage: str) -> tuple[int, str]:
+    """Progress bar value (0..100) and status text for a progress report."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    percent = int(round(100 * fraction))
+    return percent, f"{stage} ({percent}%)" if stage else f"{percent}%"
+
+
+def result_summary(lesions: list[dict], elapsed_s: float, status: str = "ok", model_warning: str = "") -> str:
+    """One-paragraph status after a run, for the status label and log."""
+    if status == "no_lungs":
+        text = "No lungs were found in this volume; nothing was segmented. Is it a chest CT?"
+    elif not lesions:
+        text = f"No lung tumour found ({elapsed_s:.1f} s)."
+    else:
+        total_ml = sum(float(l.get("volume_ml", 0.0)) for l in lesions)
+        noun = "lesion" if len(lesions) == 1 else "lesions"
+        text = f"{len(lesions)} {noun} found, {total_ml:.2f} ml in total ({elapsed_s:.1f} s)."
+    if model_warning:
+        text += f" {model_warning}"
+    return text

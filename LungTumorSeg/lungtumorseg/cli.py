@@ -1,0 +1,209 @@
+"""``lungtumorseg`` command line: predict, phantom, train, info.
+
+Every user error ends with a one-line ``error: ...`` on stderr and a non-zero exit code
+(2 bad input or model, 130 interrupted); outputs are written only when a run completes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import CancelledError, LungTumorSegError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="segment lung tumours in a CT (file or DICOM folder)")
+    p.add_argument("input", type=Path, help="CT image: NIfTI, NRRD, MHA or a DICOM series folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="lesion label image to write (0 background, 1..N lesions)")
+    p.add_argument("--model", type=Path, default=None, help="model package folder (default: the shipped demo package)")
+    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model card's)")
+    p.add_argument("--min-lesion-mm3", type=float, default=None, help="drop lesions smaller than this (default: card)")
+    p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--report", type=Path, default=None, help="write the lesion report (JSON)")
+    p.add_argument("--probabilities", type=Path, default=None, help="also write the tumour probability map")
+    p.add_argument("--progress", choices=["bar", "lines", "none"], default="bar", help="progress display")
+
+
+def _add_phantom(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("phantom", help="write synthetic chest CT phantoms with tumour masks")
+    p.add_argument("outdir", type=Path)
+    p.add_argument("--cases", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", choices=["small", "full"], default="full")
+    p.add_argument("--msd", action="store_true", help="write a Medical Segmentation Decathlon layout data set")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one UNETR per zone on MSD-layout data and write a model package")
+    p.add_argument("data", type=Path, help="MSD folder (dataset.json, imagesTr, labelsTr) or images/labels folders")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model package folder to write")
+    p.add_argument("--workdir", type=Path, default=None, help="cache + checkpoints (default: <output>.work)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--name", default=None)
+    p.add_argument("--version", dest="model_version", default=None)
+    p.add_argument("--description", default=None)
+    p.add_argument("--demo", action="store_true", help="mark the package as a demonstration (synthetic data)")
+    p.add_argument("--single-model", action="store_true", help="one UNETR for the whole thorax instead of three zones")
+    p.add_argument("--steps", type=int, default=None, help="training steps per zone")
+    p.add_argument("--max-minutes", type=float, default=None, help="time budget per zone")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--roi", type=int, default=None, help="cubic patch size (multiple of 16)")
+    p.add_argument("--val-every", type=int, default=None)
+    p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from .console import TerminalProgress
+    from .io import read_image, write_image, write_text_atomic
+    from .models.package import default_package_dir, load_package
+    from .pipeline import SegmentOptions, segment
+
+    package = load_package(args.model or default_package_dir())
+    package.verify_all()
+    if package.card.is_demo:
+        print(f"note: model {package.card.name}: {package.card.warning}", file=sys.stderr)
+    image = read_image(args.input)
+    progress = TerminalProgress(args.progress)
+    result = segment(
+        image,
+        package,
+        SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device),
+        progress,
+    )
+    write_image(result.labels, args.output)
+    if args.probabilities:
+        write_image(result.probability, args.probabilities)
+    if args.report:
+        write_text_atomic(json.dumps(result.report(str(args.input), package), indent=2) + "\n", args.report)
+    stream = sys.stderr if args.progress == "bar" else sys.stdout
+    print(result.message, file=stream, flush=True)
+    for lesion in result.lesions:
+        print(
+            f"  lesion {lesion.label}: {lesion.volume_ml:.2f} mL, long axis {lesion.long_axis_mm:.1f} mm, "
+            f"{lesion.zone} zone, {lesion.side}",
+            file=stream,
+        )
+    return 0
+
+
+def _run_phantom(args: argparse.Namespace) -> int:
+    from .phantoms import PhantomConfig, make_phantom, write_case, write_msd_dataset
+
+    cfg = PhantomConfig(size=args.size)
+    if args.msd:
+        write_msd_dataset(args.outdir, args.cases, args.seed, cfg,
+                          progress=lambda i, n: print(f"phantom {i}/{n}", file=sys.stderr, flush=True))
+    else:
+        for i in range(args.cases):
+            seed = args.seed + i
+            write_case(make_phantom(seed, cfg), args.outdir, f"phantom_{seed:05d}")
+            print(f"phantom {i + 1}/{args.cases} (seed {seed})", file=sys.stderr, flush=True)
+    print(f"wrote {args.cases} phantom case(s) to {args.outdir}")
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .training.config import TrainConfig
+    from .training.run import run_training
+    from .models.network import reduced_unetr_config, standard_unetr_config
+
+    cfg = TrainConfig.for_device(
+        args.device,
+        name=args.name, version=args.model_version, description=args.description,
+        steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
+        val_every=args.val_every, fold=args.fold, seed=args.seed, threads=args.threads,
+    )
+    if args.demo:
+        cfg.demo = True
+    if args.single_model:
+        cfg.zones = ["whole"]
+    if args.roi:
+        if args.roi % 16:
+            raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")
+        make = standard_unetr_config if args.device.startswith("cuda") else reduced_unetr_config
+        cfg.network = make(args.roi)
+    workdir = args.workdir or args.output.with_name(args.output.name + ".work")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_file = open(workdir / "train.log", "a", encoding="utf-8")
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+        print(message, file=log_file, flush=True)
+
+    command = "lungtumorseg " + " ".join(sys.argv[1:]) if sys.argv else None
+    try:
+        run_training(args.data, args.output, workdir, cfg, log, command)
+    finally:
+        log_file.close()
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .models.package import default_package_dir, load_package
+
+    package = load_package(args.model or default_package_dir())
+    package.verify_all()
+    print(json.dumps({k: v for k, v in package.card.raw.items() if k != "training"}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lungtumorseg",
+        description="Region-wise UNETR lung tumour segmentation for chest CT (LungTumorSeg).",
+    )
+    parser.add_argument("--version", action="version", version=f"lungtumorseg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_predict(sub)
+    _add_phantom(sub)
+    _add_train(sub)
+    info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
+    info.add_argument("--model", type=Path, default=None)
+    try:
+        from .evaluation.cli import add_evaluate_parser
+    except ImportError:
+        add_evaluate_parser = None
+    if add_evaluate_parser is not None:
+        add_evaluate_parser(sub)
+    return parser
+
+
+def _terminate(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train, "info": _run_info}
+    runner = runners.get(args.command) or getattr(args, "runner", None)
+    try:
+        return runner(args)
+    except (LungTumorSegError, ValueError) as exc:
+        if isinstance(exc, CancelledError):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Classical lung mask on the canonical grid: no extra network.
+
+Steps: air-like voxels (HU below a threshold) → drop air connected to the in-plane image
+border (outside the body, the scanner's field-of-view padding, the gap to the table) →
+remove the trachea and main bronchi grown from the topmost air tube → keep the two largest
+remaining components that look like lung (large, with parenchyma density rather than pure
+gas, which rules out bowel and stomach gas) → fill holes slice by slice so vessels and
+tumours inside the lung belong to it. Label 1 is the right lung, 2 the left.
+
+Works on the canonical grid (axis 0 inferior→superior, axis 2 right→left) produced by
+:mod:`lungtumorseg.preprocess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+AIR_THRESHOLD_HU = -400.0
+AIRWAY_THRESHOLD_HU = -930.0
+MIN_LUNG_VOLUME_ML = 400.0
+# Lungs fill the posterior thorax; gas in the transverse colon or stomach sits anteriorly.
+MIN_RELATIVE_DEPTH = 0.35
+# Aerated lung parenchyma averages about -850 HU; gas in bowel/stomach is about -1000 HU.
+MAX_GAS_LIKE_MEDIAN_HU = -960.0
+MIN_SECOND_LUNG_FRACTION = 0.08
+MAX_TRACHEA_AREA_MM2 = 700.0
+
+
+@dataclass
+class LungMask:
+    """Result of the lung finder.
+
+    ``labels`` is a (z, y, x) uint8 array on the canonical grid: 0 outside, 1 right lung,
+    2 left lung. ``found`` is False when no lung-like air was found (then ``message`` says
+    why and ``labels`` is all zero).
+    """
+
+    labels: np.ndarray
+    found: bool
+    volume_ml: float
+    message: str
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Both lungs as one boolean array."""
+        return self.labels > 0
+
+
+def _remove_border_air(air: np.ndarray) -> np.ndarray:
+    """Drop air components touching the four in-plane borders of any slice stack."""
+    labels, n = ndi.label(air)
+    if n == 0:
+        return air
+    border = np.zeros(n + 1, dtype=bool)
+    for face in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
+        border[np.unique(face)] = True
+    border[0] = True
+    return ~border[labels] & air
+
+
+def _airway_mask(
+    hu: np.ndarray, candidate: np.ndarray, spacing_mm: tuple[float, float, float]
+) -> np.ndarray:
+    """Trachea and main bronchi: pure-air tube grown down from the topmost air slices.
+
+    Seeds are the small air components of the highest slices that hold candidate air (above
+    the lung apices only the trachea is air). Growth is limited to pure air (< -930 HU after
+    light smoothing) so it stays in the large airways instead of leaking into parenchyma.
+    """
+    zs = np.nonzero(candidate.any(axis=(1, 2)))[0]
+    if zs.size == 0:
+        return np.zeros_like(candidate)
+    top = zs.max()
+    seeds = np.zeros_like(candidate)
+    pixel_mm2 = float(spacing_mm[0] * spacing_mm[1])
+    for z in range(top, max(top - 4, -1), -1):
+        lab, n = ndi.label(candidate[z])
+        if n == 0:
+            continue
+        sizes = ndi.sum(candidate[z], lab, index=np.arange(1, n + 1))
+        # A trachea cross-section is ~1.5-5 cm²; lung apices are larger blobs lower down.
+        for idx, size in enumerate(sizes, start=1):
+            if size * pixel_mm2 < MAX_TRACHEA_AREA_MM2:
+                seeds[z][lab == idx] = True
+    if not seeds.any():
+        return np.zeros_like(candidate)
+    pure_air = ndi.uniform_filter(hu, size=3) < AIRWAY_THRESHOLD_HU
+    pure_air &= candidate
+    lab, _ = ndi.label(pure_air)
+    ids = np.unique(lab[seeds & pure_air])
+    ids = ids[ids > 0]
+    airway = np.isin(lab, ids)
+    # A grown region that reaches a large share of the candidate leaked into the lungs.
+    if airway.sum() > 0.25 * candidate.sum():  # noqa: PLR2004
+        return np.zeros_like(candidate)
+    return ndi.binary_dilation(airway, iterations=1)
+
+
+def _relative_depths(labels: np.ndarray, ids: np.ndarray, body: np.ndarray) -> list[float]:
+    """Anterior→posterior position of each component's centroid within the body (0…1)."""
+    centroids = ndi.center_of_mass(labels > 0, labels, index=ids)
+    body_y = np.nonzero(body.any(axis=(0, 2)))[0]
+    if body_y.size == 0:
+        return [0.0] * len(ids)
+    front, back = body_y.min(), body_y.max()
+    span = max(back - front, 1)
+    return [float((c[1] - front) / span) for c in centroids]
+
+
+def _fill_holes_axial(mask: np.ndarray) -> np.ndarray:
+    """Fill holes slice by slice (vessels, nodules inside the lung become lung)."""
+    out = np.empty_like(mask)
+    for z in range(mask.shape[0]):
+        out[z] = ndi.binary_fill_holes(mask[z])
+    return out
+
+
+def find_lungs(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungMask:
+    """Find the lungs in a canonical-grid CT array (HU, (z, y, x)).
+
+    ``spacing_mm`` is the canonical spacing as (x, y, z).
+    """
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    smooth = ndi.uniform_filter(hu.astype(np.float32, copy=False), size=2)
+    air = smooth < AIR_THRESHOLD_HU
+    candidate = _remove_border_air(air)
+    candidate &= ~_airway_mask(hu, candidate, spacing_mm)
+    candidate = ndi.binary_opening(candidate, iterations=1)
+
+    body = ~(air & ~candidate)
+    labels, n = ndi.label(candidate)
+    empty = np.zeros(hu.shape, dtype=np.uint8)
+    if n == 0:
+        return LungMask(empty, False, 0.0, "no air-filled lung found in the image")
+    idx = np.arange(1, n + 1)
+    volumes = ndi.sum(candidate, labels, index=idx) * voxel_ml
+    medians = ndi.median(hu, labels, index=idx)
+    depths = _relative_depths(labels, idx, body)
+    lung_like = [
+        (v, i)
+        for v, i, m, d in zip(volumes, idx, medians, depths)
+        if v >= MIN_LUNG_VOLUME_ML * 0.1 and m > MAX_GAS_LIKE_MEDIAN_HU and d >= MIN_RELATIVE_DEPTH
+    ]
+    lung_like.sort(reverse=True)
+    if not lung_like:
+        return LungMask(empty, False, 0.0, _no_lungs_message(volumes.max()))
+    keep = [lung_like[0]]
+    if len(lung_like) > 1 and lung_like[1][0] >= MIN_SECOND_LUNG_FRACTION * lung_like[0][0]:
+        keep.append(lung_like[1])
+    total = float(sum(v for v, _ in keep))
+    if total < MIN_LUNG_VOLUME_ML:
+        return LungMask(empty, False, total, _no_lungs_message(total))
+
+    out = np.zeros(hu.shape, dtype=np.uint8)
+    centres_x = []
+    for _, i in keep:
+        centres_x.append(np.nonzero(labels == i)[2].mean())
+    # Canonical axis 2 runs right → left, so the smaller x is the right lung.
+    order = np.argsort(centres_x)
+    names = [1, 2] if len(keep) == 2 else [1 if centres_x[0] < hu.shape[2] / 2 else 2]
+    for rank, k in enumerate(order):
+        out[(labels == keep[k][1])] = names[rank]
+    filled = _fill_holes_axial(out > 0)
+    added = filled & (out == 0)
+    if added.any():
+        # Give filled voxels the label of the nearest lung voxel.
+        _, (iz, iy, ix) = ndi.distance_transform_edt(out == 0, return_indices=True)
+        out[added] = out[iz[added], iy[added], ix[added]]
+    volume = float((out > 0).sum() * voxel_ml)
+    return LungMask(out, True, volume, f"lungs found: {volume:.0f} mL")
+
+
+def _no_lungs_message(largest_ml: float) -> str:
+    return (
+        "no lungs found in this image (largest air-filled region inside the body: "
+        f"{largest_ml:.0f} mL, at least {MIN_LUNG_VOLUME_ML:.0f} mL of lung-density tissue "
+        "is needed). Is this a chest CT? Nothing was segmented."
+    )

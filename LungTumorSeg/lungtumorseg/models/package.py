@@ -1,0 +1,253 @@
+"""The model package format: what it contains, how it is verified, loaded and written.
+
+A package is a folder::
+
+    model.json            the card: name, version, intended use, network hyper-parameters,
+                          preprocessing, zones, post-processing defaults, labels and
+                          terminology, training data/command, measured metrics, and the
+                          SHA-256 and size of every weight file
+    upper.safetensors     one weight file per zone (tensor names = UNETR state_dict keys)
+    middle.safetensors
+    lower.safetensors
+
+Weights are loaded without executing code (safetensors) and only after the file's SHA-256
+matches the card, so a truncated download or a tampered file is refused by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import ModelPackageError
+from ..io import write_text_atomic
+from .network import build_unetr
+
+CARD_FILE = "model.json"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("name", "version", "network", "preprocessing", "zones", "postprocessing", "weights")
+DEMO_WARNING = "Trained on synthetic data, a demonstration, not for clinical use."
+USER_MODELS_ENV = "LUNGTUMORSEG_MODELS"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelCard:
+    """The parsed ``model.json``; ``raw`` keeps every field for reports and the GUI."""
+
+    raw: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.raw["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.raw["version"])
+
+    @property
+    def is_demo(self) -> bool:
+        return bool(self.raw.get("demo", False))
+
+    @property
+    def warning(self) -> str:
+        return str(self.raw.get("warning", DEMO_WARNING if self.is_demo else ""))
+
+    @property
+    def zones(self) -> list[str]:
+        return list(self.raw["zones"]["names"])
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        return tuple(float(v) for v in self.raw["preprocessing"]["spacing_mm"])  # type: ignore[return-value]
+
+    @property
+    def window_hu(self) -> tuple[float, float]:
+        lo, hi = self.raw["preprocessing"]["intensity_window_hu"]
+        return float(lo), float(hi)
+
+    @property
+    def roi_size(self) -> tuple[int, int, int]:
+        return tuple(int(v) for v in self.raw["network"]["img_size"])  # type: ignore[return-value]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.raw[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+    def summary(self) -> dict[str, Any]:
+        """What a report or the GUI shows about the model."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "demo": self.is_demo,
+            "warning": self.warning,
+        }
+
+
+@dataclass
+class ModelPackage:
+    """A verified package on disk: its folder and card."""
+
+    path: Path
+    card: ModelCard
+    _verified: set[str] = field(default_factory=set)
+
+    def weight_path(self, zone: str) -> Path:
+        entry = self.card["weights"].get(zone)
+        if entry is None:
+            raise ModelPackageError(
+                f"{self.path / CARD_FILE} lists no weights for zone {zone!r}; "
+                f"it has {sorted(self.card['weights'])}."
+            )
+        return self.path / entry["file"]
+
+    def verify(self, zone: str) -> Path:
+        """Check that ``zone``'s weight file exists, is complete and matches its SHA-256."""
+        path = self.weight_path(zone)
+        if zone in self._verified:
+            return path
+        entry = self.card["weights"][zone]
+        if not path.is_file():
+            raise ModelPackageError(
+                f"weight file {path} is missing; reinstall the model package {self.card.name}."
+            )
+        size = path.stat().st_size
+        if "bytes" in entry and size != int(entry["bytes"]):
+            raise ModelPackageError(
+                f"weight file {path} has {size} bytes, the card says {entry['bytes']}: "
+                "it is truncated or replaced; reinstall the model package."
+            )
+        if sha256_of(path) != entry["sha256"]:
+            raise ModelPackageError(
+                f"weight file {path} does not match the SHA-256 in {CARD_FILE}: it was "
+                "modified or damaged; it was not loaded. Reinstall the model package."
+            )
+        self._verified.add(zone)
+        return path
+
+    def verify_all(self) -> None:
+        for zone in self.card.zones:
+            self.verify(zone)
+
+    def load_network(self, zone: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+        """The zone's UNETR with verified weights, in eval mode, float32."""
+        path = self.verify(zone)
+        try:
+            state = load_file(str(path), device="cpu")
+        except Exception as exc:  # safetensors raises its own error types
+            raise ModelPackageError(f"weight file {path} cannot be read: {exc}") from exc
+        net = build_unetr(self.card["network"])
+        state = {k: v.float() for k, v in state.items()}
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelPackageError(
+                f"weight file {path} does not fit the network described in {CARD_FILE}."
+            ) from exc
+        return net.to(device).eval()
+
+
+def load_package(path: str | os.PathLike) -> ModelPackage:
+    """Read and validate a package's card (weights are verified when first used)."""
+    folder = Path(path)
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        raise ModelPackageError(
+            f"{folder} is not a model package: {CARD_FILE} is missing."
+        )
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelPackageError(f"{card_path} is not valid JSON: {exc}") from exc
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise ModelPackageError(f"{card_path} lacks the fields {missing}.")
+    card = ModelCard(raw)
+    for zone in card.zones:
+        if zone not in raw["weights"]:
+            raise ModelPackageError(f"{card_path} names zone {zone!r} but lists no weights for it.")
+    return ModelPackage(folder, card)
+
+
+def save_package(
+    folder: str | os.PathLike,
+    card: Mapping[str, Any],
+    zone_states: Mapping[str, Mapping[str, torch.Tensor]],
+    half_precision: bool = True,
+) -> ModelPackage:
+    """Write a package: one safetensors file per zone, then the card with their SHA-256.
+
+    Written into a temporary sibling folder and renamed, so a package is complete or absent.
+    Weights are stored in float16 when ``half_precision`` (half the size; loaded as float32).
+    """
+    out = Path(folder)
+    tmp = out.with_name(f".tmp-{out.name}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    weights: dict[str, Any] = {}
+    for zone, state in zone_states.items():
+        tensors = {
+            k: (v.detach().to("cpu").half() if half_precision and v.is_floating_point() else v.detach().cpu()).contiguous()
+            for k, v in state.items()
+        }
+        file = f"{zone}.safetensors"
+        save_file(tensors, str(tmp / file), metadata={"zone": zone, "model": str(card["name"])})
+        weights[zone] = {"file": file, "sha256": sha256_of(tmp / file), "bytes": (tmp / file).stat().st_size}
+    full = dict(card)
+    full["format_version"] = FORMAT_VERSION
+    full["weights"] = weights
+    write_text_atomic(json.dumps(full, indent=2) + "\n", tmp / CARD_FILE)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return load_package(out)
+
+
+def default_package_dir() -> Path:
+    """The demo package shipped inside the module's Resources/Models folder."""
+    return Path(__file__).resolve().parents[2] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
+
+
+def user_models_dir() -> Path:
+    """Where installed packages live (``$LUNGTUMORSEG_MODELS`` or ~/.lungtumorseg/models)."""
+    env = os.environ.get(USER_MODELS_ENV)
+    return Path(env) if env else Path.home() / ".lungtumorseg" / "models"
+
+
+def list_packages(extra_dirs: list[Path] | None = None) -> list[ModelPackage]:
+    """Every loadable package: the shipped ones, installed ones and ``extra_dirs``."""
+    roots = [default_package_dir().parent, user_models_dir(), *(extra_dirs or [])]
+    found: list[ModelPackage] = []
+    seen: set[Path] = set()
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for card in sorted(root.glob(f"*/{CARD_FILE}")):
+            folder = card.parent.resolve()
+            if folder in seen or folder.name.startswith(".tmp-"):
+                continue
+            seen.add(folder)
+            try:
+                found.append(load_package(folder))
+            except ModelPackageError:
+                continue
+    return found

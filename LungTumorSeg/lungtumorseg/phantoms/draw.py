@@ -1,0 +1,86 @@
+"""Local-box drawing primitives (tapered tubes, ellipsoids) with anti-aliased edges.
+
+Small structures (vessels, airways, ribs-like rods, tumour spikes) are drawn only inside
+the index bounding box they can touch, never as whole-volume passes. Edges get a linear
+coverage ramp one voxel wide so that sub-voxel vessels keep roughly the right mass,
+which together with the PSF blur gives realistic partial-volume appearance.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .grid import Grid
+
+
+def segment_distance(x: np.ndarray, y: np.ndarray, z: np.ndarray, p0: np.ndarray,
+                     p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of points to segment p0-p1 and the clamped segment parameter t in [0, 1]."""
+    v = p1 - p0
+    l2 = float(v @ v) or 1e-12
+    wx, wy, wz = x - p0[0], y - p0[1], z - p0[2]
+    t = np.clip((wx * v[0] + wy * v[1] + wz * v[2]) / l2, 0.0, 1.0)
+    dx, dy, dz = wx - t * v[0], wy - t * v[1], wz - t * v[2]
+    return np.sqrt(dx * dx + dy * dy + dz * dz), t
+
+
+def draw_tube(vol: np.ndarray, grid: Grid, p0: Sequence[float], p1: Sequence[float],
+              r0: float, r1: float | None, value: float, *, allow: np.ndarray | None = None,
+              clear: np.ndarray | None = None, clear_margin: float = 2.0,
+              mode: str = "blend") -> None:
+    """Draw a tapered capsule from p0 (radius r0) to p1 (radius r1) into ``vol`` in place.
+
+    allow: draw only where ``allow > 0`` (e.g. inside the lungs).
+    clear: uint8 mask volume set to 0 within radius + ``clear_margin`` (removes lung).
+    mode: "blend" (coverage-weighted replace) or "max" (never lowers the value).
+    """
+    p0 = np.asarray(p0, dtype=np.float32)
+    p1 = np.asarray(p1, dtype=np.float32)
+    r1 = r0 if r1 is None else r1
+    rmax = max(r0, r1) + (clear_margin if clear is not None else 0.0) + 1.0
+    box = grid.bbox(np.minimum(p0, p1) - rmax, np.maximum(p0, p1) + rmax)
+    if box is None:
+        return
+    lo, hi = box
+    x, y, z = grid.box_coords(lo, hi)
+    d, t = segment_distance(x, y, z, p0, p1)
+    sl = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+    if clear is not None:
+        csub = clear[sl]
+        csub[(d < (r0 + (r1 - r0) * t) + clear_margin) & (csub > 0)] = 0
+    _apply(vol, sl, d, r0 + (r1 - r0) * t, grid, value, allow, mode)
+
+
+def _apply(vol: np.ndarray, sl: tuple, d: np.ndarray, r: np.ndarray | float, grid: Grid,
+           value: float, allow: np.ndarray | None, mode: str) -> None:
+    h = float(grid.spacing.min())
+    r = np.asarray(r, dtype=np.float32)
+    f = np.clip((r - d) / h + 0.5, 0.0, 1.0)
+    f *= np.minimum(1.0, 2.0 * r / h)
+    if allow is not None:
+        f *= allow[sl] > 0
+    sub = vol[sl]
+    if mode == "max":
+        sub += f * np.maximum(value - sub, 0.0)
+    else:
+        sub += f * (value - sub)
+
+
+def draw_polyline(vol: np.ndarray, grid: Grid, pts: Sequence[Sequence[float]],
+                  radii: Sequence[float], value: float, **kw) -> None:
+    """Draw consecutive tapered capsules through ``pts`` with per-point ``radii``."""
+    for a in range(len(pts) - 1):
+        draw_tube(vol, grid, pts[a], pts[a + 1], radii[a], radii[a + 1], value, **kw)
+
+
+def ellipsoid_field(x: np.ndarray, y: np.ndarray, z: np.ndarray | float, centre: Sequence[float],
+                    semi: Sequence[float], angle_z: float = 0.0) -> np.ndarray:
+    """Normalised ellipsoid radius (<1 inside), optionally rotated about z by angle_z (rad)."""
+    dx, dy = x - centre[0], y - centre[1]
+    if angle_z:
+        c, s = np.cos(angle_z), np.sin(angle_z)
+        dx, dy = c * dx + s * dy, -s * dx + c * dy
+    dz = z - centre[2]
+    return np.sqrt((dx / semi[0]) ** 2 + (dy / semi[1]) ** 2 + (dz / semi[2]) ** 2)

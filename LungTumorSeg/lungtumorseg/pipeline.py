@@ -1,0 +1,160 @@
+"""The whole segmentation run: CT image in, lesion labels + probability + measurements out.
+
+image → canonical grid → lungs → zones → per-zone UNETR → superpose → back to the input
+grid → threshold/clean/label → measure. Each step is a function of its own module; this file
+only wires them in that order, times them and reports progress.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+from .inference import run_zones, superpose
+from .lungs import find_lungs
+from .measure import Lesion, measure_lesions
+from .models.package import ModelPackage
+from .postprocess import label_lesions, restrict_to_lung_region
+from .preprocess import IntensityWindow, to_canonical, to_input_grid
+from .progress import CancelCheck, ProgressCallback, ProgressSpan
+from .zones import ZoneSpec, lung_extent_mm, make_zones
+
+
+@dataclass
+class SegmentOptions:
+    """User-adjustable settings; ``None`` means the model card's default."""
+
+    threshold: Optional[float] = None
+    min_lesion_mm3: Optional[float] = None
+    zone_overlap_mm: Optional[float] = None
+    threads: Optional[int] = None
+    device: str = "cpu"
+
+
+@dataclass
+class SegmentationResult:
+    """Everything a run produces, all images on the input grid."""
+
+    status: str  # "ok" or "no_lungs"
+    message: str
+    labels: sitk.Image
+    probability: sitk.Image
+    lesions: list[Lesion]
+    threshold: float
+    timings_s: dict[str, float] = field(default_factory=dict)
+    lung_volume_ml: float = 0.0
+    zones_lps_z_mm: dict[str, list[float]] = field(default_factory=dict)
+
+    def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
+        """The JSON report (the contract used by the Slicer module and batch users)."""
+        return {
+            "status": self.status,
+            "message": self.message,
+            "input": input_name,
+            "model": package.card.summary(),
+            "threshold": self.threshold,
+            "lung_volume_ml": self.lung_volume_ml,
+            "zones_lps_z_mm": self.zones_lps_z_mm,
+            "timings_s": self.timings_s,
+            "lesions": [lesion.to_dict() for lesion in self.lesions],
+        }
+
+
+def _empty_like(image: sitk.Image, pixel: int) -> sitk.Image:
+    out = sitk.Image(image.GetSize(), pixel)
+    out.CopyInformation(image)
+    return out
+
+
+def segment(
+    image: sitk.Image,
+    package: ModelPackage,
+    options: SegmentOptions = SegmentOptions(),
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelCheck] = None,
+) -> SegmentationResult:
+    """Segment lung tumours in ``image`` (HU) with ``package``; the image is not modified."""
+    card = package.card
+    post = card["postprocessing"]
+    threshold = float(options.threshold if options.threshold is not None else post["threshold"])
+    min_mm3 = float(options.min_lesion_mm3 if options.min_lesion_mm3 is not None else post["min_lesion_mm3"])
+    zcfg = card["zones"]
+    spec = ZoneSpec(
+        overlap_mm=float(options.zone_overlap_mm if options.zone_overlap_mm is not None else zcfg["overlap_mm"]),
+        margin_mm=float(zcfg["margin_mm"]),
+        context_mm=float(zcfg["context_mm"]),
+    )
+    if options.threads:
+        torch.set_num_threads(int(options.threads))
+    span = ProgressSpan(progress, 0.0, 1.0, cancel)
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        timings[name] = round(now - tick, 3)
+        tick = now
+
+    span.report("resampling to the model grid", 0.0)
+    spacing = card.spacing_mm
+    canonical = to_canonical(image, spacing)
+    hu = sitk.GetArrayFromImage(canonical)
+    lap("preprocess")
+
+    span.report("finding the lungs", 0.06)
+    lungs = find_lungs(hu, spacing)
+    lap("lungs")
+    if not lungs.found:
+        return SegmentationResult(
+            "no_lungs", lungs.message, _empty_like(image, sitk.sitkUInt16),
+            _empty_like(image, sitk.sitkFloat32), [], threshold, timings,
+        )
+
+    zones = make_zones(lungs.mask, spacing, spec, tuple(card.zones))
+    origin_z = canonical.GetOrigin()[2]
+    zones_z = {
+        z.name: [origin_z + z.box[0].start * spacing[2], origin_z + (z.box[0].stop - 1) * spacing[2]]
+        for z in zones
+    }
+    normalised = IntensityWindow(*card.window_hu).apply(hu)
+    inf = card.get("inference", {})
+    probs = run_zones(
+        normalised,
+        zones,
+        lambda zone: package.load_network(zone, options.device),
+        card.roi_size,
+        float(inf.get("overlap", 0.25)),
+        int(inf.get("sw_batch_size", 2)),
+        span.sub(0.1, 0.9),
+    )
+    lap("inference")
+
+    span.report("superposing zones", 0.9)
+    merged = superpose(hu.shape, zones, probs)
+    merged = restrict_to_lung_region(merged, lungs.mask, spacing, spec.margin_mm)
+    prob_canonical = sitk.GetImageFromArray(merged)
+    prob_canonical.CopyInformation(canonical)
+    probability = to_input_grid(prob_canonical, image)
+    lap("superpose_and_resample")
+
+    span.report("labelling lesions", 0.95)
+    labels = label_lesions(probability, threshold, min_mm3)
+    lz = lung_extent_mm(lungs.mask, spacing)
+    lung_z_lps = (origin_z + lz[0], origin_z + lz[1])
+    xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
+    midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
+    lesions = measure_lesions(labels, image, probability, lung_z_lps, midline)
+    lap("postprocess_and_measure")
+    span.report("done", 1.0)
+    n = len(lesions)
+    message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
+    return SegmentationResult(
+        "ok", message, labels, probability, lesions, threshold, timings,
+        lungs.volume_ml, zones_z,
+    )

@@ -1,0 +1,1 @@
+"""Zone-wise UNETR training on MSD-layout data (see :mod:`.trainer`)."""

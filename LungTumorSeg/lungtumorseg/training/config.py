@@ -1,0 +1,64 @@
+"""Training configuration with defaults for CPU (reduced UNETR) and GPU (standard UNETR)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..models.network import reduced_unetr_config, standard_unetr_config
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (recorded in the model card)."""
+
+    name: str = "lungtumorseg-model"
+    version: str = "0.1.0"
+    description: str = "Region-wise UNETR lung tumour segmentation"
+    demo: bool = False
+    zones: list[str] = field(default_factory=lambda: ["upper", "middle", "lower"])
+    network: dict[str, Any] = field(default_factory=reduced_unetr_config)
+    spacing_mm: list[float] = field(default_factory=lambda: [1.5, 1.5, 1.5])
+    window_hu: list[float] = field(default_factory=lambda: [-1000.0, 500.0])
+    zone_overlap_mm: float = 15.0
+    zone_margin_mm: float = 20.0
+    zone_context_mm: float = 16.0
+    steps: int = 600
+    max_minutes: float | None = None  # per zone; training stops early when reached
+    batch_size: int = 2
+    lr: float = 3e-4
+    weight_decay: float = 1e-5
+    warmup_steps: int = 30
+    positive_ratio: float = 0.6
+    elastic_prob: float = 0.05
+    val_fraction: float = 0.15
+    val_every: int = 100
+    checkpoint_every: int = 25
+    patience: int = 6  # validations without improvement before early stopping
+    fold: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    threshold: float = 0.5
+    min_lesion_mm3: float = 30.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def for_device(cls, device: str, **overrides: Any) -> "TrainConfig":
+        """Defaults by device: on a GPU the standard UNETR (96³, hidden 768) of the paper."""
+        cfg = cls(device=device)
+        if device.startswith("cuda"):
+            cfg.network = standard_unetr_config(96)
+            cfg.steps = 20000
+            cfg.batch_size = 4
+            cfg.lr = 1e-4
+            cfg.val_every = 500
+            cfg.checkpoint_every = 250
+            cfg.elastic_prob = 0.2
+            cfg.patience = 10
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        return cfg

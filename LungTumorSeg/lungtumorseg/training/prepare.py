@@ -1,0 +1,69 @@
+"""Turn a labelled case into per-zone training crops on the model's canonical grid.
+
+Uses exactly the inference code path (canonical resampling, lung finder, zone split), so a
+zone model is trained on the same region it is asked about at inference time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..io import read_image
+from ..lungs import find_lungs
+from ..preprocess import IntensityWindow, canonical_reference, to_canonical
+from ..zones import ZONE_NAMES, ZoneSpec, make_zones
+from .dataset import CasePaths
+
+
+@dataclass
+class ZoneCrop:
+    """A zone's normalised image crop (float16) and tumour mask (uint8), plus the z-range
+    of the crop where the zone's weight is non-zero (where patch centres are drawn)."""
+
+    image: np.ndarray
+    label: np.ndarray
+    core_z: tuple[int, int]
+
+
+@dataclass
+class PreparedCase:
+    """A case ready for patch sampling: one crop per zone."""
+
+    name: str
+    zones: dict[str, ZoneCrop]
+
+
+def prepare_case(
+    case: CasePaths,
+    spacing_mm: tuple[float, float, float],
+    window: IntensityWindow,
+    spec: ZoneSpec,
+    zone_names: list[str],
+) -> PreparedCase | None:
+    """Prepared crops, or None when no lungs are found (the case is then skipped)."""
+    image = read_image(case.image)
+    label = read_image(case.label)
+    canonical = to_canonical(image, spacing_mm)
+    ref = canonical_reference(image, spacing_mm)
+    label_c = sitk.Resample(label, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    hu = sitk.GetArrayFromImage(canonical)
+    tumour = (sitk.GetArrayFromImage(label_c) > 0).astype(np.uint8)
+    lungs = find_lungs(hu, spacing_mm)
+    if not lungs.found:
+        return None
+    norm = window.apply(hu)
+    zones = {}
+    names = ("whole",) if list(zone_names) == ["whole"] else ZONE_NAMES
+    for zone in make_zones(lungs.mask, spacing_mm, spec, names):
+        if zone.name not in zone_names:
+            continue
+        support = np.nonzero(zone.weights_z[zone.box[0]] > 0)[0]
+        zones[zone.name] = ZoneCrop(
+            zone.crop(norm).astype(np.float16),
+            zone.crop(tumour),
+            (int(support.min()), int(support.max())),
+        )
+    return PreparedCase(case.name, zones)

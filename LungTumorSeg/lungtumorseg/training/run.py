@@ -1,0 +1,144 @@
+"""The ``lungtumorseg train`` job: data → split → prepared zone crops → one UNETR per zone
+→ model package with a card that records data, split, command, config and validation Dice.
+
+Prepared crops are cached in the work folder, and each zone checkpoints, so re-running the
+same command after an interruption resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DatasetError
+from ..models.card import make_card
+from ..models.package import ModelPackage, save_package
+from ..preprocess import IntensityWindow
+from ..zones import ZoneSpec
+from .config import TrainConfig
+from .dataset import CasePaths, discover_cases, split_cases
+from .prepare import PreparedCase, ZoneCrop, prepare_case
+from .trainer import train_zone
+
+Log = Callable[[str], None]
+
+
+def _cache_key(cfg: TrainConfig) -> str:
+    relevant = [cfg.spacing_mm, cfg.window_hu, cfg.zones, cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm]
+    return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
+
+
+def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase | None:
+    case, cfg, cache = args
+    file = cache / f"{case.name}.npz"
+    if file.is_file():
+        data = np.load(file)
+        if "skipped" in data:
+            return None
+        zones = {
+            z: ZoneCrop(data[f"{z}_image"], data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]))
+            for z in cfg.zones
+        }
+        return PreparedCase(case.name, zones)
+    prepared = prepare_case(
+        case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
+        ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones,
+    )
+    tmp = file.with_name(file.stem + ".tmp.npz")
+    if prepared is None:
+        np.savez(tmp, skipped=np.array(1))
+    else:
+        arrays = {}
+        for z, crop in prepared.zones.items():
+            arrays[f"{z}_image"], arrays[f"{z}_label"] = crop.image, crop.label
+            arrays[f"{z}_core"] = np.array(crop.core_z)
+        np.savez(tmp, **arrays)
+    tmp.replace(file)
+    return prepared
+
+
+def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2) -> list[PreparedCase]:
+    """Prepare (or load from cache) every case; cases without lungs are skipped with a note."""
+    cache = workdir / f"cache-{_cache_key(cfg)}"
+    cache.mkdir(parents=True, exist_ok=True)
+    out: list[PreparedCase] = []
+    jobs = [(c, cfg, cache) for c in cases]
+    with ProcessPoolExecutor(max_workers=max(workers, 1)) as pool:
+        for i, (case, prepared) in enumerate(zip(cases, pool.map(_prepare_cached, jobs)), start=1):
+            if prepared is None:
+                log(f"skipping {case.name}: no lungs found")
+            else:
+                out.append(prepared)
+            if i % 5 == 0 or i == len(cases):
+                log(f"prepared {i}/{len(cases)} cases")
+    return out
+
+
+def run_training(data: Path, out: Path, workdir: Path, cfg: TrainConfig, log: Log, command: str | None = None) -> ModelPackage:
+    """Train every zone and write the package to ``out``."""
+    import torch
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "checkpoints").mkdir(exist_ok=True)
+    cases = discover_cases(data)
+    train_cases, val_cases = split_cases(cases, cfg.val_fraction, cfg.seed, cfg.fold)
+    log(f"{len(cases)} cases: {len(train_cases)} training, {len(val_cases)} validation")
+    t0 = time.perf_counter()
+    train_prep = prepare_all(train_cases, cfg, workdir, log)
+    val_prep = prepare_all(val_cases, cfg, workdir, log)
+    if not train_prep:
+        raise DatasetError("no usable training case (lungs were not found in any image).")
+    log(f"preparation took {time.perf_counter() - t0:.0f} s")
+    states, zone_metrics = {}, {}
+    for zone in cfg.zones:
+        result = train_zone(
+            zone,
+            [p.zones[zone] for p in train_prep],
+            [p.zones[zone] for p in val_prep],
+            cfg,
+            workdir / "checkpoints" / f"{zone}.pt",
+            log,
+        )
+        states[zone] = result.state
+        zone_metrics[zone] = {
+            "best_validation_dice": result.best_val_dice,
+            "steps": result.steps,
+            "cpu_minutes" if cfg.device == "cpu" else "minutes": round(result.minutes, 1),
+            "history": result.history,
+        }
+    card = make_card(
+        name=cfg.name,
+        version=cfg.version,
+        description=cfg.description,
+        demo=cfg.demo,
+        network=cfg.network,
+        spacing_mm=cfg.spacing_mm,
+        window_hu=cfg.window_hu,
+        zone_names=cfg.zones,
+        zone_overlap_mm=cfg.zone_overlap_mm,
+        zone_margin_mm=cfg.zone_margin_mm,
+        zone_context_mm=cfg.zone_context_mm,
+        threshold=cfg.threshold,
+        min_lesion_mm3=cfg.min_lesion_mm3,
+        training={
+            "data": str(data),
+            "cases": len(cases),
+            "train_cases": [c.name for c in train_cases],
+            "validation_cases": [c.name for c in val_cases],
+            "command": command or " ".join(sys.argv),
+            "config": cfg.to_dict(),
+        },
+        metrics={"validation": zone_metrics},
+    )
+    package = save_package(out, card, states)
+    log(f"model package written to {out}")
+    return package

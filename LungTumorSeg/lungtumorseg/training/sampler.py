@@ -1,0 +1,68 @@
+"""Patch sampling from zone crops, balanced between tumour and background.
+
+A fraction ``positive_ratio`` of patches is centred on a random tumour voxel of a case
+that has tumour in this zone; the rest are centred uniformly in the zone's core (where
+its weight is non-zero), which mostly shows lung, vessels and chest wall: the look-alikes
+the network must learn to ignore. Crops smaller than the patch are padded with air.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .prepare import ZoneCrop
+
+
+def _pad_to(array: np.ndarray, roi: tuple[int, int, int], value: float) -> np.ndarray:
+    pads = [(0, max(r - s, 0)) for s, r in zip(array.shape, roi)]
+    if any(p[1] for p in pads):
+        return np.pad(array, pads, constant_values=value)
+    return array
+
+
+def extract_patch(crop: ZoneCrop, centre: np.ndarray, roi: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Image (float32) and label (uint8) patch of size ``roi`` centred near ``centre``."""
+    image = _pad_to(crop.image, roi, 0.0)
+    label = _pad_to(crop.label, roi, 0)
+    starts = [
+        int(np.clip(c - r // 2, 0, s - r)) for c, r, s in zip(centre, roi, image.shape)
+    ]
+    box = tuple(slice(st, st + r) for st, r in zip(starts, roi))
+    return image[box].astype(np.float32), label[box]
+
+
+class PatchSampler:
+    """Draws (image, label) patches for one zone from a list of prepared crops."""
+
+    def __init__(self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int):
+        if not crops:
+            raise ValueError("no training crops for this zone")
+        self.crops = crops
+        self.roi = roi
+        self.positive_ratio = positive_ratio
+        self.rng = np.random.default_rng(seed)
+        self.tumour_voxels = [np.argwhere(c.label > 0) for c in crops]
+        self.positive_cases = [i for i, v in enumerate(self.tumour_voxels) if len(v)]
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.positive_cases and self.rng.random() < self.positive_ratio:
+            i = int(self.rng.choice(self.positive_cases))
+            vox = self.tumour_voxels[i]
+            centre = vox[self.rng.integers(len(vox))]
+        else:
+            i = int(self.rng.integers(len(self.crops)))
+            crop = self.crops[i]
+            lo, hi = crop.core_z
+            centre = np.array([
+                self.rng.integers(lo, hi + 1),
+                self.rng.integers(0, crop.image.shape[1]),
+                self.rng.integers(0, crop.image.shape[2]),
+            ])
+        return extract_patch(self.crops[i], centre, self.roi)
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` patches stacked as (B, 1, D, H, W)."""
+        pairs = [self.sample() for _ in range(size)]
+        images = np.stack([p[0] for p in pairs])[:, None]
+        labels = np.stack([p[1] for p in pairs])[:, None]
+        return images, labels

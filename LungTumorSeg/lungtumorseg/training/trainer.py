@@ -1,0 +1,155 @@
+"""Zone-wise UNETR training loop: DiceCE, AdamW with warmup + cosine, validation Dice on
+whole zones (sliding window), best-checkpoint selection, early stopping and resume.
+
+Checkpoints (``<workdir>/checkpoints/<zone>.pt``) hold model, optimizer, schedule, step,
+elapsed time and the best weights so far; re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+from monai.losses import DiceCELoss
+
+from ..models.network import build_unetr
+from .augment import augment_batch, build_augmentation
+from .config import TrainConfig
+from .prepare import ZoneCrop
+from .sampler import PatchSampler
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class ZoneResult:
+    """What training one zone produced."""
+
+    zone: str
+    state: dict[str, torch.Tensor]
+    best_val_dice: float
+    steps: int
+    minutes: float
+    history: list[dict]
+
+
+def validation_dice(net: torch.nn.Module, crops: list[ZoneCrop], roi: tuple[int, int, int], device: str) -> float:
+    """Global Dice over the validation crops' zone cores (sliding window, gaussian)."""
+    net.eval()
+    inter, total = 0.0, 0.0
+    with torch.inference_mode():
+        for crop in crops:
+            image = torch.from_numpy(crop.image.astype(np.float32))[None, None].to(device)
+            logits = sliding_window_inference(image, roi, 2, net, overlap=0.25, mode="gaussian")
+            pred = (logits.argmax(1)[0].cpu().numpy() > 0)
+            lo, hi = crop.core_z
+            pred, truth = pred[lo : hi + 1], crop.label[lo : hi + 1] > 0
+            inter += float((pred & truth).sum())
+            total += float(pred.sum() + truth.sum())
+    net.train()
+    return 1.0 if total == 0 else 2.0 * inter / total
+
+
+def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def train_zone(
+    zone: str,
+    train_crops: list[ZoneCrop],
+    val_crops: list[ZoneCrop],
+    cfg: TrainConfig,
+    checkpoint: Path,
+    log: Log,
+) -> ZoneResult:
+    """Train (or resume training) one zone's UNETR and return its best weights."""
+    torch.manual_seed(cfg.seed)
+    roi = tuple(cfg.network["img_size"])
+    net = build_unetr(cfg.network).to(cfg.device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    use_amp = cfg.device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    step, elapsed, best, best_state, history, stale = 0, 0.0, -1.0, None, [], 0
+    if checkpoint.is_file():
+        ck = torch.load(checkpoint, map_location=cfg.device, weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        step, elapsed, best = int(ck["step"]), float(ck["elapsed"]), float(ck["best"])
+        best_state, history, stale = ck["best_state"], list(ck["history"]), int(ck["stale"])
+        log(f"[{zone}] resumed at step {step} (best validation Dice {best:.3f})")
+    if step >= cfg.steps or (cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stale >= cfg.patience:
+        log(f"[{zone}] already finished")
+        return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
+
+    sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step)
+    augment = build_augmentation(cfg.seed * 1000 + step, cfg.elastic_prob)
+
+    def save() -> None:
+        tmp = checkpoint.with_suffix(".tmp")
+        torch.save(
+            {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "step": step, "elapsed": elapsed, "best": best, "best_state": best_state,
+             "history": history, "stale": stale},
+            tmp,
+        )
+        tmp.replace(checkpoint)
+
+    net.train()
+    running, t_last = [], time.perf_counter()
+    while step < cfg.steps:
+        images, labels = augment_batch(augment, *sampler.batch(cfg.batch_size))
+        x = torch.from_numpy(images).to(cfg.device)
+        y = torch.from_numpy(labels.astype(np.int64)).to(cfg.device)
+        with torch.autocast("cuda", enabled=use_amp):
+            loss = loss_fn(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        now = time.perf_counter()
+        elapsed += now - t_last
+        t_last = now
+        running.append(float(loss))
+        if step % 10 == 0:
+            rate = elapsed / step
+            log(f"[{zone}] step {step}/{cfg.steps} loss {np.mean(running[-10:]):.4f} "
+                f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} s/step elapsed {elapsed / 60:.1f} min")
+        last = step >= cfg.steps or bool(cfg.max_minutes and elapsed / 60 >= cfg.max_minutes)
+        if step % cfg.val_every == 0 or last:
+            dice = validation_dice(net, val_crops, roi, cfg.device) if val_crops else float("nan")
+            history.append({"step": step, "loss": float(np.mean(running[-cfg.val_every:])), "val_dice": dice,
+                            "minutes": elapsed / 60})
+            improved = not val_crops or dice > best
+            if improved:
+                best, stale = (dice if val_crops else best), 0
+                best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            else:
+                stale += 1
+            log(f"[{zone}] validation Dice {dice:.3f} (best {best:.3f}) at step {step}")
+            save()
+            if stale >= cfg.patience:
+                log(f"[{zone}] early stop: no improvement in {cfg.patience} validations")
+                break
+            if last:
+                break
+        elif step % cfg.checkpoint_every == 0:
+            save()
+    save()
+    return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)

@@ -1,0 +1,88 @@
+"""A stand-in for ``python -m lungtumorseg.cli predict`` that obeys the CLI contract.
+
+Why: the Slicer layer's transaction (progress, cancel, failure, import) must be tested
+with a child whose behaviour the test controls — a slow run to cancel, a failing run —
+independently of the real network. Invoked as ``contract_python -m lungtumorseg.cli predict
+INPUT -o LABELS --report R --progress lines ...``; the mode comes from ``LTS_CONTRACT_MODE``:
+
+- ``ok``: labels = connected components of voxels >= 500 (by decreasing size), real report;
+- ``fail``: exit 2 with ``error: ...`` on stderr;
+- ``slow``: progress lines, then a grandchild ``sleep``, waits (to be cancelled);
+- ``wrong_grid``: exit 0 but labels on a shifted grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+
+def main(argv: list[str]) -> int:
+    if argv[:3] != ["-m", "lungtumorseg.cli", "predict"]:
+        print(f"error: unexpected command {argv[:3]}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("-o", dest="output", required=True)
+    parser.add_argument("--report")
+    parser.add_argument("--progress")
+    parser.add_argument("--model")
+    parser.add_argument("--threshold", type=float)
+    parser.add_argument("--min-lesion-mm3", type=float)
+    parser.add_argument("--zone-overlap-mm", type=float)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv[3:])
+    mode = os.environ.get("LTS_CONTRACT_MODE", "ok")
+    with open(os.environ.get("LTS_CONTRACT_ARGS", os.devnull), "w") as handle:
+        json.dump(argv, handle)
+    print("PROGRESS 0.05 reading input", flush=True)
+    print("a free-text log line", flush=True)
+    if mode == "fail":
+        print("error: the input is not a CT image (contract stand-in)", file=sys.stderr, flush=True)
+        return 2
+    if mode == "slow":
+        child = subprocess.Popen(["sleep", "300"])
+        with open(os.environ["LTS_CONTRACT_PIDFILE"], "w") as handle:
+            handle.write(f"{os.getpid()} {child.pid}")
+        for i in range(600):
+            print(f"PROGRESS {0.1 + i / 10000:.4f} inference upper zone", flush=True)
+            time.sleep(0.5)
+        return 0
+    image = sitk.ReadImage(args.input)
+    cc = sitk.RelabelComponent(sitk.ConnectedComponent(image >= 500), sortByObjectSize=True)
+    labels = sitk.Cast(cc, sitk.sitkUInt16)
+    if mode == "wrong_grid":
+        labels.SetOrigin([o + 10.0 for o in labels.GetOrigin()])
+    print("PROGRESS 0.50 inference middle zone", flush=True)
+    sitk.WriteImage(labels, args.output)
+    array = sitk.GetArrayFromImage(labels)
+    voxel_mm3 = float(np.prod(image.GetSpacing()))
+    lesions = []
+    for value in range(1, int(array.max()) + 1):
+        idx = np.argwhere(array == value)
+        centre = image.TransformContinuousIndexToPhysicalPoint(idx.mean(axis=0)[::-1].tolist())
+        hu = sitk.GetArrayFromImage(image)[array == value]
+        lesions.append({"label": value, "voxels": int(len(idx)), "volume_mm3": len(idx) * voxel_mm3,
+                        "volume_ml": len(idx) * voxel_mm3 / 1000, "centroid_lps_mm": list(centre),
+                        "long_axis_mm": 10.0, "short_axis_mm": 5.0, "zone": "middle", "side": "right",
+                        "hu_mean": float(hu.mean()), "hu_std": float(hu.std()), "hu_min": float(hu.min()),
+                        "hu_max": float(hu.max()), "mean_probability": 0.9})
+    report = {"status": "ok", "message": "", "input": args.input,
+              "model": {"name": "contract", "version": "0", "demo": True, "warning": "stand-in"},
+              "threshold": args.threshold or 0.5, "timings_s": {"total": 0.0}, "lesions": lesions}
+    if args.report:
+        with open(args.report, "w") as handle:
+            json.dump(report, handle)
+    print("PROGRESS 1.0 done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,204 @@
+"""The run transaction (export -> child process -> import -> commit) on real MRML.
+
+The child is the contract stand-in of the core CLI (``slicer_support/contract_cli.py``),
+so success, failure, bad output and cancel can be provoked; the real core is exercised
+by ``test_slicer_scenario.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+import slicer_env as senv
+
+CONTRACT_PYTHON = str(Path(__file__).parent / "slicer_support" / "contract_python")
+
+
+@pytest.fixture
+def contract(monkeypatch, tmp_path):
+    """Select the stand-in's behaviour: ``contract("slow")``; returns the args file."""
+    monkeypatch.setenv("LTS_CONTRACT_PYTHON", sys.executable)
+    monkeypatch.setenv("LTS_CONTRACT_ARGS", str(tmp_path / "args.json"))
+    monkeypatch.setenv("LTS_CONTRACT_PIDFILE", str(tmp_path / "pids"))
+
+    def select(mode: str) -> Path:
+        monkeypatch.setenv("LTS_CONTRACT_MODE", mode)
+        return tmp_path
+
+    return select
+
+
+def _ct(scene, lesions=((3, 7, 5, 15, 5, 15), (8, 10, 20, 24, 25, 30))):
+    array = np.full((12, 36, 40), -800, np.int16)
+    for z0, z1, y0, y1, x0, x1 in lesions:
+        array[z0:z1, y0:y1, x0:x1] = 900
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((0.7, 0.7, 5.0))
+    image.SetOrigin((-14.0, 20.0, -30.0))
+    image.SetDirection((0, 1, 0, -1, 0, 0, 0, 0, 1))
+    return senv.add_volume_from_image(scene, image, "chest"), array
+
+
+def _run(volume, tmp_path, **kwargs):
+    from LungTumorSegLib import logic_core
+
+    progress, log = [], []
+    request = logic_core.RunRequest(input_volume=volume, **kwargs)
+    run = logic_core.SegmentationRun(request, on_progress=lambda f, s: progress.append((f, s)),
+                                     on_log=log.append, python=CONTRACT_PYTHON, temp_root=str(tmp_path))
+    return run, progress, log
+
+
+def _segment_names(node):
+    seg = node.GetSegmentation()
+    return [seg.GetSegment(s).GetName() for s in seg.GetSegmentIDs()]
+
+
+def test_successful_run(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import volume_bridge
+
+    workdir = contract("ok")
+    volume, array = _ct(slicer_env.scene)
+    checksum = volume_bridge.volume_checksum(volume)
+    run, progress, log = _run(volume, tmp_path, threshold=0.3, min_lesion_mm3=12.5, threads=1)
+    result = run.run(timeout_s=120)
+    assert _segment_names(result.segmentation_node) == ["Lesion 1", "Lesion 2"]
+    assert result.table_node.GetNumberOfRows() == 2
+    assert volume_bridge.volume_checksum(volume) == checksum  # input untouched
+    # progress is monotonic, ends at 1, and the child's stage text came through
+    fractions = [f for f, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(stage == "inference middle zone" for _, stage in progress)
+    assert "a free-text log line" in log
+    # options reached the command line
+    argv = json.loads((workdir / "args.json").read_text())
+    assert argv[argv.index("--threshold") + 1] == "0.3"
+    assert argv[argv.index("--min-lesion-mm3") + 1] == "12.5"
+    assert "--model" in argv
+    # temporary files removed
+    assert not list(tmp_path.glob("LungTumorSeg-*"))
+
+
+def test_rerun_reuses_output_nodes(slicer_env, contract, tmp_path):
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    first, _, _ = _run(volume, tmp_path)
+    r1 = first.run(timeout_s=120)
+    nodes_after_first = scene.GetNumberOfNodes()
+    second, _, _ = _run(volume, tmp_path, segmentation_node=r1.segmentation_node, table_node=r1.table_node)
+    r2 = second.run(timeout_s=120)
+    assert r2.segmentation_node is r1.segmentation_node and r2.table_node is r1.table_node
+    assert scene.GetNumberOfNodes() == nodes_after_first
+    assert _segment_names(r2.segmentation_node) == ["Lesion 1", "Lesion 2"]
+
+
+def _state(scene, seg_node=None):
+    from slicer_env import scene_snapshot
+
+    names = _segment_names(seg_node) if seg_node is not None else None
+    return {k: v[:2] for k, v in scene_snapshot(scene).items()}, names
+
+
+def test_failure_leaves_scene_unchanged(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import process_runner, volume_bridge
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    previous = _run(volume, tmp_path)[0].run(timeout_s=120)
+    before = _state(scene, previous.segmentation_node)
+    checksum = volume_bridge.volume_checksum(volume)
+
+    contract("fail")
+    run, _, log = _run(volume, tmp_path, segmentation_node=previous.segmentation_node,
+                       table_node=previous.table_node)
+    with pytest.raises(process_runner.ProcessFailed, match="not a CT image"):
+        run.run(timeout_s=120)
+    assert _state(scene, previous.segmentation_node) == before
+    assert previous.table_node.GetNumberOfRows() == 2
+    assert volume_bridge.volume_checksum(volume) == checksum
+    assert not list(tmp_path.glob("LungTumorSeg-*"))
+
+
+def test_bad_output_leaves_scene_unchanged(slicer_env, contract, tmp_path):
+    contract("wrong_grid")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    before = _state(scene)
+    with pytest.raises(ValueError, match="grid"):
+        _run(volume, tmp_path)[0].run(timeout_s=120)
+    assert _state(scene) == before
+    assert not list(tmp_path.glob("LungTumorSeg-*"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process-group kill is POSIX-specific here")
+def test_cancel_mid_run_kills_the_tree_and_leaves_scene_unchanged(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import process_runner, volume_bridge
+
+    workdir = contract("slow")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    before = _state(scene)
+    checksum = volume_bridge.volume_checksum(volume)
+    run, progress, _ = _run(volume, tmp_path)
+    run.start()
+    pidfile = workdir / "pids"
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text().strip() and any(s == "inference upper zone" for _, s in progress)):
+        assert run.poll() is None
+        assert time.monotonic() < deadline, "the child never reported progress"
+        time.sleep(0.05)
+    child, grandchild = (int(p) for p in pidfile.read_text().split())
+    assert _alive(grandchild)
+    run.cancel()
+    time.sleep(0.2)
+    assert not _alive(child) and not _alive(grandchild)
+    with pytest.raises(process_runner.Cancelled):
+        run.poll()
+    assert _state(scene) == before
+    assert volume_bridge.volume_checksum(volume) == checksum
+    assert not list(tmp_path.glob("LungTumorSeg-*"))
+
+
+def test_progress_line_parsing():
+    from LungTumorSegLib.process_runner import parse_progress
+
+    assert parse_progress("PROGRESS 0.42 inference middle zone") == (0.42, "inference middle zone")
+    assert parse_progress("PROGRESS 1.7 done") == (1.0, "done")
+    assert parse_progress("PROGRESS x y") is None
+    assert parse_progress("loading model") is None
+
+
+def test_command_and_environment():
+    from LungTumorSegLib import process_runner
+
+    options = process_runner.PredictOptions(model_dir="/m", threshold=0.5, zone_overlap_mm=8, threads=2)
+    cmd = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", options, python="py")
+    assert cmd[:5] == ["py", "-m", "lungtumorseg.cli", "predict", "in.nrrd"]
+    assert cmd[cmd.index("--zone-overlap-mm") + 1] == "8" and cmd[cmd.index("--progress") + 1] == "lines"
+    assert "--min-lesion-mm3" not in cmd  # unset options are the card's business
+    env = process_runner.child_environment(threads=2)
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(senv.MODULE_DIR)
+    assert env["OMP_NUM_THREADS"] == "2"

@@ -1,0 +1,53 @@
+"""The Widget's decisions (plain functions; the Qt GUI itself cannot run headless)."""
+
+from __future__ import annotations
+
+import slicer_env  # noqa: F401  (puts LungTumorSeg/ on sys.path)
+from LungTumorSegLib.widget_state import (InputInfo, ModelInfo, apply_button_text, apply_state,
+                                          progress_text, result_summary)
+
+CT = InputInfo(present=True, components=1, dimensions=(512, 512, 120))
+DEMO = ModelInfo(present=True, name="lungtumorseg-demo-phantom", demo=True)
+
+
+def test_apply_enabled_for_ct_and_model_with_demo_warning():
+    enabled, tip = apply_state(CT, DEMO, running=False)
+    assert enabled
+    assert "not for clinical use" in tip
+
+
+def test_apply_disabled_reasons():
+    cases = [
+        (InputInfo(present=False), DEMO, "Select an input"),
+        (InputInfo(present=True, components=3, dimensions=(10, 10, 10)), DEMO, "greyscale"),
+        (InputInfo(present=True, is_labelmap=True, dimensions=(10, 10, 10)), DEMO, "labelmap"),
+        (InputInfo(present=True, dimensions=(512, 512, 1)), DEMO, "slices"),
+        (CT, ModelInfo(present=False), "model package"),
+        (CT, ModelInfo(present=True, name="x", error="checksum mismatch"), "checksum mismatch"),
+    ]
+    for input_info, model_info, expected in cases:
+        enabled, tip = apply_state(input_info, model_info, running=False)
+        assert not enabled and expected in tip, (input_info, model_info, tip)
+
+
+def test_running_turns_apply_into_an_enabled_cancel():
+    enabled, tip = apply_state(InputInfo(present=False), ModelInfo(present=False), running=True)
+    assert enabled and "Stop" in tip
+    assert apply_button_text(True) == "Cancel" and apply_button_text(False) == "Apply"
+
+
+def test_missing_dependencies_are_announced():
+    _, tip = apply_state(CT, DEMO, running=False, dependencies_missing=("monai",))
+    assert "monai" in tip and "confirm" in tip
+
+
+def test_progress_text_clamps():
+    assert progress_text(0.421, "inference middle zone") == (42, "inference middle zone (42%)")
+    assert progress_text(1.7, "")[0] == 100 and progress_text(-1, "x")[0] == 0
+
+
+def test_result_summary():
+    assert "No lungs" in result_summary([], 1.0, status="no_lungs")
+    assert "No lung tumour" in result_summary([], 2.0)
+    text = result_summary([{"volume_ml": 1.25}, {"volume_ml": 0.5}], 3.0, model_warning="DEMO")
+    assert text.startswith("2 lesions found, 1.75 ml") and text.endswith("DEMO")
