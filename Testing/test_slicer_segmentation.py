@@ -188,3 +188,17 @@ def test_lesion_csv(tmp_path):
     assert len(lines) == 3
     row = lines[1].split(",")
     assert row[0] == "Lesion 1" and float(row[8]) == -1.0  # centroid R = -L
+
+
+def test_terminology_from_the_model_card():
+    pytest.importorskip("slicer")
+    from LungTumorSegLib import segmentation_writer as sw
+
+    card = {"category": {"scheme": "SCT", "code": "49755003", "meaning": "Morphologically Altered Structure"},
+            "type": {"scheme": "SCT", "code": "126713003", "meaning": "Neoplasm of lung"},
+            "anatomic_region": {"scheme": "SCT", "code": "39607008", "meaning": "Lung"}}
+    codes = sw.parse_terminology(sw.terminology_from_card(card))
+    assert codes["type"] == ("SCT", "126713003", "Neoplasm of lung")
+    assert codes["region"] == ("SCT", "39607008", "Lung")
+    assert sw.parse_terminology(sw.terminology_from_card(None))["type"][1] == "108369006"
+    assert sw.parse_terminology(sw.terminology_from_card({"type": {}}))["type"][1] == "108369006"

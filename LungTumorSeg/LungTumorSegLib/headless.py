@@ -14,6 +14,7 @@ Inside the Slicer application this module is never needed: ``slicer.app`` exists
 
 from __future__ import annotations
 
+import tempfile
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class HeadlessSlicer:
 
 _MODULE_LOGICS = {
     # attribute in slicer.modules -> (name registered in the application logic, class)
+    "colors": ("Colors", "vtkSlicerColorLogic"),  # before volumes: they ask it for default colours
     "volumes": ("Volumes", "vtkSlicerVolumesLogic"),
     "segmentations": ("Segmentations", "vtkSlicerSegmentationsModuleLogic"),
     "subjecthierarchy": ("SubjectHierarchy", "vtkSlicerSubjectHierarchyModuleLogic"),
@@ -90,6 +92,10 @@ def boot() -> HeadlessSlicer:
     scene.AddNode(crosshair)
 
     app = slicer.vtkSlicerApplicationLogic()
+    # The colours logic looks for colour files under the home directory; the wheel has none,
+    # an empty folder avoids an error message (built-in colour tables still exist).
+    app.SetHomeDirectory(tempfile.gettempdir())
+    app.SetShareDirectory(tempfile.gettempdir())
     app.SetMRMLScene(scene)
     app.GetColorLogic().SetMRMLScene(scene)
     app.SetSliceLogics(vtk.vtkCollection())

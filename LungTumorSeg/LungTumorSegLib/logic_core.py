@@ -27,7 +27,7 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
-from . import process_runner, segmentation_writer, volume_bridge
+from . import model_packages, process_runner, segmentation_writer, volume_bridge
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
 
@@ -183,6 +183,14 @@ class SegmentationRun:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- import ------------------------------------------------------------------------
+    def _lesion_terminology(self) -> str:
+        """The model card's lesion terminology (default: lung neoplasm)."""
+        try:
+            card = model_packages.read_package(self.request.model_dir or DEFAULT_MODEL_DIR)
+        except ValueError:
+            return segmentation_writer.terminology_string()
+        return segmentation_writer.terminology_from_card(card.lesion_terminology)
+
     def _import_result(self) -> RunResult:
         request = self.request
         volume = request.input_volume
@@ -197,7 +205,8 @@ class SegmentationRun:
         labels.SetSpacing(spacing)
         labels.SetOrigin(origin)
         labels.SetDirection(direction)
-        segmentation = segmentation_writer.build_segmentation(labels, volume, report.get("lesions"))
+        segmentation = segmentation_writer.build_segmentation(labels, volume, report.get("lesions"),
+                                                              terminology=self._lesion_terminology())
         table = segmentation_writer.build_table(report.get("lesions", []))
         committed = commit_with_rollback(volume.GetScene(), volume, segmentation, table,
                                          request.segmentation_node, request.table_node,

@@ -38,6 +38,8 @@ class PackageInfo:
     warning: str
     threshold: float
     min_lesion_mm3: float
+    #: the card's lesion terminology {"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}
+    lesion_terminology: dict | None = None
 
     @property
     def label(self) -> str:
@@ -61,10 +63,12 @@ def read_package(folder: str | Path) -> PackageInfo:
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{card_path} is not valid JSON: {exc}") from exc
     post = card.get("postprocessing", {}) or {}
+    lesion_label = (card.get("labels", {}) or {}).get("1", {}) or {}
     return PackageInfo(path=folder, name=str(card.get("name", folder.name)), version=str(card.get("version", "")),
                        description=str(card.get("description", "")), demo=bool(card.get("demo", False)),
                        warning=str(card.get("warning", "")), threshold=float(post.get("threshold", 0.5)),
-                       min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)))
+                       min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)),
+                       lesion_terminology=lesion_label.get("terminology"))
 
 
 def list_packages(extra_dirs: list[Path] | None = None) -> list[PackageInfo]:

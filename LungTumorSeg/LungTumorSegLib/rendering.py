@@ -91,8 +91,12 @@ def render_slice(scene, app_logic, volume, segmentation, orientation: str, centr
     try:
         group.SetMRMLDisplayableNode(slice_node)
         slice_node.SetOrientation(orientation)
+        if volume.GetDisplayNode() is None:
+            volume.CreateDefaultDisplayNodes()
         display = volume.GetDisplayNode()
         if display is not None:
+            if display.GetColorNode() is None:  # volumes read without the application lack one
+                display.SetAndObserveColorNodeID("vtkMRMLColorTableNodeGrey")
             display.AutoWindowLevelOff()
             display.SetWindowLevel(*window_level)
         logic.GetSliceCompositeNode().SetBackgroundVolumeID(volume.GetID())

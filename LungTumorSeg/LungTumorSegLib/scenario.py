@@ -57,6 +57,8 @@ def load_sample_volume(name: str = SAMPLE_NAME):
         raise AssertionError(f"Slicer could not load {ct_path}")
     if node.GetDisplayNode() is None:
         node.CreateDefaultDisplayNodes()
+    if node.GetDisplayNode().GetColorNode() is None:  # the application's volumes module would set it
+        node.GetDisplayNode().SetAndObserveColorNodeID("vtkMRMLColorTableNodeGrey")
     return node
 
 

@@ -51,6 +51,22 @@ def terminology_string(category=LESION_CATEGORY, type_=LESION_TYPE, region=LESIO
         "", "", "")
 
 
+def terminology_from_card(codes: dict | None) -> str:
+    """Serialised entry from a model card's lesion terminology
+    (``{"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}``); the
+    default lung-neoplasm entry when the card has none or it is incomplete."""
+    if not codes:
+        return terminology_string()
+    try:
+        triple = {key: (codes[key]["scheme"], str(codes[key]["code"]), codes[key]["meaning"])
+                  for key in ("category", "type")}
+    except (KeyError, TypeError):
+        return terminology_string()
+    region = codes.get("anatomic_region")
+    region_triple = (region["scheme"], str(region["code"]), region["meaning"]) if region else None
+    return terminology_string(triple["category"], triple["type"], region_triple)
+
+
 def parse_terminology(entry: str) -> dict[str, tuple[str, str, str]]:
     """Codes (scheme, value, meaning) of a serialised entry, for checks and display."""
     term = slicer.vtkSlicerTerminologyEntry()

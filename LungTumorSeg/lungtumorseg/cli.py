@@ -64,6 +64,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--init-from", type=Path, default=None, help="start from this package's weights (fine-tuning)")
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -126,6 +127,7 @@ def _run_train(args: argparse.Namespace) -> int:
         name=args.name, version=args.model_version, description=args.description,
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
         val_every=args.val_every, fold=args.fold, seed=args.seed, threads=args.threads,
+        init_from=str(args.init_from) if args.init_from else None,
     )
     if args.demo:
         cfg.demo = True

@@ -50,15 +50,23 @@ class LungMask:
 
 
 def _remove_border_air(air: np.ndarray) -> np.ndarray:
-    """Drop air components touching the four in-plane borders of any slice stack."""
-    labels, n = ndi.label(air)
-    if n == 0:
-        return air
-    border = np.zeros(n + 1, dtype=bool)
-    for face in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
-        border[np.unique(face)] = True
-    border[0] = True
-    return ~border[labels] & air
+    """Drop air connected to the in-plane border, slice by slice.
+
+    Working in 2D keeps the lungs even where the trachea runs into an edge slice that is
+    open to outside air (the top of a neck scan, a partly covered edge slice): in 3D the
+    airways would connect the lungs to the outside.
+    """
+    out = np.zeros_like(air)
+    for z in range(air.shape[0]):
+        labels, n = ndi.label(air[z])
+        if n == 0:
+            continue
+        border = np.zeros(n + 1, dtype=bool)
+        for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+            border[edge] = True
+        border[0] = True
+        out[z] = ~border[labels]
+    return out
 
 
 def _airway_mask(
@@ -135,18 +143,18 @@ def find_lungs(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungMa
     empty = np.zeros(hu.shape, dtype=np.uint8)
     if n == 0:
         return LungMask(empty, False, 0.0, "no air-filled lung found in the image")
-    idx = np.arange(1, n + 1)
-    volumes = ndi.sum(candidate, labels, index=idx) * voxel_ml
-    medians = ndi.median(hu, labels, index=idx)
-    depths = _relative_depths(labels, idx, body)
-    lung_like = [
-        (v, i)
-        for v, i, m, d in zip(volumes, idx, medians, depths)
-        if v >= MIN_LUNG_VOLUME_ML * 0.1 and m > MAX_GAS_LIKE_MEDIAN_HU and d >= MIN_RELATIVE_DEPTH
-    ]
-    lung_like.sort(reverse=True)
+    volumes = np.bincount(labels.ravel(), minlength=n + 1)[1:] * voxel_ml
+    boxes = ndi.find_objects(labels)
+    big = [i for i in np.argsort(-volumes) if volumes[i] >= MIN_LUNG_VOLUME_ML * 0.1][:6]
+    depths = _relative_depths(labels, np.array(big) + 1, body) if big else []
+    lung_like = []
+    for i, depth in zip(big, depths):
+        median = float(np.median(hu[boxes[i]][labels[boxes[i]] == i + 1]))
+        if median > MAX_GAS_LIKE_MEDIAN_HU and depth >= MIN_RELATIVE_DEPTH:
+            lung_like.append((float(volumes[i]), i + 1))
+    largest = float(volumes.max())
     if not lung_like:
-        return LungMask(empty, False, 0.0, _no_lungs_message(volumes.max()))
+        return LungMask(empty, False, 0.0, _no_lungs_message(largest))
     keep = [lung_like[0]]
     if len(lung_like) > 1 and lung_like[1][0] >= MIN_SECOND_LUNG_FRACTION * lung_like[0][0]:
         keep.append(lung_like[1])
@@ -154,21 +162,17 @@ def find_lungs(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungMa
     if total < MIN_LUNG_VOLUME_ML:
         return LungMask(empty, False, total, _no_lungs_message(total))
 
+    # Canonical axis 2 runs right → left, so the smaller x is the right lung (label 1).
+    centres_x = [0.5 * (boxes[i - 1][2].start + boxes[i - 1][2].stop) for _, i in keep]
+    if len(keep) == 2:
+        names = [1, 2] if centres_x[0] < centres_x[1] else [2, 1]
+    else:
+        names = [1 if centres_x[0] < hu.shape[2] / 2 else 2]
     out = np.zeros(hu.shape, dtype=np.uint8)
-    centres_x = []
-    for _, i in keep:
-        centres_x.append(np.nonzero(labels == i)[2].mean())
-    # Canonical axis 2 runs right → left, so the smaller x is the right lung.
-    order = np.argsort(centres_x)
-    names = [1, 2] if len(keep) == 2 else [1 if centres_x[0] < hu.shape[2] / 2 else 2]
-    for rank, k in enumerate(order):
-        out[(labels == keep[k][1])] = names[rank]
-    filled = _fill_holes_axial(out > 0)
-    added = filled & (out == 0)
-    if added.any():
-        # Give filled voxels the label of the nearest lung voxel.
-        _, (iz, iy, ix) = ndi.distance_transform_edt(out == 0, return_indices=True)
-        out[added] = out[iz[added], iy[added], ix[added]]
+    for (_, i), name in zip(keep, names):
+        box = boxes[i - 1]
+        filled = _fill_holes_axial(labels[box] == i)
+        out[box][filled & (out[box] == 0)] = name
     volume = float((out > 0).sum() * voxel_ml)
     return LungMask(out, True, volume, f"lungs found: {volume:.0f} mL")
 

@@ -51,7 +51,8 @@ def canonical_reference(image: sitk.Image, spacing_mm: tuple[float, float, float
     """An empty axis-aligned image at ``spacing_mm`` (x, y, z) covering ``image``'s extent."""
     low, high = physical_bounds(image)
     spacing = np.asarray(spacing_mm, dtype=float)
-    size = np.maximum(np.ceil((high - low) / spacing).astype(int) + 1, 1)
+    # Every canonical voxel centre lies inside the input's extent (no half-empty edge slice).
+    size = np.maximum(np.floor((high - low) / spacing + 1e-6).astype(int) + 1, 1)
     ref = sitk.Image([int(s) for s in size], sitk.sitkFloat32)
     ref.SetSpacing([float(s) for s in spacing])
     ref.SetOrigin([float(v) for v in low])

@@ -53,16 +53,20 @@ def render_slice(P: Patient, x: np.ndarray, y: np.ndarray, z, table: bool):
     yc = P.yc
     dy = y - yc
     by = _sel(dy < 0, ba, bp)
-    rb2 = (x / a) ** 2 + (dy / by) ** 2
-    rbp = (np.abs(x / a) ** 2.6 + np.abs(dy / by) ** 2.6) ** (1 / 2.6)
-    rb = np.sqrt(_sel(dy > 0, rbp * rbp, rb2))
+    qx, qy = (x / a) ** 2, (dy / by) ** 2
+    rb2 = qx + qy
+    rb = np.sqrt(rb2)
+    post = dy > 0
+    rb[post] = 0.5 * (rb[post] + np.sqrt(np.sqrt(qx[post] ** 2 + qy[post] ** 2)))
     body = rb < 1.0
+    if table:
+        body &= y < P.extra["table_y"] - 1.0  # the back flattens on the table top
     br = P.extra["breast"]
     if br > 0:
         cz = -62.0 * P.s
         for sx in (-1.0, 1.0):
-            e = ((x - sx * 0.42 * a) / (0.3 * a + br)) ** 2 + ((y - (yc - ba + 8)) / (br + 10)) ** 2 \
-                + ((z - cz) / (45 * P.s + br)) ** 2
+            e = ((x - sx * 0.42 * a) / (0.22 * a + 0.6 * br)) ** 2 + ((y - (yc - ba + 0.6 * br)) / (1.3 * br)) ** 2 \
+                + ((z - cz) / (38 * P.s + 0.6 * br)) ** 2
             body |= (e < 1.0) & (dy < 0)
     img[body] = hu["fat"]
     rmin = np.minimum(a, by)
@@ -74,7 +78,7 @@ def render_slice(P: Patient, x: np.ndarray, y: np.ndarray, z, table: bool):
     rm = np.sqrt((x / am) ** 2 + (dy / _sel(dy < 0, bam, bpm)) ** 2)
     img[(rm < 1.0) & body] = hu["muscle"]
     # thyroid (iodine-rich, bright even unenhanced), in the lower neck
-    for sx in (-1.0, 1.0):
+    for sx in (-1.0, 1.0) if _near(z, 150 * P.s, 23 * P.s) else ():
         e = ellipsoid_field(x, y, z, (sx * 19 * P.s, -12 * P.s, 150 * P.s), (9 * P.s, 12 * P.s, 22 * P.s))
         img[e < 1.0] = 90.0 + hu["muscle"] * 0.5
     # --- thoracic / abdominal cavity (inner surface of the rib cage)
@@ -94,32 +98,38 @@ def render_slice(P: Patient, x: np.ndarray, y: np.ndarray, z, table: bool):
     _abdomen(P, img, x, y, z, zd, cav & ~above)
     # --- heart, pericardial fat, cardiophrenic fat pad
     H = P.heart
-    eh = ellipsoid_field(x, y, z, H["centre"], H["semi"], H["angle"])
-    exy = ellipsoid_field(x, y, H["centre"][2], H["centre"], H["semi"], H["angle"])
-    heart = cav & above & (eh < 1.0)
-    peri = cav & above & (eh < 1.0 + 5.0 / H["semi"][1])
-    pad = cav & above & (exy < 0.95) & (z < H["centre"][2])
-    img[peri | pad] = hu["fat"]
-    img[heart] = hu["myocardium"]
-    img[heart & (eh < 0.72)] = hu["heart_blood"]
+    hz, hs = float(H["centre"][2]), float(H["semi"][2])
+    peri = pad = np.zeros(sh, dtype=bool)
+    if _near(z, hz - 40.0, hs + 45.0):
+        eh = ellipsoid_field(x, y, z, H["centre"], H["semi"], H["angle"])
+        exy = ellipsoid_field(x, y, hz, H["centre"], H["semi"], H["angle"])
+        heart = cav & above & (eh < 1.0)
+        peri = cav & above & (eh < 1.0 + 5.0 / H["semi"][1])
+        pad = cav & above & (exy < 0.95) & (z < hz)
+        img[peri | pad] = hu["fat"]
+        img[heart] = hu["myocardium"]
+        img[heart & (eh < 0.72)] = hu["heart_blood"]
     # --- mediastinal band and lungs
     hw = P.prof("hw", z)
     hw = _sel(dy < -0.45 * bca, 0.45 * hw, hw)
     band = np.abs(x) < hw
     xa = 46.0 * P.s * P.wr
     open_r = 80.0 * P.s
-    apex = np.where(x < 0,
-                    (x + xa) ** 2 + ((y - 12) * 1.2) ** 2 < open_r ** 2 * np.clip((P.z_apex[0] - z) / 55.0, 0, 1),
-                    (x - xa) ** 2 + ((y - 12) * 1.2) ** 2 < open_r ** 2 * np.clip((P.z_apex[1] - z) / 55.0, 0, 1))
+    # apices: paraboloid caps that open downwards (no effect a few cm below the apex)
+    zap = np.where(x < 0, P.z_apex[0], P.z_apex[1])
+    apex = (np.abs(x) - xa) ** 2 + ((y - 12) * 1.2) ** 2 < open_r ** 2 * np.maximum(zap - z, 0) / 55.0
     lm = cav & (u < -1.5) & (z > zd + 1.0) & apex & ~band & ~peri & ~pad
     if lm.any():
+        idx = np.nonzero(lm)
+        lx, ly = x[idx], y[idx]
+        lz = z[idx] if np.ndim(z) else z
         w = P.lung_waves
-        tex = sum(wv[4] * np.sin(wv[0] * x + wv[1] * y + wv[2] * z + wv[3]) for wv in w)
-        grad = np.clip((y - (yc - bca)) / (bca + bcp), 0, 1) * hu["lung_gradient"]
-        val = hu["lung"] + grad + tex
-        img[lm] = val[lm] if np.ndim(val) else val
-        lung[lm & (x < 0)] = 1
-        lung[lm & (x >= 0)] = 2
+        tex = sum(wv[4] * np.sin(wv[0] * lx + wv[1] * ly + wv[2] * lz + wv[3]) for wv in w)
+        b0 = bca[idx] if np.ndim(bca) else bca
+        b1 = bcp[idx] if np.ndim(bcp) else bcp
+        grad = (np.clip((ly - (yc - b0)) / (b0 + b1), 0, 1) - 0.5) * hu["lung_gradient"]
+        img[idx] = hu["lung"] + grad + tex
+        lung[idx] = np.where(lx < 0, 1, 2).astype(np.uint8)
     _spine(P, img, x, y, z)
     return img, lung
 
@@ -127,7 +137,7 @@ def render_slice(P: Patient, x: np.ndarray, y: np.ndarray, z, table: bool):
 def _ribs_and_wall(P: Patient, img, x, y, z, u, rho, dy, incav, body) -> None:
     """Ribs (cortex + marrow, costal cartilage anteriorly), sternum and scapulae."""
     hu = P.hu
-    ring = body & incav & (u > -0.5) & (u < 12.0) & (rho > 1.0)
+    ring = body & incav & (u > -0.5) & (u < 10.0) & (rho > 1.0)
     if np.any(ring):
         idx = np.nonzero(ring)
         uu = u[idx]
@@ -139,7 +149,7 @@ def _ribs_and_wall(P: Patient, img, x, y, z, u, rho, dy, incav, body) -> None:
         zr = P.rib_z[side]  # (n, 12)
         vv = zz if np.ndim(zz) == 0 else zz[:, None]
         v = vv - (zr - P.rib_drop[None, :] * g[:, None])
-        e = ((uu[:, None] - 4.5) / 3.6) ** 2 + (v / (5.5 * P.s)) ** 2
+        e = ((uu[:, None] - 5.0) / 4.4) ** 2 + (v / (6.0 * P.s)) ** 2
         n = np.arange(12)
         end_bone = np.cos(np.where(n < 10, 2.35, 1.6 + 0.15 * (n - 10)))  # cos of end angle
         end_cart = np.cos(np.where(n < 7, 2.95, np.where(n < 10, 2.75, 0.0)))
@@ -182,16 +192,19 @@ def _abdomen(P: Patient, img, x, y, z, zd, abd) -> None:
     xlim = 22.0 * s - 0.45 * y + 0.5 * (z - P.z_dome[0])
     liver = core & (x < xlim) & (z > P.z_dome[0] - 170 * s)
     img[liver] = hu["liver"]
-    es = ellipsoid_field(x, y, z, (55 * s, -18 * s, P.z_dome[1] - 48 * s), (46 * s, 40 * s, 50 * s), 0.5)
+    zs = P.z_dome[1] - 48 * s
+    es = 2.0 if not _near(z, zs, 52 * s) else ellipsoid_field(x, y, z, (55 * s, -18 * s, P.z_dome[1] - 48 * s), (46 * s, 40 * s, 50 * s), 0.5)
     stom = core & (es < 1.0)
     img[stom] = hu["muscle"]
     lum = stom & (es < 0.88)
     img[lum] = hu["stomach"]
     gas_y = -18 * s - 40 * s * 0.88 * (1 - 2 * P.extra["gas_level"])
     img[lum & (y < gas_y)] = AIR
-    esp = ellipsoid_field(x, y, z, (92 * s * P.wr, 48 * s, P.z_dome[1] - 55 * s), (26 * s, 48 * s, 55 * s), 0.6)
+    esp = 2.0 if not _near(z, P.z_dome[1] - 55 * s, 57 * s) else ellipsoid_field(x, y, z, (92 * s * P.wr, 48 * s, P.z_dome[1] - 55 * s), (26 * s, 48 * s, 55 * s), 0.6)
     img[core & (esp < 1.0)] = hu["spleen"]
     for sx, zk in ((-1.0, P.z_dome[0] - 150 * s), (1.0, P.z_dome[1] - 135 * s)):
+        if not _near(z, zk, 70 * s):
+            continue
         ek = ellipsoid_field(x, y, z, (sx * 62 * s, 58 * s, zk), (28 * s, 30 * s, 52 * s), sx * 0.4)
         img[core & (ek < 1.25)] = hu["fat"]
         img[core & (ek < 1.0)] = hu["kidney"]
@@ -200,26 +213,40 @@ def _abdomen(P: Patient, img, x, y, z, zd, abd) -> None:
 def _spine(P: Patient, img, x, y, z) -> None:
     """Vertebral bodies (cortex, marrow, discs), canal with cord, posterior elements."""
     hu = P.hu
+    s = P.s
+    yv0 = P.prof("yv", z)
+    win = (np.abs(x) < 45.0 * s) & (np.abs(y - yv0 - 20.0 * s) < 60.0 * s)
+    idx = np.nonzero(win)
+    if idx[0].size == 0:
+        return
+    x, y = x[idx], y[idx]
+    if np.ndim(z):
+        z = z[idx]
     yv, rv = P.prof("yv", z), P.prof("rv", z)
-    ph = np.mod(np.asarray(z) - P.vert_phase, P.vert_period)
-    disc = ph < 5.0 * P.s
+    ph = np.mod(z - P.vert_phase, P.vert_period)
+    disc = np.broadcast_to(ph < 5.0 * s, x.shape)
+    post = np.broadcast_to((ph > 6.0 * s) & (ph < 20.0 * s), x.shape)
+    vals = img[idx]
     r = np.sqrt(x * x + (y - yv) ** 2)
     vb = r < rv
-    if not np.any(vb) and not np.any(r < rv + 45):
-        return
-    img[vb] = _sel(disc, hu["disc"], hu["cancellous"])[vb] if np.ndim(disc) else (
-        hu["disc"] if disc else hu["cancellous"])
-    cort = vb & (r > rv - 1.5) & ~disc
-    img[cort] = hu["cortical"]
-    yc = yv + rv + 8.0 * P.s
+    vals[vb & disc] = hu["disc"]
+    vals[vb & ~disc] = hu["cancellous"]
+    vals[vb & ~disc & (r > rv - 1.5)] = hu["cortical"]
+    yc = yv + rv + 8.0 * s
     rc = np.sqrt(x * x + (y - yc) ** 2)
-    post = (ph > 6.0 * P.s) & (ph < 20.0 * P.s)
-    arch = (rc > 7.5 * P.s) & (rc < 12.5 * P.s) & (y > yc - 9.0 * P.s) & post
-    spin = (np.abs(x) < 4.0) & (y > yc) & (y < yc + 32.0 * P.s) & post
-    trans = (np.abs(y - yc + 2) < 5.0) & (np.abs(x) < 27.0 * P.s) & (np.abs(x) > 6) & post
-    bone = arch | spin | trans
-    img[bone] = hu["cortical"] * 0.55
-    img[rc < 7.5 * P.s] = hu["csf"]
+    arch = (rc > 7.5 * s) & (rc < 12.5 * s) & (y > yc - 9.0 * s)
+    spin = (np.abs(x) < 4.0) & (y > yc) & (y < yc + 32.0 * s)
+    trans = (np.abs(y - yc + 2) < 5.0) & (np.abs(x) < 27.0 * s) & (np.abs(x) > 6)
+    vals[(arch | spin | trans) & post] = hu["cortical"] * 0.55
+    vals[rc < 7.5 * s] = hu["csf"]
+    img[idx] = vals
+
+
+def _near(z, zc: float, half: float) -> bool:
+    """Does slice z (scalar or array) come within ``half`` of height zc?"""
+    if np.ndim(z):
+        return bool(z.min() < zc + half and z.max() > zc - half)
+    return abs(z - zc) < half
 
 
 def render_background(P: Patient, grid: Grid, table: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -18,11 +18,12 @@ from .grid import Grid
 def segment_distance(x: np.ndarray, y: np.ndarray, z: np.ndarray, p0: np.ndarray,
                      p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance of points to segment p0-p1 and the clamped segment parameter t in [0, 1]."""
-    v = p1 - p0
-    l2 = float(v @ v) or 1e-12
-    wx, wy, wz = x - p0[0], y - p0[1], z - p0[2]
-    t = np.clip((wx * v[0] + wy * v[1] + wz * v[2]) / l2, 0.0, 1.0)
-    dx, dy, dz = wx - t * v[0], wy - t * v[1], wz - t * v[2]
+    ax, ay, az = float(p0[0]), float(p0[1]), float(p0[2])
+    vx, vy, vz = float(p1[0]) - ax, float(p1[1]) - ay, float(p1[2]) - az
+    l2 = vx * vx + vy * vy + vz * vz or 1e-12
+    wx, wy, wz = x - ax, y - ay, z - az
+    t = np.clip((wx * (vx / l2) + wy * (vy / l2) + wz * (vz / l2)), 0.0, 1.0)
+    dx, dy, dz = wx - t * vx, wy - t * vy, wz - t * vz
     return np.sqrt(dx * dx + dy * dy + dz * dz), t
 
 
@@ -36,29 +37,35 @@ def draw_tube(vol: np.ndarray, grid: Grid, p0: Sequence[float], p1: Sequence[flo
     clear: uint8 mask volume set to 0 within radius + ``clear_margin`` (removes lung).
     mode: "blend" (coverage-weighted replace) or "max" (never lowers the value).
     """
-    p0 = np.asarray(p0, dtype=np.float32)
-    p1 = np.asarray(p1, dtype=np.float32)
+    p0 = np.asarray(p0, dtype=np.float64)
+    p1 = np.asarray(p1, dtype=np.float64)
     r1 = r0 if r1 is None else r1
     rmax = max(r0, r1) + (clear_margin if clear is not None else 0.0) + 1.0
-    box = grid.bbox(np.minimum(p0, p1) - rmax, np.maximum(p0, p1) + rmax)
-    if box is None:
+    # the direction is orthonormal, so a ball of radius r spans +-r/spacing index units
+    i0, i1 = grid.to_index(p0), grid.to_index(p1)
+    ext = rmax / grid.spacing
+    lo = np.maximum(np.floor(np.minimum(i0, i1) - ext).astype(int), 0)
+    hi = np.minimum(np.ceil(np.maximum(i0, i1) + ext).astype(int) + 1, grid.size)
+    if (hi[0] <= lo[0]) or (hi[1] <= lo[1]) or (hi[2] <= lo[2]):
         return
-    lo, hi = box
-    x, y, z = grid.box_coords(lo, hi)
-    d, t = segment_distance(x, y, z, p0, p1)
+    x, y, z = grid.box_coords(lo, hi, p0)
+    d, t = segment_distance(x, y, z, np.zeros(3), p1 - p0)
     sl = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+    r = r0 + (r1 - r0) * t if r1 != r0 else r0
     if clear is not None:
         csub = clear[sl]
-        csub[(d < (r0 + (r1 - r0) * t) + clear_margin) & (csub > 0)] = 0
-    _apply(vol, sl, d, r0 + (r1 - r0) * t, grid, value, allow, mode)
+        csub[(d < r + clear_margin) & (csub > 0)] = 0
+    _apply(vol, sl, d, r, grid, value, allow, mode)
 
 
 def _apply(vol: np.ndarray, sl: tuple, d: np.ndarray, r: np.ndarray | float, grid: Grid,
            value: float, allow: np.ndarray | None, mode: str) -> None:
-    h = float(grid.spacing.min())
-    r = np.asarray(r, dtype=np.float32)
-    f = np.clip((r - d) / h + 0.5, 0.0, 1.0)
-    f *= np.minimum(1.0, 2.0 * r / h)
+    h = grid.hmin
+    f = np.clip((r - d) * (1.0 / h) + 0.5, 0.0, 1.0)
+    if np.ndim(r):
+        f *= np.minimum(1.0, 2.0 * r / h)
+    elif r < 0.5 * h:
+        f *= 2.0 * r / h
     if allow is not None:
         f *= allow[sl] > 0
     sub = vol[sl]

@@ -82,15 +82,29 @@ class Grid:
         y = np.broadcast_to(y, (ny, nx))
         return x, y, z
 
-    def box_coords(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Physical x, y, z (broadcastable, zyx order) of the index box [lo, hi) (i, j, k)."""
+    @property
+    def hmin(self) -> float:
+        return float(self.spacing.min())
+
+    def box_coords(self, lo: np.ndarray, hi: np.ndarray, ref: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Physical x, y, z (broadcastable, zyx order) of the index box [lo, hi) (i, j, k),
+        relative to ``ref`` if given (float32)."""
         m = self.matrix
-        i = np.arange(lo[0], hi[0], dtype=np.float32)[None, None, :]
-        j = np.arange(lo[1], hi[1], dtype=np.float32)[None, :, None]
-        k = np.arange(lo[2], hi[2], dtype=np.float32)[:, None, None]
+        base = self.origin + m @ np.asarray(lo, dtype=float)
+        if ref is not None:
+            base = base - ref
+        i = np.arange(hi[0] - lo[0], dtype=np.float32)[None, None, :]
+        j = np.arange(hi[1] - lo[1], dtype=np.float32)[None, :, None]
+        k = np.arange(hi[2] - lo[2], dtype=np.float32)[:, None, None]
+        if self.axis_aligned_z and abs(m[0, 1]) < 1e-12 and abs(m[1, 0]) < 1e-12:
+            return (np.float32(base[0]) + np.float32(m[0, 0]) * i,
+                    np.float32(base[1]) + np.float32(m[1, 1]) * j,
+                    np.float32(base[2]) + np.float32(m[2, 2]) * k)
         out = []
         for a in range(3):
-            out.append(self.origin[a] + m[a, 0] * i + m[a, 1] * j + m[a, 2] * k)
+            out.append(np.float32(base[a]) + np.float32(m[a, 0]) * i + np.float32(m[a, 1]) * j
+                       + np.float32(m[a, 2]) * k)
         return out[0], out[1], out[2]
 
     def bbox(self, pmin: np.ndarray, pmax: np.ndarray, pts: np.ndarray | None = None):

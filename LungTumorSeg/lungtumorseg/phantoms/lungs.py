@@ -78,8 +78,9 @@ def draw_lung_trees(P: Patient, img: np.ndarray, lung: np.ndarray, grid: Grid,
     """Grow and draw arteries, veins and bronchi in both lungs; returns summary counts."""
     hu = P.hu
     s = P.s
-    n_pts = int(420 * density)
+    n_pts = int(800 * density)
     info = {"segments": 0}
+    r_draw = 0.5  # terminal twigs (< 1 mm) are left out: invisible at clinical resolution
     for side in (1, 2):
         sx = -1.0 if side == 1 else 1.0
         roots = {
@@ -119,5 +120,6 @@ def draw_lung_trees(P: Patient, img: np.ndarray, lung: np.ndarray, grid: Grid,
         for kind, segs in trees.items():
             value = hu["pulmonary"] if kind == "artery" else hu["pulmonary"] * 0.85 + 0.15 * hu["blood"]
             for p0, p1, r in segs:
-                draw_tube(img, grid, p0, p1, r, r, value, allow=lung)
+                if r >= r_draw:
+                    draw_tube(img, grid, p0, p1, r, r, value, allow=lung)
     return info

@@ -33,6 +33,10 @@ PROFILES = {
     "hw": [14, 15, 17, 18, 22, 24, 22, 18, 16, 16, 16, 16],
 }
 
+_LUT_Z0, _LUT_STEP = -400.0, 4.0
+_LUT = {k: np.interp(_LUT_Z0 + np.arange(3201) / _LUT_STEP, Z_KNOTS, v).astype(np.float32)
+        for k, v in PROFILES.items()}
+
 
 @dataclass
 class Patient:
@@ -59,8 +63,15 @@ class Patient:
     extra: dict = field(default_factory=dict)
 
     def prof(self, name: str, z):
-        """Profile value at height z (scalar or array), scaled for this patient."""
-        v = np.interp(np.asarray(z) / self.s, Z_KNOTS, PROFILES[name])
+        """Profile value at height z (scalar or array), scaled for this patient.
+
+        Arrays (oblique slices) use a 0.25 mm lookup table instead of np.interp (fast)."""
+        if np.ndim(z) == 0:
+            v = np.interp(float(z) / self.s, Z_KNOTS, PROFILES[name])
+        else:
+            lut = _LUT[name]
+            i = np.clip(((z / self.s) - _LUT_Z0) * _LUT_STEP, 0, lut.size - 1).astype(np.int32)
+            v = lut[i]
         if name in ("a", "ac"):
             return v * self.s * self.wr
         if name in ("ba", "bp", "bca", "bcp"):
@@ -99,7 +110,7 @@ def sample_patient(rng: np.random.Generator, contrast: bool | None) -> Patient:
     s = float(np.clip(rng.normal(1.0, 0.06), 0.86, 1.14))
     wr = float(np.clip(rng.normal(1.0, 0.05), 0.9, 1.1))
     dr = float(np.clip(rng.normal(1.0, 0.06), 0.88, 1.14))
-    fat = float(np.clip(rng.gamma(3.0, 5.5), 3.0, 45.0))
+    fat = float(np.clip(rng.gamma(2.5, 5.0), 3.0, 40.0))
     female = bool(rng.uniform() < 0.5)
     if contrast is None:
         contrast = bool(rng.uniform() < 0.4)
@@ -128,5 +139,5 @@ def sample_patient(rng: np.random.Generator, contrast: bool | None) -> Patient:
                    vert_period=period, vert_phase=float(rng.uniform(0, period)),
                    table_gap=float(rng.uniform(0, 12)), table_curv=float(rng.uniform(0, 6e-4)),
                    lung_waves=np.array(waves), heart=heart,
-                   extra={"breast": float(rng.uniform(20, 55)) if female else 0.0,
+                   extra={"breast": float(rng.uniform(10, 35)) if female else 0.0,
                           "gas_level": float(rng.uniform(0.2, 0.6))})

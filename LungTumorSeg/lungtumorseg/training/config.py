@@ -36,6 +36,7 @@ class TrainConfig:
     checkpoint_every: int = 25
     patience: int = 6  # validations without improvement before early stopping
     fold: int | None = None
+    init_from: str | None = None  # model package whose zone weights start the training
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None

@@ -92,6 +92,13 @@ def train_zone(
         step, elapsed, best = int(ck["step"]), float(ck["elapsed"]), float(ck["best"])
         best_state, history, stale = ck["best_state"], list(ck["history"]), int(ck["stale"])
         log(f"[{zone}] resumed at step {step} (best validation Dice {best:.3f})")
+    elif cfg.init_from:
+        from ..models.package import load_package
+
+        source = load_package(cfg.init_from)
+        init_zone = zone if zone in source.card.zones else source.card.zones[0]
+        net.load_state_dict(source.load_network(init_zone, cfg.device).state_dict())
+        log(f"[{zone}] initialised from {cfg.init_from}")
     if step >= cfg.steps or (cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stale >= cfg.patience:
         log(f"[{zone}] already finished")
         return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)

@@ -1,0 +1,66 @@
+"""Model packages as the Widget lists and installs them (card-only listing, checksum on install)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+
+import pytest
+
+import slicer_env  # noqa: F401
+from LungTumorSegLib import model_packages
+
+
+def _package(folder, name="my-model", tamper=False):
+    folder.mkdir(parents=True)
+    weights = {}
+    for zone in ("upper", "middle", "lower"):
+        data = f"weights of {zone}".encode()
+        (folder / f"{zone}.safetensors").write_bytes(data + (b"!" if tamper and zone == "middle" else b""))
+        weights[zone] = {"file": f"{zone}.safetensors", "sha256": hashlib.sha256(data).hexdigest()}
+    card = {"name": name, "version": "1.2", "description": "test", "demo": False, "warning": "",
+            "postprocessing": {"threshold": 0.35, "min_lesion_mm3": 30.0}, "weights": weights}
+    (folder / "model.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_read_and_list(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUNGTUMORSEG_MODELS", str(tmp_path / "user"))
+    _package(tmp_path / "user" / "my-model")
+    (tmp_path / "user" / "not-a-package").mkdir()
+    names = [p.name for p in model_packages.list_packages()]
+    assert "my-model" in names
+    info = model_packages.read_package(tmp_path / "user" / "my-model")
+    assert info.threshold == 0.35 and info.min_lesion_mm3 == 30.0 and info.label == "my-model 1.2"
+
+
+def test_install_from_folder_verifies_checksums(tmp_path):
+    good = _package(tmp_path / "src" / "good")
+    bad = _package(tmp_path / "src" / "bad", tamper=True)
+    dest = tmp_path / "dest"
+    installed = model_packages.install_from_folder(good, dest)
+    assert installed.path == dest / "good" and (dest / "good" / "upper.safetensors").exists()
+    with pytest.raises(ValueError, match="middle.safetensors"):
+        model_packages.install_from_folder(bad, dest)
+    assert not (dest / "bad").exists()
+
+
+def test_install_from_url_zip(tmp_path):
+    source = _package(tmp_path / "src" / "zipped")
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in source.iterdir():
+            zf.write(path, f"zipped/{path.name}")
+    seen = []
+    info = model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", progress=lambda d, t: seen.append(d))
+    assert info.name == "my-model" and (tmp_path / "dest" / "zipped" / "model.json").exists()
+    assert seen
+
+
+def test_shipped_demo_package_is_listed_when_present():
+    if not (model_packages.DEMO_PACKAGE / "model.json").exists():
+        pytest.skip("the demo model package is not trained yet")
+    info = model_packages.read_package(model_packages.DEMO_PACKAGE)
+    assert info.demo and "clinical" in info.warning.lower()
+    model_packages.verify_weights(model_packages.DEMO_PACKAGE)
