@@ -65,7 +65,7 @@ def render_slice(P: Patient, x: np.ndarray, y: np.ndarray, z, table: bool):
     if br > 0:
         cz = -62.0 * P.s
         for sx in (-1.0, 1.0):
-            e = ((x - sx * 0.42 * a) / (0.22 * a + 0.6 * br)) ** 2 + ((y - (yc - ba + 0.6 * br)) / (1.3 * br)) ** 2 \
+            e = ((x - sx * 0.42 * a) / (0.24 * a + 0.4 * br)) ** 2 + ((y - (yc - ba + 0.5 * br)) / (1.1 * br)) ** 2 \
                 + ((z - cz) / (38 * P.s + 0.6 * br)) ** 2
             body |= (e < 1.0) & (dy < 0)
     img[body] = hu["fat"]

@@ -91,3 +91,50 @@ def ellipsoid_field(x: np.ndarray, y: np.ndarray, z: np.ndarray | float, centre:
         dx, dy = c * dx + s * dy, -s * dx + c * dy
     dz = z - centre[2]
     return np.sqrt((dx / semi[0]) ** 2 + (dy / semi[1]) ** 2 + (dz / semi[2]) ** 2)
+
+
+def splat_segments(vol: np.ndarray, grid: Grid, segs, value: float, allow: np.ndarray | None = None) -> None:
+    """Draw many sub-voxel vessels at once as partial-volume line densities.
+
+    Each segment is sampled every half voxel; each sample deposits the vessel volume it
+    represents (pi r^2 ds) into its 8 neighbouring voxels by trilinear weights. The
+    resulting voxel fraction f blends the voxel towards ``value``. Fully vectorised:
+    thousands of twigs cost one pass, unlike per-segment boxes.
+    """
+    if not segs:
+        return
+    h = 0.5 * grid.hmin
+    p0 = np.array([s[0] for s in segs], dtype=float)
+    p1 = np.array([s[1] for s in segs], dtype=float)
+    r = np.array([s[2] for s in segs], dtype=float)
+    ln = np.linalg.norm(p1 - p0, axis=1)
+    n = np.maximum(np.ceil(ln / h).astype(int), 1)
+    seg_id = np.repeat(np.arange(len(segs)), n)
+    start = np.cumsum(n) - n
+    t = (np.arange(seg_id.size) - start[seg_id] + 0.5) / n[seg_id]
+    pts = p0[seg_id] + t[:, None] * (p1 - p0)[seg_id]
+    mass = (np.pi * r ** 2 * ln / n)[seg_id] / float(np.prod(grid.spacing))
+    idx = grid.to_index(pts)
+    base = np.floor(idx).astype(np.int64)
+    fr = idx - base
+    size = np.array(grid.size)
+    flats, ws = [], []
+    for dx in (0, 1):
+        for dy in (0, 1):
+            for dz in (0, 1):
+                b = base + np.array([dx, dy, dz])
+                w = (np.where(dx, fr[:, 0], 1 - fr[:, 0]) * np.where(dy, fr[:, 1], 1 - fr[:, 1])
+                     * np.where(dz, fr[:, 2], 1 - fr[:, 2])) * mass
+                ok = np.all((b >= 0) & (b < size), axis=1)
+                flats.append((b[ok, 2] * size[1] + b[ok, 1]) * size[0] + b[ok, 0])
+                ws.append(w[ok])
+    flat = np.concatenate(flats)
+    if flat.size == 0:
+        return
+    uniq, inv = np.unique(flat, return_inverse=True)
+    f = np.minimum(np.bincount(inv, weights=np.concatenate(ws)), 1.0).astype(np.float32)
+    vf = vol.reshape(-1)
+    if allow is not None:
+        f *= allow.reshape(-1)[uniq] > 0
+    v = vf[uniq]
+    vf[uniq] = v + f * (value - v)

@@ -133,7 +133,7 @@ def train_zone(
         now = time.perf_counter()
         elapsed += now - t_last
         t_last = now
-        running.append(float(loss))
+        running.append(loss.item())
         if step % 10 == 0:
             rate = elapsed / step
             log(f"[{zone}] step {step}/{cfg.steps} loss {np.mean(running[-10:]):.4f} "

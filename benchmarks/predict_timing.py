@@ -1,0 +1,83 @@
+"""How long ``predict`` takes on a clinical-size chest CT (512×512×300), stage by stage.
+
+Baseline in the same run: the same UNETR slid over the whole canonical volume (what a
+pipeline without lung-based zone cropping would evaluate). The ratio shows what the zone
+crops cost or save. Run: ``make benchmark`` or ``python benchmarks/predict_timing.py``.
+Writes ``benchmarks/results/predict_timing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import SimpleITK as sitk
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "LungTumorSeg"))
+
+from lungtumorseg.inference import count_windows, predict_zone  # noqa: E402
+from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from lungtumorseg.phantoms import PhantomConfig, make_phantom  # noqa: E402
+from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
+from lungtumorseg.preprocess import IntensityWindow, to_canonical  # noqa: E402
+from lungtumorseg.progress import ProgressSpan  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=default_package_dir())
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=20001)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    package = load_package(args.model)
+    cfg = PhantomConfig(size="full", matrix=512, spacing=(0.7, 0.7, 1.0), z_extent_mm=300.0,
+                        orientation="axial-lps", n_tumours=2)
+    t0 = time.perf_counter()
+    case = make_phantom(args.seed, cfg)
+    t_phantom = time.perf_counter() - t0
+    print(f"phantom {case.image.GetSize()} at {case.image.GetSpacing()} mm made in {t_phantom:.1f} s")
+
+    t0 = time.perf_counter()
+    result = segment(case.image, package, SegmentOptions(threads=args.threads))
+    total = time.perf_counter() - t0
+    print(f"pipeline total {total:.1f} s; stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
+
+    # Baseline: one zone model over the whole canonical volume (no zone crops).
+    canonical = sitk.GetArrayFromImage(to_canonical(case.image, package.card.spacing_mm))
+    image = IntensityWindow(*package.card.window_hu).apply(canonical)
+    net = package.load_network(package.card.zones[0])
+    overlap = float(package.card.get("inference", {}).get("overlap", 0.25))
+    t0 = time.perf_counter()
+    predict_zone(net, image, package.card.roi_size, overlap, 2, ProgressSpan(None, 0, 1), "baseline")
+    baseline = time.perf_counter() - t0
+    zone_inference = result.timings_s.get("inference", float("nan"))
+    ratio = zone_inference / baseline
+    print(f"inference: three zone crops {zone_inference:.1f} s vs whole-volume sliding window {baseline:.1f} s "
+          f"({count_windows(image.shape, package.card.roi_size, overlap)} windows): ratio {ratio:.2f}")
+    out = {
+        "image_size": list(case.image.GetSize()),
+        "spacing_mm": list(case.image.GetSpacing()),
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+        "phantom_seconds": round(t_phantom, 2),
+        "pipeline_seconds": round(total, 2),
+        "stages_seconds": result.timings_s,
+        "baseline_whole_volume_inference_seconds": round(baseline, 2),
+        "zone_inference_to_baseline_ratio": round(ratio, 3),
+        "lesions_found": len(result.lesions),
+    }
+    dest = ROOT / "benchmarks" / "results" / "predict_timing.json"
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"written {dest.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
