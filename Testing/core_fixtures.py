@@ -340,15 +340,23 @@ def tiny_phantom_config(orientation: str = "axial-lps") -> PhantomConfig:
     )
 
 
-@lru_cache(maxsize=None)
 def phantom(seed: int, orientation: str = "axial-lps"):
     """A cached small phantom case (seed 2: central + peripheral + juxtapleural tumours)."""
+    return _phantom(int(seed), str(orientation))
+
+
+@lru_cache(maxsize=None)
+def _phantom(seed: int, orientation: str):
     return make_phantom(seed, tiny_phantom_config(orientation))
 
 
-@lru_cache(maxsize=None)
 def phantom_file(seed: int = 2, orientation: str = "axial-lps") -> Path:
     """The phantom's CT written once as NIfTI (treat as read-only)."""
+    return _phantom_file(int(seed), str(orientation))
+
+
+@lru_cache(maxsize=None)
+def _phantom_file(seed: int, orientation: str) -> Path:
     path = _session_dir() / f"phantom_{seed}_{orientation}.nii.gz"
     sitk.WriteImage(phantom(seed, orientation).image, str(path), True)
     return path

@@ -65,6 +65,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--init-from", type=Path, default=None, help="start from this package's weights (fine-tuning)")
+    p.add_argument("--zone", action="append", default=None, help="train only this zone (repeatable); "
+                   "zones can be trained by parallel processes, then a run without --zone writes the package")
+    p.add_argument("--prepare-only", action="store_true", help="only prepare (cache) the zone crops")
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -148,7 +151,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     command = "lungtumorseg " + " ".join(sys.argv[1:]) if sys.argv else None
     try:
-        run_training(args.data, args.output, workdir, cfg, log, command)
+        run_training(args.data, args.output, workdir, cfg, log, command, args.zone, args.prepare_only)
     finally:
         log_file.close()
     return 0
@@ -201,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INTERRUPTED
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # e.g. an output path that is a folder or not writable
+        target = exc.filename2 or exc.filename
+        print(f"error: cannot write {target}: {exc.strerror or exc}" if target else f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

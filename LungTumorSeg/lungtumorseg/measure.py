@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 
 from .zones import zone_of_position
@@ -101,9 +102,12 @@ def measure_lesions(
     slab = max(float(np.abs(index_to_lps[2]).max()), 1e-3)
     pixel = float(np.sort(spacing)[:2].mean())
     voxel_mm3 = float(np.prod(spacing))
+    # Bounding boxes: scanning the whole volume once per lesion is quadratic in practice.
+    boxes = ndi.find_objects(label_array.astype(np.int64, copy=False))
     lesions = []
     for lab in sorted(shape.GetLabels()):
-        kji = np.argwhere(label_array == lab)
+        box = boxes[lab - 1]
+        kji = np.argwhere(label_array[box] == lab) + np.array([s.start for s in box])
         lps = origin + kji[:, ::-1] @ index_to_lps.T
         long_axis, short_axis = axial_axes_mm(lps, slab, pixel)
         centroid = list(shape.GetCentroid(lab))

@@ -49,6 +49,7 @@ class SegmentationResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     lung_volume_ml: float = 0.0
     zones_lps_z_mm: dict[str, list[float]] = field(default_factory=dict)
+    lung_z_lps_mm: Optional[tuple[float, float]] = None
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -60,6 +61,7 @@ class SegmentationResult:
             "threshold": self.threshold,
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
+            "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
             "timings_s": self.timings_s,
             "lesions": [lesion.to_dict() for lesion in self.lesions],
         }
@@ -83,6 +85,8 @@ def segment(
     post = card["postprocessing"]
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
     min_mm3 = float(options.min_lesion_mm3 if options.min_lesion_mm3 is not None else post["min_lesion_mm3"])
+    if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     zcfg = card["zones"]
     spec = ZoneSpec(
         overlap_mm=float(options.zone_overlap_mm if options.zone_overlap_mm is not None else zcfg["overlap_mm"]),
@@ -119,7 +123,7 @@ def segment(
     zones = make_zones(lungs.mask, spacing, spec, tuple(card.zones))
     origin_z = canonical.GetOrigin()[2]
     zones_z = {
-        z.name: [origin_z + z.box[0].start * spacing[2], origin_z + (z.box[0].stop - 1) * spacing[2]]
+        z.name: [float(origin_z + z.box[0].start * spacing[2]), float(origin_z + (z.box[0].stop - 1) * spacing[2])]
         for z in zones
     }
     normalised = IntensityWindow(*card.window_hu).apply(hu)
@@ -146,7 +150,7 @@ def segment(
     span.report("labelling lesions", 0.95)
     labels = label_lesions(probability, threshold, min_mm3)
     lz = lung_extent_mm(lungs.mask, spacing)
-    lung_z_lps = (origin_z + lz[0], origin_z + lz[1])
+    lung_z_lps = (float(origin_z + lz[0]), float(origin_z + lz[1]))
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
     lesions = measure_lesions(labels, image, probability, lung_z_lps, midline)
@@ -156,5 +160,5 @@ def segment(
     message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
-        lungs.volume_ml, zones_z,
+        lungs.volume_ml, zones_z, lung_z_lps,
     )

@@ -166,10 +166,10 @@ def volume_metrics(pred: np.ndarray, truth: np.ndarray, spacing_xyz: Sequence[fl
     voxel_ml = float(np.prod(spacing_xyz)) / 1000.0
     vp, vt = np.count_nonzero(p) * voxel_ml, np.count_nonzero(t) * voxel_ml
     return {
-        "pred_volume_ml": vp,
-        "truth_volume_ml": vt,
-        "volume_error_ml": vp - vt,
-        "volume_error_pct": 100.0 * (vp - vt) / vt if vt > 0 else NAN,
+        "pred_volume_ml": float(vp),
+        "truth_volume_ml": float(vt),
+        "volume_error_ml": float(vp - vt),
+        "volume_error_pct": float(100.0 * (vp - vt) / vt) if vt > 0 else NAN,
     }
 
 

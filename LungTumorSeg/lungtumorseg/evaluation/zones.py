@@ -101,7 +101,7 @@ def lung_extent_from_zone_boxes(
     if b2 <= b1:
         return None
     third = b2 - b1
-    return b1 - third, b2 + third
+    return float(b1 - third), float(b2 + third)
 
 
 def image_z_extent(shape: tuple[int, int, int], grid: Grid) -> tuple[float, float]:

@@ -81,8 +81,26 @@ def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Lo
     return out
 
 
-def run_training(data: Path, out: Path, workdir: Path, cfg: TrainConfig, log: Log, command: str | None = None) -> ModelPackage:
-    """Train every zone and write the package to ``out``."""
+STOP_FILE = "STOP"
+
+
+def run_training(
+    data: Path,
+    out: Path,
+    workdir: Path,
+    cfg: TrainConfig,
+    log: Log,
+    command: str | None = None,
+    only_zones: list[str] | None = None,
+    prepare_only: bool = False,
+) -> ModelPackage | None:
+    """Train every zone (or ``only_zones``) and write the package to ``out``.
+
+    Zones can be trained by separate processes at once (``only_zones``; each writes its
+    checkpoint); a later run without ``only_zones`` resumes/collects them and writes the
+    package. Creating ``<workdir>/STOP`` ends running zone trainings cleanly.
+    Returns None when no package was written (``prepare_only`` or a subset of zones).
+    """
     import torch
 
     if cfg.threads:
@@ -98,8 +116,13 @@ def run_training(data: Path, out: Path, workdir: Path, cfg: TrainConfig, log: Lo
     if not train_prep:
         raise DatasetError("no usable training case (lungs were not found in any image).")
     log(f"preparation took {time.perf_counter() - t0:.0f} s")
+    if prepare_only:
+        return None
+    unknown = sorted(set(only_zones or []) - set(cfg.zones))
+    if unknown:
+        raise DatasetError(f"unknown zone(s) {unknown}; zones are {cfg.zones}")
     states, zone_metrics = {}, {}
-    for zone in cfg.zones:
+    for zone in only_zones or cfg.zones:
         result = train_zone(
             zone,
             [p.zones[zone] for p in train_prep],
@@ -107,6 +130,7 @@ def run_training(data: Path, out: Path, workdir: Path, cfg: TrainConfig, log: Lo
             cfg,
             workdir / "checkpoints" / f"{zone}.pt",
             log,
+            workdir / STOP_FILE,
         )
         states[zone] = result.state
         zone_metrics[zone] = {
@@ -115,6 +139,9 @@ def run_training(data: Path, out: Path, workdir: Path, cfg: TrainConfig, log: Lo
             "cpu_minutes" if cfg.device == "cpu" else "minutes": round(result.minutes, 1),
             "history": result.history,
         }
+    if only_zones and set(only_zones) != set(cfg.zones):
+        log(f"zone(s) {only_zones} trained; run again without --zone to write the package")
+        return None
     card = make_card(
         name=cfg.name,
         version=cfg.version,

@@ -73,8 +73,13 @@ def train_zone(
     cfg: TrainConfig,
     checkpoint: Path,
     log: Log,
+    stop_file: Path | None = None,
 ) -> ZoneResult:
-    """Train (or resume training) one zone's UNETR and return its best weights."""
+    """Train (or resume training) one zone's UNETR and return its best weights.
+
+    Training ends at ``cfg.steps``, at the time budget, on early stopping, or as soon as
+    ``stop_file`` exists (a clean stop: final validation, checkpoint, best weights).
+    """
     torch.manual_seed(cfg.seed)
     roi = tuple(cfg.network["img_size"])
     net = build_unetr(cfg.network).to(cfg.device)
@@ -99,7 +104,11 @@ def train_zone(
         init_zone = zone if zone in source.card.zones else source.card.zones[0]
         net.load_state_dict(source.load_network(init_zone, cfg.device).state_dict())
         log(f"[{zone}] initialised from {cfg.init_from}")
-    if step >= cfg.steps or (cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stale >= cfg.patience:
+    def stop_requested() -> bool:
+        return stop_file is not None and stop_file.exists()
+
+    if step >= cfg.steps or (cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stale >= cfg.patience \
+            or (stop_requested() and best_state is not None):
         log(f"[{zone}] already finished")
         return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
 
@@ -138,7 +147,7 @@ def train_zone(
             rate = elapsed / step
             log(f"[{zone}] step {step}/{cfg.steps} loss {np.mean(running[-10:]):.4f} "
                 f"lr {sched.get_last_lr()[0]:.2e} {rate:.2f} s/step elapsed {elapsed / 60:.1f} min")
-        last = step >= cfg.steps or bool(cfg.max_minutes and elapsed / 60 >= cfg.max_minutes)
+        last = step >= cfg.steps or bool(cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stop_requested()
         if step % cfg.val_every == 0 or last:
             dice = validation_dice(net, val_crops, roi, cfg.device) if val_crops else float("nan")
             history.append({"step": step, "loss": float(np.mean(running[-cfg.val_every:])), "val_dice": dice,

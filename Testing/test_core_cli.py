@@ -1,0 +1,271 @@
+"""Command line (lungtumorseg.cli.main): predict, phantom --msd, info; exit codes and one-line
+errors.
+
+``predict`` runs for real on a small phantom with a random-weight tiny UNETR package (the
+network's output is meaningless, the run is not): real reading, resampling, lung finding,
+zone inference, superposition, labelling, measuring and writing.
+
+Real data: ``shared/data/real/abdomen_ct_3mm.nii.gz`` (abdomen, no lungs) and
+``shared/data/real/upper_abdomen_ct_dicom`` (20-slice DICOM series, lung bases only) are
+TotalSegmentator test files (Wasserthal et al., "TotalSegmentator: robust segmentation of
+104 anatomic structures in CT images", Radiology: Artificial Intelligence 2023; CC BY 4.0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+import lungtumorseg.phantoms as phantoms_pkg
+from core_fixtures import (
+    package_copy,  # noqa: F401  (fixture)
+    phantom,
+    phantom_file,
+    real_data,
+    same_geometry,
+    sha256_tree,
+    shared_package_dir,
+    threshold_networks,  # noqa: F401  (fixture)
+)
+from lungtumorseg.cli import main
+from lungtumorseg.models import CARD_FILE
+
+LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
+                 "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability"}
+REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm",
+                 "timings_s", "lesions"}
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """``main(argv)`` in-process: (exit code, stdout, stderr). Restores the SIGTERM handler."""
+    out, err = io.StringIO(), io.StringIO()
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in argv])
+            except SystemExit as exc:  # argparse
+                code = int(exc.code or 0)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _one_line_error(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("note: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), f"expected one 'error:' line, got {err!r}"
+    return lines[0]
+
+
+def _progress_lines(out: str) -> list[tuple[float, str]]:
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("PROGRESS "):
+            _, fraction, stage = line.split(" ", 2)
+            rows.append((float(fraction), stage))
+    return rows
+
+
+# ------------------------------------------------------------------ predict (real run)
+@pytest.fixture(scope="module")
+def predicted(tmp_path_factory):
+    src = phantom_file(2)
+    before = sha256_tree(src)
+    out = tmp_path_factory.mktemp("predict")
+    code, stdout, stderr = run_cli([
+        "predict", src, "-o", out / "labels.nii.gz", "--model", shared_package_dir(),
+        "--report", out / "report.json", "--probabilities", out / "prob.nrrd", "--progress", "lines",
+        "--threads", "1",
+    ])
+    return {"code": code, "out": stdout, "err": stderr, "dir": out, "src": src, "hash_before": before}
+
+
+def test_predict_writes_labels_on_the_input_grid(predicted):
+    assert predicted["code"] == 0, predicted["err"]
+    assert sha256_tree(predicted["src"]) == predicted["hash_before"], "the input file was modified"
+    image = sitk.ReadImage(str(predicted["src"]))
+    labels = sitk.ReadImage(str(predicted["dir"] / "labels.nii.gz"))
+    prob = sitk.ReadImage(str(predicted["dir"] / "prob.nrrd"))
+    assert labels.GetSize() == image.GetSize()
+    for a, b in ((labels, image), (prob, image)):
+        np.testing.assert_allclose(a.GetSpacing(), b.GetSpacing(), atol=1e-6)
+        np.testing.assert_allclose(a.GetOrigin(), b.GetOrigin(), atol=1e-4)
+        np.testing.assert_allclose(a.GetDirection(), b.GetDirection(), atol=1e-6)
+    assert prob.GetSize() == image.GetSize()
+    p = sitk.GetArrayFromImage(prob)
+    assert p.min() >= 0.0 and p.max() <= 1.0
+    lab = sitk.GetArrayFromImage(labels)
+    assert np.issubdtype(lab.dtype, np.integer) and lab.min() == 0
+    assert sorted(p.name for p in predicted["dir"].iterdir()) == ["labels.nii.gz", "prob.nrrd", "report.json"]
+
+
+def test_predict_report_has_the_documented_fields(predicted):
+    report = json.loads((predicted["dir"] / "report.json").read_text())
+    assert set(report) >= REPORT_FIELDS
+    assert report["status"] == "ok" and report["input"] == str(predicted["src"])
+    assert report["model"]["name"] == "core-test-model" and report["model"]["demo"] is True
+    assert report["threshold"] == 0.5
+    truth_ml = (sitk.GetArrayFromImage(phantom(2).lungs) > 0).sum() * np.prod(phantom(2).image.GetSpacing()) / 1000
+    assert report["lung_volume_ml"] == pytest.approx(truth_ml, rel=0.15)
+    assert set(report["zones_lps_z_mm"]) == {"upper", "middle", "lower"}
+    assert report["zones_lps_z_mm"]["upper"][1] > report["zones_lps_z_mm"]["lower"][1]
+    assert {"preprocess", "lungs", "inference"} <= set(report["timings_s"])
+    # lessons in the report = labels in the image, by decreasing size
+    lab = sitk.GetArrayFromImage(sitk.ReadImage(str(predicted["dir"] / "labels.nii.gz")))
+    assert len(report["lesions"]) == int(lab.max())
+    sizes = [les["voxels"] for les in report["lesions"]]
+    assert sizes == sorted(sizes, reverse=True)
+    for les in report["lesions"]:
+        assert set(les) == LESION_FIELDS
+        assert les["voxels"] == int((lab == les["label"]).sum())
+        assert les["zone"] in {"upper", "middle", "lower"} and les["side"] in {"right", "left"}
+    assert "note: model core-test-model" in predicted["err"]  # demo warning shown
+
+
+def test_predict_progress_lines(predicted):
+    rows = _progress_lines(predicted["out"])
+    assert len(rows) > 10
+    fractions = [f for f, _ in rows]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(b >= a for a, b in zip(fractions, fractions[1:])), "progress went backwards"
+    stages = {s for _, s in rows}
+    assert {"finding the lungs", "inference upper zone", "inference lower zone", "done"} <= stages
+
+
+def test_predict_dicom_folder_without_chest(tmp_path):
+    folder = real_data("upper_abdomen_ct_dicom")
+    out = tmp_path / "labels.nrrd"
+    code, stdout, stderr = run_cli(["predict", folder, "-o", out, "--model", shared_package_dir(),
+                                    "--report", tmp_path / "r.json", "--progress", "none"])
+    assert code == 0, stderr
+    labels = sitk.ReadImage(str(out))
+    assert labels.GetSize() == (512, 512, 20)
+    assert not sitk.GetArrayFromImage(labels).any()
+    assert json.loads((tmp_path / "r.json").read_text())["status"] == "no_lungs"
+
+
+def test_predict_abdomen_ct_reports_no_lungs(tmp_path):
+    src = real_data("abdomen_ct_3mm.nii.gz")
+    code, stdout, stderr = run_cli(["predict", src, "-o", tmp_path / "labels.nii.gz", "--model", shared_package_dir(),
+                                    "--report", tmp_path / "report.json", "--progress", "lines"])
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "no_lungs" and report["lesions"] == []
+    assert "lungs" in report["message"] and "lungs" in stdout
+    labels = sitk.ReadImage(str(tmp_path / "labels.nii.gz"))
+    image = sitk.ReadImage(str(src))
+    assert labels.GetSize() == image.GetSize()
+    np.testing.assert_allclose(labels.GetOrigin(), image.GetOrigin(), atol=1e-4)
+    np.testing.assert_allclose(labels.GetDirection(), image.GetDirection(), atol=1e-6)
+    assert not sitk.GetArrayFromImage(labels).any()
+
+
+# ------------------------------------------------------------------ bad input
+def test_missing_input(tmp_path):
+    code, _, err = run_cli(["predict", tmp_path / "nope.nii.gz", "-o", tmp_path / "l.nii.gz",
+                            "--model", shared_package_dir()])
+    assert code == 2
+    line = _one_line_error(err)
+    assert "nope.nii.gz" in line and "does not exist" in line
+    assert not (tmp_path / "l.nii.gz").exists()
+
+
+def test_input_that_is_not_an_image(tmp_path):
+    src = tmp_path / "notes.nii.gz"
+    src.write_text("hello\n")
+    code, _, err = run_cli(["predict", src, "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir()])
+    assert code == 2
+    assert "notes.nii.gz" in _one_line_error(err)
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "-0.1"])
+def test_bad_threshold_fails_before_any_inference(tmp_path, threshold_networks, value):  # noqa: F811
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                            "--threshold", value, "--progress", "none"])
+    assert code == 2
+    assert "threshold" in _one_line_error(err)
+    assert threshold_networks.calls == 0 and not (tmp_path / "l.nii.gz").exists()
+
+
+def test_non_numeric_threshold(tmp_path):
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--threshold", "high"])
+    assert code == 2 and "--threshold" in err
+
+
+def test_model_folder_without_card(tmp_path):
+    (tmp_path / "model").mkdir()
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", tmp_path / "model"])
+    assert code == 2
+    line = _one_line_error(err)
+    assert CARD_FILE in line and "model" in line
+
+
+def test_tampered_model_is_refused(tmp_path, package_copy):  # noqa: F811
+    f = package_copy / "middle.safetensors"
+    data = bytearray(f.read_bytes())
+    data[-10] ^= 0xFF
+    f.write_bytes(bytes(data))
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", package_copy])
+    assert code == 2 and "middle.safetensors" in _one_line_error(err)
+
+
+def test_interrupt_during_inference_exits_130_and_writes_nothing(tmp_path, threshold_networks):  # noqa: F811
+    def interrupt(_batch):
+        if threshold_networks.calls >= 2:
+            raise KeyboardInterrupt
+
+    threshold_networks.on_call = interrupt
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                            "--report", tmp_path / "r.json", "--progress", "none"])
+    assert code == 130
+    assert "interrupted" in _one_line_error(err)
+    assert threshold_networks.calls == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ phantom, info
+def test_phantom_msd_layout(tmp_path, monkeypatch):
+    import monai.data
+
+    real_config = phantoms_pkg.PhantomConfig
+
+    def coarse(size="small"):  # the CLI wiring is under test here, not the engine: keep it quick
+        return real_config(size=size, matrix=96, spacing=(3.6, 3.6, 6.0), vessel_density=0.2,
+                           orientation="axial-lps", fov_padding=None)
+
+    monkeypatch.setattr(phantoms_pkg, "PhantomConfig", coarse)
+    code, out, err = run_cli(["phantom", tmp_path / "msd", "--msd", "--cases", "2", "--seed", "5", "--size", "small"])
+    assert code == 0, err
+    ds = json.loads((tmp_path / "msd" / "dataset.json").read_text())
+    assert ds["numTraining"] == 2 and ds["labels"] == {"0": "background", "1": "cancer"}
+    items = monai.data.load_decathlon_datalist(str(tmp_path / "msd" / "dataset.json"), True, "training")
+    assert len(items) == 2
+    for item in items:
+        image, label = sitk.ReadImage(item["image"]), sitk.ReadImage(item["label"])
+        assert image.GetDimension() == 3 and same_geometry(image, label)
+        assert set(np.unique(sitk.GetArrayFromImage(label))) <= {0, 1}
+        assert Path(item["image"]).parent.name == "imagesTr" and Path(item["label"]).parent.name == "labelsTr"
+    assert "wrote 2 phantom case(s)" in out
+
+
+def test_info_prints_the_card():
+    code, out, err = run_cli(["info", "--model", shared_package_dir()])
+    assert code == 0, err
+    shown = json.loads(out)
+    card = json.loads((shared_package_dir() / CARD_FILE).read_text())
+    assert shown["name"] == card["name"] and shown["version"] == card["version"]
+    assert shown["weights"] == card["weights"] and shown["network"] == card["network"]
+    assert "training" not in shown
+
+
+def test_info_on_a_damaged_package(package_copy):  # noqa: F811
+    (package_copy / "lower.safetensors").write_bytes(b"")
+    code, _, err = run_cli(["info", "--model", package_copy])
+    assert code == 2 and "lower.safetensors" in _one_line_error(err)

@@ -1,0 +1,127 @@
+"""Region-wise inference (lungtumorseg.inference): window counting against what MONAI really
+runs, cancellation within one window, progress, and the superposition of zone maps.
+
+The networks here are :class:`core_fixtures.ThresholdNet` stand-ins (real torch modules,
+pointwise), so the real MONAI sliding-window code runs while the expected output is known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core_fixtures import ThresholdNet
+from lungtumorseg.errors import CancelledError
+from lungtumorseg.inference import count_windows, predict_zone, run_zones, superpose
+from lungtumorseg.progress import ProgressSpan
+from lungtumorseg.zones import ZoneSpec, make_zones
+
+
+def _image(shape, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.0, 1.0, size=shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "shape,roi,overlap,batch",
+    [
+        ((40, 50, 33), (16, 16, 16), 0.25, 1),
+        ((40, 50, 33), (16, 16, 16), 0.25, 3),
+        ((17, 16, 64), (16, 16, 16), 0.5, 2),
+        ((10, 12, 9), (16, 16, 16), 0.25, 2),  # smaller than the window: padded, one window
+        ((70, 21, 30), (32, 16, 8), 0.3, 4),
+    ],
+)
+def test_count_windows_matches_monai(shape, roi, overlap, batch):
+    net = ThresholdNet(0.5)
+    out = predict_zone(net, _image(shape), roi, overlap, batch, ProgressSpan(None, 0, 1), "test")
+    assert out.shape == shape and out.dtype == np.float32
+    n = count_windows(shape, roi, overlap)
+    assert net.windows == n
+    assert net.calls == -(-n // batch)  # one predictor call per batch of windows
+
+
+def test_sliding_window_blending_is_normalised():
+    # A pointwise network: every window predicts the same value at a voxel, so the gaussian
+    # blend must give exactly that value (a wrong normalisation would show up at overlaps).
+    image = _image((37, 41, 29), seed=1)
+    level, gain = 0.4, 8.0
+    out = predict_zone(ThresholdNet(level, gain), image, (16, 16, 16), 0.25, 2, ProgressSpan(None, 0, 1), "t")
+    expected = 1.0 / (1.0 + np.exp(-gain * (image - level)))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_cancel_stops_within_one_window(k):
+    net = ThresholdNet(0.5)
+    span = ProgressSpan(None, 0.0, 1.0, cancel=lambda: net.calls >= k)
+    with pytest.raises(CancelledError, match="cancelled"):
+        predict_zone(net, _image((40, 40, 40)), (16, 16, 16), 0.25, 1, span, "t")
+    assert count_windows((40, 40, 40), (16, 16, 16), 0.25) > k + 1
+    assert k <= net.calls <= k + 1
+
+
+def test_cancel_before_start_runs_nothing():
+    net = ThresholdNet(0.5)
+    span = ProgressSpan(None, 0.0, 1.0, cancel=lambda: True)
+    with pytest.raises(CancelledError):
+        predict_zone(net, _image((20, 20, 20)), (16, 16, 16), 0.25, 1, span, "t")
+    assert net.calls == 0
+
+
+def _zones(shape=(60, 30, 48)):
+    mask = np.zeros(shape, bool)
+    mask[18:45, 8:22, 6:30] = True
+    return mask, make_zones(mask, (2.0, 2.0, 3.0), ZoneSpec(overlap_mm=15.0, margin_mm=12.0, context_mm=9.0))
+
+
+def test_run_zones_progress_and_network_per_zone():
+    mask, zones = _zones()
+    image = _image(mask.shape, seed=3)
+    loaded: list[str] = []
+    nets: dict[str, ThresholdNet] = {}
+
+    def load(zone):
+        loaded.append(zone)
+        nets[zone] = ThresholdNet(0.5)
+        return nets[zone]
+
+    seen: list[tuple[str, float]] = []
+    span = ProgressSpan(lambda s, f: seen.append((s, f)), 0.2, 0.8)
+    probs = run_zones(image, zones, load, (16, 16, 16), 0.25, 2, span)
+    assert loaded == ["upper", "middle", "lower"]
+    for zone in zones:
+        assert probs[zone.name].shape == zone.crop(image).shape
+        assert nets[zone.name].windows == count_windows(zone.crop(image).shape, (16, 16, 16), 0.25)
+    fractions = [f for _, f in seen]
+    assert all(b >= a - 1e-12 for a, b in zip(fractions, fractions[1:])), "progress went backwards"
+    assert fractions[0] == pytest.approx(0.2) and fractions[-1] == pytest.approx(0.8)
+    assert {s for s, _ in seen} >= {"inference upper zone", "inference lower zone", "loading middle zone model"}
+
+
+def test_superpose_constant_one_gives_one_inside_and_zero_outside():
+    mask, zones = _zones()
+    probs = {z.name: np.ones(z.crop(mask).shape, np.float32) for z in zones}
+    out = superpose(mask.shape, zones, probs)
+    total = np.sum([z.weights_z for z in zones], axis=0)
+    inside = np.zeros(mask.shape, bool)
+    for z in zones:
+        inside[z.box] = True
+    # expected: the summed weight profile inside the crops' union, 0 elsewhere
+    expected = np.where(inside, total[:, None, None], 0.0)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    lung_z = np.nonzero(mask.any(axis=(1, 2)))[0]
+    assert np.all(out[lung_z][:, 8:22, 6:30] == pytest.approx(1.0))  # 1 throughout the lungs
+    assert out[:, :2].max() == 0.0 and out[:, :, -2:].max() == 0.0  # beyond the in-plane margin
+    assert out[0].max() == 0.0 and out[-1].max() == 0.0  # beyond the body-axis margin
+
+
+def test_superpose_blends_across_zone_boundaries():
+    mask, zones = _zones()
+    probs = {z.name: np.full(z.crop(mask).shape, 1.0 if z.name == "upper" else 0.0, np.float32) for z in zones}
+    profile = superpose(mask.shape, zones, probs)[:, 15, 18]
+    lung_z = np.nonzero(mask.any(axis=(1, 2)))[0]
+    band = profile[lung_z.min() : lung_z.max() + 1]
+    assert band[0] == 0.0 and band[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(band) >= -1e-7)  # monotonic ramp from lower to upper
+    assert np.abs(np.diff(band)).max() <= 3.0 / 15.0 + 1e-6  # spread over the 15 mm overlap
+    assert ((band > 0.01) & (band < 0.99)).sum() >= 3  # a real blend, not a step

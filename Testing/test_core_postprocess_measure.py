@@ -1,0 +1,173 @@
+"""Post-processing (lungtumorseg.postprocess) and measurement (lungtumorseg.measure) on
+constructed objects of known size and position: spheres, cubes, an ellipsoid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from core_fixtures import index_to_lps, make_grid, rotation, voxel_centres
+from lungtumorseg.measure import axial_axes_mm, measure_lesions
+from lungtumorseg.postprocess import label_lesions, restrict_to_lung_region
+
+RAS = np.diag([-1.0, -1.0, 1.0])
+
+
+def _image_like(array: np.ndarray, ref: sitk.Image) -> sitk.Image:
+    img = sitk.GetImageFromArray(array)
+    img.CopyInformation(ref)
+    return img
+
+
+# ------------------------------------------------------------------ label_lesions
+def _spheres_scene():
+    """Spheres of radius 3, 7, 1.2 (too small) and 5 mm, plus a faint one below threshold."""
+    ref = make_grid(np.array([10.0, -20.0, 30.0]), np.array([40.0, 15.0, 15.0]), RAS, (1.0, 1.0, 1.5), sitk.sitkFloat32)
+    x, y, z = voxel_centres(ref)
+    prob = np.zeros(x.shape, np.float32)
+    masks = {}
+    for name, cx, radius, value in [("r3", -20.0, 3.0, 0.9), ("r7", -5.0, 7.0, 0.8), ("tiny", 6.0, 1.2, 0.95),
+                                    ("r5", 18.0, 5.0, 0.7), ("faint", 38.0, 5.0, 0.4)]:
+        m = (x - (10.0 + cx)) ** 2 + (y + 20.0) ** 2 + (z - 30.0) ** 2 <= radius**2
+        prob[m] = value
+        masks[name] = m
+    return _image_like(prob, ref), masks
+
+
+def test_labels_by_decreasing_volume_and_small_ones_removed():
+    prob, masks = _spheres_scene()
+    voxel_mm3 = 1.0 * 1.0 * 1.5
+    assert masks["tiny"].sum() * voxel_mm3 < 30.0 < masks["r3"].sum() * voxel_mm3
+    labels = label_lesions(prob, threshold=0.5, min_lesion_mm3=30.0)
+    assert labels.GetPixelID() == sitk.sitkUInt16
+    assert labels.GetSize() == prob.GetSize() and labels.GetDirection() == prob.GetDirection()
+    arr = sitk.GetArrayFromImage(labels)
+    assert sorted(np.unique(arr)) == [0, 1, 2, 3]
+    for label, name in [(1, "r7"), (2, "r5"), (3, "r3")]:
+        assert np.array_equal(arr == label, masks[name]), name
+    assert not arr[masks["tiny"]].any() and not arr[masks["faint"]].any()
+    # no minimum size: the tiny sphere is kept (and is the smallest, last label)
+    arr0 = sitk.GetArrayFromImage(label_lesions(prob, 0.5, 0.0))
+    assert arr0.max() == 4 and np.array_equal(arr0 == 4, masks["tiny"])
+    # threshold between the two sphere values: only the brighter ones
+    arr_hi = sitk.GetArrayFromImage(label_lesions(prob, 0.85, 0.0))
+    assert arr_hi.max() == 2 and np.array_equal(arr_hi == 1, masks["r3"]) and np.array_equal(arr_hi == 2, masks["tiny"])
+
+
+@pytest.mark.parametrize(
+    "second,expected",
+    [((slice(5, 8), slice(5, 8), slice(5, 8)), 2),  # corner only
+     ((slice(5, 8), slice(5, 8), slice(2, 5)), 2),  # edge only
+     ((slice(5, 8), slice(2, 5), slice(2, 5)), 1)],  # a shared face
+    ids=["corner", "edge", "face"],
+)
+def test_face_connectivity(second, expected):
+    arr = np.zeros((10, 10, 10), np.float32)
+    arr[2:5, 2:5, 2:5] = 1.0
+    arr[second] = 1.0
+    labels = sitk.GetArrayFromImage(label_lesions(sitk.GetImageFromArray(arr), 0.5, 0.0))
+    assert labels.max() == expected
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, 1.5, -0.2, float("nan")])
+def test_invalid_threshold(threshold):
+    with pytest.raises(ValueError, match="threshold"):
+        label_lesions(sitk.GetImageFromArray(np.zeros((4, 4, 4), np.float32)), threshold, 0.0)
+
+
+def test_restrict_to_lung_region_uses_mm_per_axis():
+    # spacing (x, y, z) = (1, 2, 5) mm; lung = one voxel; margin 22 mm
+    shape = (11, 31, 61)
+    lung = np.zeros(shape, bool)
+    lung[5, 15, 30] = True
+    out = restrict_to_lung_region(np.ones(shape, np.float32), lung, (1.0, 2.0, 5.0), 22.0)
+    assert out[5, 15, 30 + 22] == 1.0 and out[5, 15, 30 + 23] == 0.0  # x: 22 mm kept, 23 mm not
+    assert out[5, 15 + 11, 30] == 1.0 and out[5, 15 + 12, 30] == 0.0  # y: 22 mm kept, 24 mm not
+    assert out[5 + 4, 15, 30] == 1.0 and out[5 + 5, 15, 30] == 0.0  # z: 20 mm kept, 25 mm not
+
+
+# ------------------------------------------------------------------ measurement
+PERMUTED = np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # i->A-P, j->S-I, k->L-R
+
+
+@pytest.mark.parametrize(
+    "direction,spacing",
+    [(np.eye(3), (0.5, 0.5, 1.0)), (RAS, (0.6, 0.5, 1.0)), (PERMUTED, (0.5, 1.0, 0.6)),
+     (rotation("x", 12.0) @ rotation("y", 12.0), (0.6, 0.6, 0.8))],
+    ids=["lps", "ras", "permuted_axes", "oblique"],
+)
+def test_recist_axes_of_a_known_ellipsoid(direction, spacing):
+    # semi-axes 10 and 6 mm in the axial plane (rotated 30 degrees about z), 4 mm along z
+    centre = np.array([-40.0, 12.0, -300.0])
+    ref = make_grid(centre, np.array([14.0, 14.0, 8.0]), direction, spacing, sitk.sitkUInt16)
+    x, y, z = voxel_centres(ref)
+    u = rotation("z", 30.0).T @ np.stack([x - centre[0], y - centre[1], z - centre[2]]).reshape(3, -1)
+    inside = ((u[0] / 10.0) ** 2 + (u[1] / 6.0) ** 2 + (u[2] / 4.0) ** 2 <= 1.0).reshape(x.shape)
+    labels = _image_like(inside.astype(np.uint16), ref)
+    ct = _image_like(np.where(inside, 35, -800).astype(np.int16), ref)
+    (lesion,) = measure_lesions(labels, ct, None, None, None)
+
+    voxel = max(spacing)
+    assert lesion.long_axis_mm == pytest.approx(20.0, abs=voxel)
+    assert lesion.short_axis_mm == pytest.approx(12.0, abs=voxel)
+    n = int(inside.sum())
+    assert lesion.voxels == n
+    assert lesion.volume_mm3 == pytest.approx(n * float(np.prod(spacing)))
+    assert lesion.volume_ml == pytest.approx(lesion.volume_mm3 / 1000.0)
+    assert lesion.volume_mm3 == pytest.approx(4.0 / 3.0 * math.pi * 10 * 6 * 4, rel=0.08)
+    np.testing.assert_allclose(lesion.centroid_lps_mm, index_to_lps(ref, np.argwhere(inside)).mean(0), atol=1e-3)
+    np.testing.assert_allclose(lesion.centroid_lps_mm, centre, atol=voxel)
+    assert (lesion.hu_mean, lesion.hu_min, lesion.hu_max, lesion.hu_std) == pytest.approx((35.0, 35.0, 35.0, 0.0))
+    assert math.isnan(lesion.mean_probability)
+    assert (lesion.zone, lesion.side) == ("unknown", "unknown")
+
+
+def test_axial_axes_of_point_sets():
+    # A 10 x 4 mm rectangle of points in one plane, 1 mm apart: 9 + 1 and 3 + 1 mm.
+    xs, ys = np.meshgrid(np.arange(10.0), np.arange(4.0))
+    pts = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, 7.0)], 1)
+    long_axis, short_axis = axial_axes_mm(pts, slab_mm=1.0, pixel_mm=1.0)
+    assert long_axis == pytest.approx(np.hypot(9, 3) + 1.0)  # the diagonal is the longest diameter
+    assert short_axis == pytest.approx(9 * 3 / np.hypot(9, 3) * 2 + 1.0)
+    # the longest plane wins: a second, smaller plane does not change the result
+    small = pts[(pts[:, 0] < 3) & (pts[:, 1] < 2)] + [0.0, 0.0, 5.0]
+    assert axial_axes_mm(np.vstack([pts, small]), 1.0, 1.0) == pytest.approx((long_axis, short_axis))
+    assert axial_axes_mm(np.array([[1.0, 2.0, 3.0]]), 1.0, 0.8) == pytest.approx((0.8, 0.8))
+
+
+def test_zone_side_and_statistics_of_lesions_at_known_positions():
+    # RAS voxel order on purpose: positions must be physical (LPS), not array indices.
+    ref = make_grid(np.array([0.0, 0.0, -30.0]), np.array([80.0, 20.0, 80.0]), RAS, (2.0, 2.0, 2.0), sitk.sitkUInt16)
+    x, y, z = voxel_centres(ref)
+    lung_z = (-100.0, 50.0)  # thirds: lower < -50 <= middle < 0 <= upper
+    midline = 10.0
+    placed = [  # (LPS centre, expected zone, expected side, HU, probability)
+        ((-40.0, 0.0, -80.0), "lower", "right", 20.0, 0.9),
+        ((50.0, 0.0, -20.0), "middle", "left", -50.0, 0.6),
+        ((-5.0, 0.0, 30.0), "upper", "right", 100.0, 0.75),
+        ((30.0, 0.0, 30.0), "upper", "left", 0.0, 0.8),
+    ]
+    lab = np.zeros(x.shape, np.uint16)
+    hu = np.full(x.shape, -900.0, np.float32)
+    prob = np.zeros(x.shape, np.float32)
+    for n, (c, *_, value, p) in enumerate(placed, start=1):
+        m = (np.abs(x - c[0]) <= 3) & (np.abs(y - c[1]) <= 3) & (np.abs(z - c[2]) <= 3)
+        lab[m], hu[m], prob[m] = n, value, p
+    # one voxel of lesion 1 is brighter: min/max/mean must see it
+    k, j, i = np.argwhere(lab == 1)[0]
+    hu[k, j, i] = 220.0
+    lesions = measure_lesions(_image_like(lab, ref), _image_like(hu, ref), _image_like(prob, ref), lung_z, midline)
+    assert [les.label for les in lesions] == [1, 2, 3, 4]
+    for les, (c, zone, side, value, p) in zip(lesions, placed):
+        np.testing.assert_allclose(les.centroid_lps_mm, c, atol=1.0)
+        assert (les.zone, les.side) == (zone, side), les.label
+        assert les.mean_probability == pytest.approx(p, abs=1e-6)
+        assert les.voxels == int((lab == les.label).sum())
+        assert les.to_dict()["label"] == les.label
+    n1 = lesions[0].voxels
+    assert lesions[0].hu_max == 220.0 and lesions[0].hu_min == 20.0
+    assert lesions[0].hu_mean == pytest.approx((20.0 * (n1 - 1) + 220.0) / n1)
+    assert lesions[1].hu_mean == pytest.approx(-50.0) and lesions[1].hu_std == pytest.approx(0.0)
