@@ -117,7 +117,7 @@ def test_predict_report_has_the_documented_fields(predicted):
     assert set(report["zones_lps_z_mm"]) == {"upper", "middle", "lower"}
     assert report["zones_lps_z_mm"]["upper"][1] > report["zones_lps_z_mm"]["lower"][1]
     assert {"preprocess", "lungs", "inference"} <= set(report["timings_s"])
-    # lessons in the report = labels in the image, by decreasing size
+    # lesions in the report = labels in the image, by decreasing size
     lab = sitk.GetArrayFromImage(sitk.ReadImage(str(predicted["dir"] / "labels.nii.gz")))
     assert len(report["lesions"]) == int(lab.max())
     sizes = [les["voxels"] for les in report["lesions"]]
@@ -197,6 +197,15 @@ def test_bad_threshold_fails_before_any_inference(tmp_path, threshold_networks, 
 def test_non_numeric_threshold(tmp_path):
     code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--threshold", "high"])
     assert code == 2 and "--threshold" in err
+
+
+def test_output_path_that_is_a_folder(tmp_path):
+    (tmp_path / "labels.nii.gz").mkdir()
+    code, _, err = run_cli(["predict", real_data("abdomen_ct_3mm.nii.gz"), "-o", tmp_path / "labels.nii.gz",
+                            "--model", shared_package_dir(), "--progress", "none"])
+    assert code == 2
+    assert "labels.nii.gz" in _one_line_error(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.nii.gz"]  # no temp file left
 
 
 def test_model_folder_without_card(tmp_path):

@@ -4,7 +4,6 @@ refuse missing, truncated, tampered or malformed packages by name, and UNETR bui
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

@@ -42,6 +42,8 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", choices=["small", "full"], default="full")
     p.add_argument("--msd", action="store_true", help="write a Medical Segmentation Decathlon layout data set")
+    p.add_argument("--full-every", type=int, default=0, help="with --msd and --size small: every k-th case full size")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +112,8 @@ def _run_phantom(args: argparse.Namespace) -> int:
     cfg = PhantomConfig(size=args.size)
     if args.msd:
         write_msd_dataset(args.outdir, args.cases, args.seed, cfg,
-                          progress=lambda i, n: print(f"phantom {i}/{n}", file=sys.stderr, flush=True))
+                          progress=lambda i, n: print(f"phantom {i}/{n}", file=sys.stderr, flush=True),
+                          workers=args.workers, full_every=args.full_every)
     else:
         for i in range(args.cases):
             seed = args.seed + i
@@ -207,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as exc:  # e.g. an output path that is a folder or not writable
         target = exc.filename2 or exc.filename
-        print(f"error: cannot write {target}: {exc.strerror or exc}" if target else f"error: {exc}", file=sys.stderr)
+        print(f"error: {target}: {exc.strerror or exc}" if target else f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

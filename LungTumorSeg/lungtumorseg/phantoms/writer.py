@@ -4,6 +4,8 @@ style dataset folder that MONAI's ``DecathlonDataset``/``load_decathlon_datalist
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -25,22 +27,46 @@ def write_case(case: PhantomCase, outdir: Path, name: str) -> dict[str, Path]:
     return paths
 
 
+def _write_msd_case(job: tuple[Path, int, int, str, PhantomConfig | None]) -> dict[str, str]:
+    """Make and write case ``index`` of an MSD folder (a process-pool job)."""
+    outdir, index, seed, size, config = job
+    cfg = replace(config or PhantomConfig(), size=size)
+    case = make_phantom(seed, cfg)
+    name = f"lung_{index:03d}"
+    sitk.WriteImage(case.image, str(outdir / "imagesTr" / f"{name}.nii.gz"), True)
+    sitk.WriteImage(case.label, str(outdir / "labelsTr" / f"{name}.nii.gz"), True)
+    (outdir / "meta" / f"{name}.json").write_text(json.dumps(case.meta, indent=1))
+    return {"image": f"./imagesTr/{name}.nii.gz", "label": f"./labelsTr/{name}.nii.gz"}
+
+
 def write_msd_dataset(outdir: Path, n_cases: int, seed: int, config: PhantomConfig | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write ``n_cases`` phantoms (seeds ``seed + i``) in MSD Task06 layout; returns dataset.json."""
+                      progress: Callable[[int, int], None] | None = None, workers: int = 1,
+                      full_every: int = 0) -> Path:
+    """Write ``n_cases`` phantoms (seeds ``seed + i``) in MSD Task06 layout; returns dataset.json.
+
+    ``workers`` > 1 makes cases in parallel processes (same output as sequential).
+    ``full_every`` = k > 0 makes every k-th case full size and the others ``config.size``
+    (a mix of clinical and fast cases for training).
+    """
     outdir = Path(outdir)
     for sub in ("imagesTr", "labelsTr", "meta"):
         (outdir / sub).mkdir(parents=True, exist_ok=True)
+    base = config or PhantomConfig()
+    sizes = ["full" if full_every and i % full_every == full_every - 1 else base.size for i in range(n_cases)]
+    jobs = [(outdir, i, seed + i, sizes[i], config) for i in range(n_cases)]
     training = []
-    for i in range(n_cases):
-        case = make_phantom(seed + i, config)
-        name = f"lung_{i:03d}"
-        sitk.WriteImage(case.image, str(outdir / "imagesTr" / f"{name}.nii.gz"), True)
-        sitk.WriteImage(case.label, str(outdir / "labelsTr" / f"{name}.nii.gz"), True)
-        (outdir / "meta" / f"{name}.json").write_text(json.dumps(case.meta, indent=1))
-        training.append({"image": f"./imagesTr/{name}.nii.gz", "label": f"./labelsTr/{name}.nii.gz"})
-        if progress is not None:
-            progress(i + 1, n_cases)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = pool.map(_write_msd_case, jobs)
+            for i, entry in enumerate(results, start=1):
+                training.append(entry)
+                if progress is not None:
+                    progress(i, n_cases)
+    else:
+        for i, job in enumerate(jobs, start=1):
+            training.append(_write_msd_case(job))
+            if progress is not None:
+                progress(i, n_cases)
     ds = {
         "name": "LungTumorSegPhantom",
         "description": "Synthetic thorax CT with lung tumours (lungtumorseg.phantoms), "
@@ -57,6 +83,8 @@ def write_msd_dataset(outdir: Path, n_cases: int, seed: int, config: PhantomConf
         "training": training,
         "test": [],
         "seed": int(seed),
+        "seeds": [int(seed + i) for i in range(n_cases)],
+        "sizes": sizes,
         "config": (config or PhantomConfig()).to_dict(),
     }
     path = outdir / "dataset.json"

@@ -1,0 +1,138 @@
+"""Accuracy of a model package on held-out phantoms (seeds never used in training).
+
+Prints and saves (``benchmarks/results/heldout/``) the full evaluation report, then the
+acceptance criteria of the demo model:
+
+* mean Dice over tumour-containing cases (target ≥ 0.85),
+* lesion sensitivity for lesions ≥ 10 mm (target ≥ 0.95),
+* false-positive lesions per case (target ≤ 0.3),
+* share of tumour-free cases with no lesion at all (target ≥ 0.90).
+
+Baseline in the same run: a classical segmentation (voxels inside the lung mask above
+−400 HU, morphological opening with a 3 mm ball to remove vessels), evaluated on the same
+cases; the ratio of mean Dice is printed. Phantom numbers are NOT clinical accuracy.
+
+Training seeds of the demo package: 0–35 and 100–159; the example CT is seed 424242.
+Held-out seeds here start at 10000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "LungTumorSeg"))
+
+from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
+from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
+from lungtumorseg.io import read_image  # noqa: E402
+from lungtumorseg.lungs import find_lungs  # noqa: E402
+from lungtumorseg.models.package import default_package_dir  # noqa: E402
+from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset  # noqa: E402
+from lungtumorseg.preprocess import to_canonical, to_input_grid  # noqa: E402
+from lungtumorseg.training.dataset import discover_cases  # noqa: E402
+
+HELDOUT_SEED = 10000
+
+
+def classical_baseline(image: sitk.Image) -> np.ndarray:
+    """Dense tissue inside the lungs minus thin structures: a non-learned reference."""
+    spacing = (1.5, 1.5, 1.5)
+    canonical = to_canonical(image, spacing)
+    hu = sitk.GetArrayFromImage(canonical)
+    lungs = find_lungs(hu, spacing)
+    if not lungs.found:
+        return np.zeros(sitk.GetArrayFromImage(image).shape, dtype=bool)
+    dense = (hu > -400) & lungs.mask
+    ball = np.sum(np.square(np.mgrid[-2:3, -2:3, -2:3]), axis=0) <= 4  # radius 2 voxels = 3 mm
+    dense = ndi.binary_opening(dense, structure=ball)
+    mask = sitk.GetImageFromArray(dense.astype(np.float32))
+    mask.CopyInformation(canonical)
+    return sitk.GetArrayFromImage(to_input_grid(mask, image)) > 0.5
+
+
+def criteria(outdir: Path) -> dict[str, float]:
+    """The four acceptance numbers from the evaluation's CSV files."""
+    with open(outdir / "metrics_cases.csv") as fh:
+        cases = list(csv.DictReader(fh))
+    with open(outdir / "lesions.csv") as fh:
+        lesions = list(csv.DictReader(fh))
+    tumour = [c for c in cases if float(c["truth_volume_ml"]) > 0]
+    free = [c for c in cases if float(c["truth_volume_ml"]) == 0]
+    big = [les for les in lesions if les["kind"] == "truth" and float(les["diameter_mm"]) >= 10.0]
+    return {
+        "n_cases": len(cases),
+        "n_tumour_cases": len(tumour),
+        "n_tumour_free_cases": len(free),
+        "mean_dice_tumour_cases": float(np.mean([float(c["dice"]) for c in tumour])) if tumour else float("nan"),
+        "n_lesions_ge_10mm": len(big),
+        "sensitivity_lesions_ge_10mm": float(np.mean([les["matched"] == "True" for les in big])) if big else float("nan"),
+        "false_positive_lesions_per_case": float(np.mean([float(c["n_false_positive"]) for c in cases])),
+        "tumour_free_cases_without_lesion": float(np.mean([int(c["n_pred_lesions"]) == 0 for c in free])) if free else float("nan"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=default_package_dir())
+    parser.add_argument("--cases", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=HELDOUT_SEED)
+    parser.add_argument("--size", choices=["small", "full"], default="small")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=None, help="reuse this held-out folder (default: generate)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "heldout")
+    args = parser.parse_args()
+    if args.seed < 1000:
+        parser.error("held-out seeds must not overlap the training seeds (0-999)")
+    data = args.data or ROOT / "benchmarks" / ".cache" / f"heldout-{args.size}-{args.seed}-{args.cases}"
+    if not (data / "dataset.json").is_file():
+        print(f"generating {args.cases} held-out phantoms (seeds {args.seed}..) in {data}", flush=True)
+        write_msd_dataset(data, args.cases, args.seed, PhantomConfig(size=args.size))
+    summary = evaluate_dataset(data, args.model, args.out, EvaluateOptions(threads=args.threads, synthetic=True))
+    numbers = criteria(args.out)
+
+    # Baseline on the same cases.
+    base_dice = []
+    for case in discover_cases(data):
+        image = read_image(case.image)
+        truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+        if not truth.any():
+            continue
+        pred = classical_baseline(image)
+        ev = evaluate_prediction(pred.astype(np.uint16), pred.astype(np.float32), truth, image.GetSpacing(),
+                                 origin=image.GetOrigin(), direction=image.GetDirection(), case=case.name)
+        base_dice.append(ev["voxel"]["dice"])
+    numbers["baseline_classical_mean_dice_tumour_cases"] = float(np.mean(base_dice)) if base_dice else float("nan")
+    ratio = numbers["mean_dice_tumour_cases"] / max(numbers["baseline_classical_mean_dice_tumour_cases"], 1e-9)
+    numbers["dice_ratio_model_to_baseline"] = ratio
+    numbers["held_out_seeds"] = [args.seed, args.seed + args.cases - 1]
+    numbers["phantom_size"] = args.size
+    numbers["note"] = "synthetic phantoms: checks the software and the demo weights, not clinical accuracy"
+    (args.out / "criteria.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    targets = [
+        ("mean Dice, tumour cases", numbers["mean_dice_tumour_cases"], ">=", 0.85),
+        ("sensitivity, lesions >= 10 mm", numbers["sensitivity_lesions_ge_10mm"], ">=", 0.95),
+        ("false-positive lesions per case", numbers["false_positive_lesions_per_case"], "<=", 0.3),
+        ("tumour-free cases without lesion", numbers["tumour_free_cases_without_lesion"], ">=", 0.90),
+    ]
+    print(f"\nheld-out phantoms ({numbers['n_cases']} cases: {numbers['n_tumour_cases']} with tumour, "
+          f"{numbers['n_tumour_free_cases']} tumour-free; {numbers['n_lesions_ge_10mm']} lesions >= 10 mm) — synthetic, not clinical")
+    for name, value, op, target in targets:
+        ok = value >= target if op == ">=" else value <= target
+        print(f"  {name:34s} {value:6.3f}  (target {op} {target})  {'met' if ok else 'NOT met'}")
+    print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
+          f"ratio model/baseline {ratio:.2f}")
+    del summary
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
