@@ -62,6 +62,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--roi", type=int, default=None, help="cubic patch size (multiple of 16)")
+    p.add_argument("--spacing", type=float, default=None, help="isotropic model grid spacing in mm (default 1.5)")
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
     p.add_argument("--seed", type=int, default=None)
@@ -139,6 +140,8 @@ def _run_train(args: argparse.Namespace) -> int:
         cfg.demo = True
     if args.single_model:
         cfg.zones = ["whole"]
+    if args.spacing:
+        cfg.spacing_mm = [float(args.spacing)] * 3
     if args.roi:
         if args.roi % 16:
             raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")
@@ -152,7 +155,7 @@ def _run_train(args: argparse.Namespace) -> int:
         print(message, flush=True)
         print(message, file=log_file, flush=True)
 
-    command = "lungtumorseg " + " ".join(sys.argv[1:]) if sys.argv else None
+    command = "lungtumorseg " + " ".join(args.argv)
     try:
         run_training(args.data, args.output, workdir, cfg, log, command, args.zone, args.prepare_only)
     finally:
@@ -196,7 +199,9 @@ def _terminate(signum, frame):  # noqa: ARG001
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in model cards as the exact command
     signal.signal(signal.SIGTERM, _terminate)
     runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train, "info": _run_info}
     runner = runners.get(args.command) or getattr(args, "runner", None)

@@ -1,0 +1,150 @@
+"""Training: data discovery (MSD layout), deterministic splits, balanced patch sampling,
+augmentation, and a tiny end-to-end run train → package → evaluate → resume.
+
+The end-to-end run uses real phantoms, the real reduced UNETR (32³ windows) and the real
+command line; it trains only a few steps, so it checks the machinery, not accuracy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from core_fixtures import tiny_phantom_config
+from lungtumorseg.cli import main
+from lungtumorseg.errors import DatasetError
+from lungtumorseg.evaluation.fields import CASE_FIELDS, LESION_FIELDS, ZONE_FIELDS
+from lungtumorseg.models.package import load_package
+from lungtumorseg.phantoms import write_msd_dataset
+from lungtumorseg.training.augment import augment_batch, build_augmentation
+from lungtumorseg.training.dataset import discover_cases, split_cases
+from lungtumorseg.training.prepare import ZoneCrop
+from lungtumorseg.training.sampler import PatchSampler
+
+
+def _touch_image(path: Path, value: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(sitk.Image(4, 4, 4, sitk.sitkUInt8) + value, str(path))
+
+
+def test_discover_msd_layout_ignores_resource_forks(tmp_path):
+    for name in ("lung_001", "lung_003"):
+        _touch_image(tmp_path / "imagesTr" / f"{name}.nii.gz")
+        _touch_image(tmp_path / "labelsTr" / f"{name}.nii.gz")
+    entries = [{"image": f"./imagesTr/{n}.nii.gz", "label": f"./labelsTr/{n}.nii.gz"}
+               for n in ("lung_001", "._lung_002", "lung_003")]
+    (tmp_path / "dataset.json").write_text(json.dumps({"training": entries}))
+    cases = discover_cases(tmp_path)
+    assert [c.name for c in cases] == ["lung_001", "lung_003"]
+    assert cases[0].label == tmp_path / "labelsTr" / "lung_001.nii.gz"
+
+
+def test_discover_plain_folder_pair_pairs_by_name(tmp_path):
+    _touch_image(tmp_path / "images" / "a_0000.nii.gz")
+    _touch_image(tmp_path / "images" / "b.nii.gz")
+    _touch_image(tmp_path / "labels" / "a.nii.gz")
+    _touch_image(tmp_path / "labels" / "b.nii.gz")
+    _touch_image(tmp_path / "images" / "unlabelled.nii.gz")
+    assert [c.name for c in discover_cases(tmp_path)] == ["a", "b"]
+
+
+def test_discover_errors_name_the_problem(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        discover_cases(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="no labelled cases"):
+        discover_cases(tmp_path)
+    (tmp_path / "dataset.json").write_text(json.dumps({"training": [{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}]}))
+    with pytest.raises(DatasetError, match="x.nii.gz"):
+        discover_cases(tmp_path)
+
+
+def test_split_is_deterministic_and_folds_partition_the_data(tmp_path):
+    from lungtumorseg.training.dataset import CasePaths
+
+    cases = [CasePaths(f"c{i}", tmp_path / f"{i}", tmp_path / f"{i}") for i in range(23)]
+    t1, v1 = split_cases(cases, 0.2, seed=3)
+    t2, v2 = split_cases(cases, 0.2, seed=3)
+    assert [c.name for c in v1] == [c.name for c in v2] and len(v1) == 5
+    assert not {c.name for c in t1} & {c.name for c in v1}
+    assert len(t1) + len(v1) == 23
+    folds = [split_cases(cases, seed=3, fold=k)[1] for k in range(5)]
+    names = [c.name for fold in folds for c in fold]
+    assert sorted(names) == sorted(c.name for c in cases)  # every case validated exactly once
+    with pytest.raises(DatasetError):
+        split_cases(cases, fold=5)
+
+
+def _crop_with_tumour(seed: int) -> ZoneCrop:
+    rng = np.random.default_rng(seed)
+    image = rng.random((40, 80, 80)).astype(np.float16)
+    label = np.zeros((40, 80, 80), np.uint8)
+    label[20:24, 60:64, 10:14] = 1
+    return ZoneCrop(image, label, (10, 30))
+
+
+def test_sampler_balances_tumour_and_background():
+    crops = [_crop_with_tumour(0), ZoneCrop(np.zeros((40, 80, 80), np.float16), np.zeros((40, 80, 80), np.uint8), (10, 30))]
+    always = PatchSampler(crops, (16, 16, 16), positive_ratio=1.0, seed=0)
+    assert all(always.sample()[1].any() for _ in range(20))
+    never = PatchSampler(crops, (16, 16, 16), positive_ratio=0.0, seed=0)
+    with_tumour = sum(bool(never.sample()[1].any()) for _ in range(200))
+    # Tumour is 64 of 256000 voxels: background-centred 16³ patches rarely hit it.
+    assert with_tumour < 40
+    images, labels = always.batch(3)
+    assert images.shape == (3, 1, 16, 16, 16) and images.dtype == np.float32 and labels.shape == (3, 1, 16, 16, 16)
+
+
+def test_sampler_pads_crops_smaller_than_the_patch():
+    small = ZoneCrop(np.ones((8, 8, 8), np.float16), np.ones((8, 8, 8), np.uint8), (0, 7))
+    image, label = PatchSampler([small], (16, 16, 16), 0.5, seed=1).sample()
+    assert image.shape == (16, 16, 16)
+    assert label.sum() == 8**3  # the padding is background, the crop is kept whole
+
+
+def test_augmentation_is_seeded_and_keeps_labels_binary():
+    crop = _crop_with_tumour(1)
+    images, labels = PatchSampler([crop], (32, 32, 32), 1.0, seed=2).batch(2)
+    a = augment_batch(build_augmentation(7, elastic_prob=1.0), images, labels)
+    b = augment_batch(build_augmentation(7, elastic_prob=1.0), images, labels)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert set(np.unique(a[1])) <= {0, 1}
+    assert a[0].shape == images.shape
+
+
+@pytest.mark.slow
+def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
+    data = tmp_path / "data"
+    write_msd_dataset(data, 3, 700, tiny_phantom_config())
+    out = tmp_path / "model"
+    args = ["train", str(data), "-o", str(out), "--steps", "2", "--val-every", "1", "--roi", "32",
+            "--spacing", "4", "--threads", "1", "--seed", "5", "--name", "tiny-test", "--demo"]
+    assert main(args) == 0
+    package = load_package(out)
+    package.verify_all()
+    card = package.card.raw
+    assert card["demo"] is True and "not for clinical use" in card["warning"]
+    assert card["training"]["command"].startswith("lungtumorseg train")
+    assert card["training"]["config"]["steps"] == 2
+    assert set(card["metrics"]["validation"]) == {"upper", "middle", "lower"}
+    assert len(card["training"]["validation_cases"]) == 1
+
+    # Resume: the same command with more steps continues from the checkpoint.
+    log = out.with_name("model.work") / "train.log"
+    assert main(args[:5] + ["3"] + args[6:]) == 0
+    assert "resumed at step 2" in log.read_text()
+    assert load_package(out).card.raw["metrics"]["validation"]["upper"]["steps"] == 3
+
+    report = tmp_path / "evaluation"
+    assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["synthetic"] is True and summary["cases"]["n_evaluated"] == 3
+    for name, fields in (("metrics_cases.csv", CASE_FIELDS), ("metrics_zones.csv", ZONE_FIELDS), ("lesions.csv", LESION_FIELDS)):
+        with open(report / name) as fh:
+            header = next(csv.reader(fh))
+        assert header == list(fields), name
+    assert (report / "dice_per_case.png").stat().st_size > 5000
