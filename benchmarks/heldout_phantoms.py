@@ -12,7 +12,7 @@ Baseline in the same run: a classical segmentation (voxels inside the lung mask 
 −400 HU, morphological opening with a 3 mm ball to remove vessels), evaluated on the same
 cases; the ratio of mean Dice is printed. Phantom numbers are NOT clinical accuracy.
 
-Training seeds of the demo package: 0–35 and 100–159; the example CT is seed 424242.
+Training seeds of the demo package: 100–159; the example CT is seed 424242.
 Held-out seeds here start at 10000.
 """
 

@@ -84,6 +84,18 @@ def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Lo
 STOP_FILE = "STOP"
 
 
+def _dataset_provenance(data: Path) -> dict:
+    """Name/description of the data set and, for phantom sets, the seeds it was made from."""
+    manifest = data / "dataset.json"
+    if not manifest.is_file():
+        return {}
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    out = {k: info[k] for k in ("name", "description") if k in info}
+    if "seeds" in info:
+        out["phantom_seeds"] = info["seeds"]
+    return out
+
+
 def run_training(
     data: Path,
     out: Path,
@@ -158,6 +170,7 @@ def run_training(
         min_lesion_mm3=cfg.min_lesion_mm3,
         training={
             "data": str(data),
+            **_dataset_provenance(data),
             "cases": len(cases),
             "train_cases": [c.name for c in train_cases],
             "validation_cases": [c.name for c in val_cases],
