@@ -139,15 +139,17 @@ def test_missing_weight_file(package_copy):  # noqa: F811
 
 @pytest.fixture
 def load_file_calls(monkeypatch):
-    """Record every safetensors read made by the package module (it reads nothing else)."""
+    """Record every safetensors read (the package module imports ``load_file`` when it loads)."""
+    import safetensors.torch
+
     calls: list[str] = []
-    real = package_mod.load_file
+    real = safetensors.torch.load_file
 
     def recording(path, *a, **kw):
         calls.append(str(path))
         return real(path, *a, **kw)
 
-    monkeypatch.setattr(package_mod, "load_file", recording)
+    monkeypatch.setattr(safetensors.torch, "load_file", recording)
     import safetensors.torch
 
     monkeypatch.setattr(safetensors.torch, "load_file", recording)

@@ -20,6 +20,8 @@ def _package(folder, name="my-model", tamper=False):
         (folder / f"{zone}.safetensors").write_bytes(data + (b"!" if tamper and zone == "middle" else b""))
         weights[zone] = {"file": f"{zone}.safetensors", "sha256": hashlib.sha256(data).hexdigest()}
     card = {"name": name, "version": "1.2", "description": "test", "demo": False, "warning": "",
+            "network": {"architecture": "UNETR"}, "preprocessing": {"spacing_mm": [1.5, 1.5, 1.5]},
+            "zones": {"names": ["upper", "middle", "lower"]},
             "postprocessing": {"threshold": 0.35, "min_lesion_mm3": 30.0}, "weights": weights}
     (folder / "model.json").write_text(json.dumps(card))
     return folder

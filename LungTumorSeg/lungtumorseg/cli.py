@@ -163,6 +163,25 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_install(args: argparse.Namespace) -> int:
+    from .models.install import install_from_folder, install_from_url
+
+    source = str(args.source)
+    if "://" in source:
+        def progress(done: int, total: int) -> None:
+            if total > 0:
+                print(f"\rdownloading {100 * min(done, total) / total:5.1f}%", end="", file=sys.stderr, flush=True)
+
+        package = install_from_url(source, args.dest, progress)
+        print(file=sys.stderr)
+    else:
+        package = install_from_folder(source, args.dest)
+    print(f"installed {package.card.name} {package.card.version} to {package.path} (weights verified)")
+    if package.card.is_demo:
+        print(f"note: {package.card.warning}")
+    return 0
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from .models.package import default_package_dir, load_package
 
@@ -182,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_phantom(sub)
     _add_train(sub)
+    install = sub.add_parser("install", help="verify and install a model package from a folder or a zip URL")
+    install.add_argument("source", help="package folder, or URL of a zip holding one package")
+    install.add_argument("--dest", type=Path, default=None, help="models folder (default: $LUNGTUMORSEG_MODELS or ~/.lungtumorseg/models)")
     info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
     info.add_argument("--model", type=Path, default=None)
     try:
@@ -203,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in model cards as the exact command
     signal.signal(signal.SIGTERM, _terminate)
-    runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train, "info": _run_info}
+    runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train, "info": _run_info,
+               "install": _run_install}
     runner = runners.get(args.command) or getattr(args, "runner", None)
     try:
         return runner(args)

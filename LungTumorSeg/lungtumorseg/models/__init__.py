@@ -1,5 +1,10 @@
-"""Model packages: a card (``model.json``) plus one safetensors weight file per zone."""
+"""Model packages: a card (``model.json``) plus one safetensors weight file per zone.
 
+Importing this package does not import torch: listing, verifying and installing packages
+is cheap; torch is loaded when a network is built or weights are read or written.
+"""
+
+from .install import install_from_folder, install_from_url
 from .package import (
     CARD_FILE,
     ModelCard,
@@ -8,8 +13,8 @@ from .package import (
     list_packages,
     load_package,
     save_package,
+    user_models_dir,
 )
-from .network import build_unetr
 
 __all__ = [
     "CARD_FILE",
@@ -17,7 +22,18 @@ __all__ = [
     "ModelPackage",
     "build_unetr",
     "default_package_dir",
+    "install_from_folder",
+    "install_from_url",
     "list_packages",
     "load_package",
     "save_package",
+    "user_models_dir",
 ]
+
+
+def __getattr__(name: str):
+    if name == "build_unetr":  # lazy: needs torch and MONAI
+        from .network import build_unetr
+
+        return build_unetr
+    raise AttributeError(name)

@@ -22,14 +22,13 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ModelPackageError
 from ..io import write_text_atomic
-from .network import build_unetr
+
+if TYPE_CHECKING:  # torch is imported only when weights are read or written, so listing
+    import torch  # and verifying packages stays light (the Slicer GUI does both).
 
 CARD_FILE = "model.json"
 FORMAT_VERSION = 1
@@ -147,8 +146,12 @@ class ModelPackage:
         for zone in self.card.zones:
             self.verify(zone)
 
-    def load_network(self, zone: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    def load_network(self, zone: str, device: "str | torch.device" = "cpu") -> "torch.nn.Module":
         """The zone's UNETR with verified weights, in eval mode, float32."""
+        from safetensors.torch import load_file
+
+        from .network import build_unetr
+
         path = self.verify(zone)
         try:
             state = load_file(str(path), device="cpu")
@@ -190,7 +193,7 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
 def save_package(
     folder: str | os.PathLike,
     card: Mapping[str, Any],
-    zone_states: Mapping[str, Mapping[str, torch.Tensor]],
+    zone_states: "Mapping[str, Mapping[str, torch.Tensor]]",
     half_precision: bool = True,
 ) -> ModelPackage:
     """Write a package: one safetensors file per zone, then the card with their SHA-256.
@@ -198,6 +201,8 @@ def save_package(
     Written into a temporary sibling folder and renamed, so a package is complete or absent.
     Weights are stored in float16 when ``half_precision`` (half the size; loaded as float32).
     """
+    from safetensors.torch import save_file
+
     out = Path(folder)
     tmp = out.with_name(f".tmp-{out.name}")
     if tmp.exists():
