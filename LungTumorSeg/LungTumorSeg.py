@@ -100,7 +100,7 @@ class LungTumorSegParameterNode:
     modelPath: str = ""
     threshold: float = 0.5
     minLesionMm3: float = 0.0
-    zoneOverlapMm: float = 10.0
+    zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
 
@@ -210,6 +210,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.modelPath = str(package.path)
             self._parameterNode.threshold = package.threshold  # defaults from the model card
             self._parameterNode.minLesionMm3 = package.min_lesion_mm3
+            self._parameterNode.zoneOverlapMm = package.zone_overlap_mm
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
         self._updateApplyState()

@@ -81,14 +81,14 @@ def test_split_is_deterministic_and_folds_partition_the_data(tmp_path):
 
 def _crop_with_tumour(seed: int) -> ZoneCrop:
     rng = np.random.default_rng(seed)
-    image = rng.random((40, 80, 80)).astype(np.float16)
+    image = rng.random((1, 40, 80, 80)).astype(np.float16)
     label = np.zeros((40, 80, 80), np.uint8)
     label[20:24, 60:64, 10:14] = 1
     return ZoneCrop(image, label, (10, 30))
 
 
 def test_sampler_balances_tumour_and_background():
-    crops = [_crop_with_tumour(0), ZoneCrop(np.zeros((40, 80, 80), np.float16), np.zeros((40, 80, 80), np.uint8), (10, 30))]
+    crops = [_crop_with_tumour(0), ZoneCrop(np.zeros((1, 40, 80, 80), np.float16), np.zeros((40, 80, 80), np.uint8), (10, 30))]
     always = PatchSampler(crops, (16, 16, 16), positive_ratio=1.0, seed=0)
     assert all(always.sample()[1].any() for _ in range(20))
     never = PatchSampler(crops, (16, 16, 16), positive_ratio=0.0, seed=0)
@@ -100,10 +100,22 @@ def test_sampler_balances_tumour_and_background():
 
 
 def test_sampler_pads_crops_smaller_than_the_patch():
-    small = ZoneCrop(np.ones((8, 8, 8), np.float16), np.ones((8, 8, 8), np.uint8), (0, 7))
+    small = ZoneCrop(np.ones((1, 8, 8, 8), np.float16), np.ones((8, 8, 8), np.uint8), (0, 7))
     image, label = PatchSampler([small], (16, 16, 16), 0.5, seed=1).sample()
-    assert image.shape == (16, 16, 16)
+    assert image.shape == (1, 16, 16, 16) and label.shape == (16, 16, 16)
     assert label.sum() == 8**3  # the padding is background, the crop is kept whole
+
+
+def test_augmentation_moves_the_lung_prior_with_the_image_but_never_rescales_it():
+    crop = _crop_with_tumour(3)
+    prior = (crop.label > 0).astype(np.float16)[None]
+    two_channel = ZoneCrop(np.concatenate([crop.image, prior]), crop.label, crop.core_z)
+    images, labels = PatchSampler([two_channel], (32, 32, 32), 1.0, seed=4).batch(4)
+    out_images, out_labels = augment_batch(build_augmentation(11, elastic_prob=0.5), images, labels)
+    assert out_images.shape == images.shape
+    assert set(np.unique(out_images[:, 1])) <= {0.0, 1.0}  # prior stays a mask
+    # The prior was made equal to the tumour label, so spatial transforms must keep them equal.
+    assert np.array_equal(out_images[:, 1] > 0.5, out_labels[:, 0] > 0)
 
 
 def test_augmentation_is_seeded_and_keeps_labels_binary():

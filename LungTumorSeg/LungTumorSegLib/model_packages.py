@@ -33,6 +33,7 @@ class PackageInfo:
     warning: str
     threshold: float
     min_lesion_mm3: float
+    zone_overlap_mm: float = 15.0
     #: the card's lesion terminology {"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}
     lesion_terminology: dict | None = None
 
@@ -49,6 +50,7 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        description=str(card.get("description", "")), demo=card.is_demo, warning=card.warning,
                        threshold=float(post.get("threshold", 0.5)),
                        min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)),
+                       zone_overlap_mm=float((card.get("zones", {}) or {}).get("overlap_mm", 15.0)),
                        lesion_terminology=lesion_label.get("terminology"))
 
 

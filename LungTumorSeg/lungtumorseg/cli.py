@@ -63,6 +63,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--roi", type=int, default=None, help="cubic patch size (multiple of 16)")
     p.add_argument("--spacing", type=float, default=None, help="isotropic model grid spacing in mm (default 1.5)")
+    p.add_argument("--lung-channel", action="store_true", help="give the network the lung mask as a second input channel")
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
     p.add_argument("--seed", type=int, default=None)
@@ -142,6 +143,9 @@ def _run_train(args: argparse.Namespace) -> int:
         cfg.zones = ["whole"]
     if args.spacing:
         cfg.spacing_mm = [float(args.spacing)] * 3
+    if args.lung_channel:
+        cfg.lung_channel = True
+        cfg.network["in_channels"] = 2
     if args.roi:
         if args.roi % 16:
             raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")

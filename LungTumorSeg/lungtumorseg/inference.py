@@ -39,12 +39,12 @@ def predict_zone(
     span: ProgressSpan,
     stage: str,
 ) -> np.ndarray:
-    """Tumour probability (float32, same shape) for one zone crop of a normalised image.
+    """Tumour probability (float32, (z, y, x)) for one zone crop of the (C, z, y, x) input.
 
     Cancellation is checked before every batch of windows, so a cancel takes effect within
     one window batch.
     """
-    total = max(count_windows(image.shape, roi, overlap), 1)
+    total = max(count_windows(image.shape[-3:], roi, overlap), 1)
     done = [0]
 
     def predictor(batch: torch.Tensor) -> torch.Tensor:
@@ -55,7 +55,9 @@ def predict_zone(
         span.report(stage, done[0] / total)
         return torch.softmax(logits, dim=1)[:, 1:2]
 
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    if image.ndim == 3:
+        image = image[None]
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
     with torch.inference_mode():
         prob = sliding_window_inference(
             tensor,
@@ -95,7 +97,7 @@ def run_zones(
     span: ProgressSpan,
 ) -> dict[str, np.ndarray]:
     """Run each zone's network on its crop; progress is split by window counts."""
-    counts = [count_windows(z.crop(image).shape, roi, overlap) for z in zones]
+    counts = [count_windows(z.crop(image).shape[-3:], roi, overlap) for z in zones]
     total = float(sum(counts))
     start = 0.0
     probs: dict[str, np.ndarray] = {}

@@ -20,7 +20,7 @@ from .lungs import find_lungs
 from .measure import Lesion, measure_lesions
 from .models.package import ModelPackage
 from .postprocess import label_lesions, restrict_to_lung_region
-from .preprocess import IntensityWindow, to_canonical, to_input_grid
+from .preprocess import IntensityWindow, network_input, to_canonical, to_input_grid
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
 from .zones import ZoneSpec, lung_extent_mm, make_zones
 
@@ -126,10 +126,10 @@ def segment(
         z.name: [float(origin_z + z.box[0].start * spacing[2]), float(origin_z + (z.box[0].stop - 1) * spacing[2])]
         for z in zones
     }
-    normalised = IntensityWindow(*card.window_hu).apply(hu)
+    network_in = network_input(hu, lungs.mask, IntensityWindow(*card.window_hu), card.lung_channel)
     inf = card.get("inference", {})
     probs = run_zones(
-        normalised,
+        network_in,
         zones,
         lambda zone: package.load_network(zone, options.device),
         card.roi_size,

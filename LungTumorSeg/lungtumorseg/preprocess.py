@@ -36,6 +36,21 @@ class IntensityWindow:
         return out
 
 
+def network_input(hu: np.ndarray, lung_mask: np.ndarray, window: IntensityWindow, lung_channel: bool) -> np.ndarray:
+    """The network's input channels on the canonical grid, shape (C, z, y, x), float32.
+
+    Channel 0 is the windowed CT. With ``lung_channel`` a second channel holds the
+    classical lung mask (0/1): a tumour is dense tissue *inside or against the lung*, and
+    the same density in the chest wall or mediastinum is not — the prior gives the network
+    that context directly instead of making it learn it from scratch. Training and
+    inference both build their input here.
+    """
+    channels = [window.apply(hu)]
+    if lung_channel:
+        channels.append(lung_mask.astype(np.float32))
+    return np.stack(channels)
+
+
 def physical_bounds(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest LPS coordinates of the image's voxel centres (all 8 corners)."""
     size = image.GetSize()

@@ -41,8 +41,8 @@ class Zone:
     weights_z: np.ndarray  # length = canonical size along axis 0
 
     def crop(self, array: np.ndarray) -> np.ndarray:
-        """The zone's crop of a canonical (z, y, x) array."""
-        return array[self.box]
+        """The zone's crop of a canonical (z, y, x) or channel-first (C, z, y, x) array."""
+        return array[(Ellipsis, *self.box)]
 
 
 def _ramp(z_mm: np.ndarray, centre: float, half_width: float) -> np.ndarray:

@@ -33,6 +33,7 @@ def make_card(
     training: dict[str, Any],
     metrics: dict[str, Any] | None = None,
     intended_use: str | None = None,
+    lung_channel: bool = False,
 ) -> dict[str, Any]:
     """A complete card except ``weights``, which :func:`save_package` fills in."""
     use = intended_use or (
@@ -53,6 +54,8 @@ def make_card(
             "orientation": "LPS axis-aligned (canonical grid covering the input)",
             "intensity_window_hu": window_hu,
             "normalisation": "clip to window, scale to [0, 1]",
+            "lung_channel": lung_channel,
+            "input_channels": ["CT (windowed)"] + (["classical lung mask"] if lung_channel else []),
         },
         "inference": {"roi_size": network["img_size"], "sw_batch_size": 2, "overlap": 0.25, "blend_mode": "gaussian"},
         "zones": {

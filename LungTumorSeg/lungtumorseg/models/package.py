@@ -82,6 +82,11 @@ class ModelCard:
         return float(lo), float(hi)
 
     @property
+    def lung_channel(self) -> bool:
+        """Whether the network takes the lung mask as a second input channel."""
+        return bool(self.raw["preprocessing"].get("lung_channel", False))
+
+    @property
     def roi_size(self) -> tuple[int, int, int]:
         return tuple(int(v) for v in self.raw["network"]["img_size"])  # type: ignore[return-value]
 

@@ -23,8 +23,12 @@ from monai.transforms import (
 
 
 def build_augmentation(seed: int, elastic_prob: float = 0.1) -> Compose:
-    """A seeded dictionary transform over {"image", "label"} channel-first patches."""
-    keys = ["image", "label"]
+    """A seeded dictionary transform over channel-first {"image", "prior", "label"} patches.
+
+    Spatial transforms move all three together; intensity transforms touch only the CT
+    ("image"), never the lung-mask prior channel.
+    """
+    keys = ["image", "prior", "label"]
     transform = Compose(
         [
             RandFlipd(keys, prob=0.5, spatial_axis=2),  # left-right
@@ -34,7 +38,7 @@ def build_augmentation(seed: int, elastic_prob: float = 0.1) -> Compose:
                 prob=0.5,
                 rotate_range=(math.radians(15),) * 3,
                 scale_range=(0.15,) * 3,
-                mode=("bilinear", "nearest"),
+                mode=("bilinear", "nearest", "nearest"),
                 padding_mode="border",
             ),
             Rand3DElasticd(
@@ -42,7 +46,7 @@ def build_augmentation(seed: int, elastic_prob: float = 0.1) -> Compose:
                 sigma_range=(5, 8),
                 magnitude_range=(50, 150),
                 prob=elastic_prob,
-                mode=("bilinear", "nearest"),
+                mode=("bilinear", "nearest", "nearest"),
                 padding_mode="border",
             ),
             RandScaleIntensityd("image", factors=0.1, prob=0.5),
@@ -56,10 +60,17 @@ def build_augmentation(seed: int, elastic_prob: float = 0.1) -> Compose:
 
 
 def augment_batch(transform: Compose, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``transform`` to each (1, D, H, W) patch of a batch."""
+    """Apply ``transform`` to each (C, D, H, W) input patch and (1, D, H, W) label of a batch.
+
+    Channel 0 is the CT; further channels (the lung prior) travel as "prior".
+    """
     out_i, out_l = [], []
     for image, label in zip(images, labels):
-        sample = transform({"image": image, "label": label.astype(np.float32)})
-        out_i.append(np.asarray(sample["image"], dtype=np.float32))
+        prior = image[1:] if image.shape[0] > 1 else np.zeros_like(image[:1])
+        sample = transform({"image": image[:1], "prior": prior, "label": label.astype(np.float32)})
+        ct = np.asarray(sample["image"], dtype=np.float32)
+        if image.shape[0] > 1:
+            ct = np.concatenate([ct, (np.asarray(sample["prior"]) > 0.5).astype(np.float32)])
+        out_i.append(ct)
         out_l.append((np.asarray(sample["label"]) > 0.5).astype(np.uint8))
     return np.stack(out_i), np.stack(out_l)

@@ -20,6 +20,7 @@ class TrainConfig:
     network: dict[str, Any] = field(default_factory=reduced_unetr_config)
     spacing_mm: list[float] = field(default_factory=lambda: [1.5, 1.5, 1.5])
     window_hu: list[float] = field(default_factory=lambda: [-1000.0, 500.0])
+    lung_channel: bool = False  # second input channel: the classical lung mask
     zone_overlap_mm: float = 15.0
     zone_margin_mm: float = 20.0
     zone_context_mm: float = 16.0

@@ -13,15 +13,16 @@ import SimpleITK as sitk
 
 from ..io import read_image
 from ..lungs import find_lungs
-from ..preprocess import IntensityWindow, canonical_reference, to_canonical
+from ..preprocess import IntensityWindow, canonical_reference, network_input, to_canonical
 from ..zones import ZONE_NAMES, ZoneSpec, make_zones
 from .dataset import CasePaths
 
 
 @dataclass
 class ZoneCrop:
-    """A zone's normalised image crop (float16) and tumour mask (uint8), plus the z-range
-    of the crop where the zone's weight is non-zero (where patch centres are drawn)."""
+    """A zone's network-input crop (float16, (C, z, y, x)) and tumour mask (uint8, (z, y, x)),
+    plus the z-range of the crop where the zone's weight is non-zero (where patch centres
+    are drawn)."""
 
     image: np.ndarray
     label: np.ndarray
@@ -42,6 +43,7 @@ def prepare_case(
     window: IntensityWindow,
     spec: ZoneSpec,
     zone_names: list[str],
+    lung_channel: bool = False,
 ) -> PreparedCase | None:
     """Prepared crops, or None when no lungs are found (the case is then skipped)."""
     image = read_image(case.image)
@@ -54,7 +56,7 @@ def prepare_case(
     lungs = find_lungs(hu, spacing_mm)
     if not lungs.found:
         return None
-    norm = window.apply(hu)
+    norm = network_input(hu, lungs.mask, window, lung_channel)
     zones = {}
     names = ("whole",) if list(zone_names) == ["whole"] else ZONE_NAMES
     for zone in make_zones(lungs.mask, spacing_mm, spec, names):

@@ -32,6 +32,8 @@ Log = Callable[[str], None]
 
 def _cache_key(cfg: TrainConfig) -> str:
     relevant = [cfg.spacing_mm, cfg.window_hu, cfg.zones, cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm]
+    if cfg.lung_channel:
+        relevant.append("lung_channel")
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
 
@@ -42,14 +44,15 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase |
         data = np.load(file)
         if "skipped" in data:
             return None
-        zones = {
-            z: ZoneCrop(data[f"{z}_image"], data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]))
-            for z in cfg.zones
-        }
+        zones = {}
+        for z in cfg.zones:
+            image = data[f"{z}_image"]
+            image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
+            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]))
         return PreparedCase(case.name, zones)
     prepared = prepare_case(
         case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
-        ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones,
+        ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones, cfg.lung_channel,
     )
     tmp = file.with_name(file.stem + ".tmp.npz")
     if prepared is None:
@@ -162,6 +165,7 @@ def run_training(
         network=cfg.network,
         spacing_mm=cfg.spacing_mm,
         window_hu=cfg.window_hu,
+        lung_channel=cfg.lung_channel,
         zone_names=cfg.zones,
         zone_overlap_mm=cfg.zone_overlap_mm,
         zone_margin_mm=cfg.zone_margin_mm,

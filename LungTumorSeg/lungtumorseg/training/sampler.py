@@ -14,21 +14,22 @@ from .prepare import ZoneCrop
 
 
 def _pad_to(array: np.ndarray, roi: tuple[int, int, int], value: float) -> np.ndarray:
-    pads = [(0, max(r - s, 0)) for s, r in zip(array.shape, roi)]
+    """Pad the last three axes up to ``roi``."""
+    pads = [(0, 0)] * (array.ndim - 3) + [(0, max(r - s, 0)) for s, r in zip(array.shape[-3:], roi)]
     if any(p[1] for p in pads):
         return np.pad(array, pads, constant_values=value)
     return array
 
 
 def extract_patch(crop: ZoneCrop, centre: np.ndarray, roi: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Image (float32) and label (uint8) patch of size ``roi`` centred near ``centre``."""
+    """Input (float32, (C, *roi)) and label (uint8, roi) patch centred near ``centre``."""
     image = _pad_to(crop.image, roi, 0.0)
     label = _pad_to(crop.label, roi, 0)
     starts = [
-        int(np.clip(c - r // 2, 0, s - r)) for c, r, s in zip(centre, roi, image.shape)
+        int(np.clip(c - r // 2, 0, s - r)) for c, r, s in zip(centre, roi, label.shape)
     ]
     box = tuple(slice(st, st + r) for st, r in zip(starts, roi))
-    return image[box].astype(np.float32), label[box]
+    return image[(Ellipsis, *box)].astype(np.float32), label[box]
 
 
 class PatchSampler:
@@ -55,14 +56,14 @@ class PatchSampler:
             lo, hi = crop.core_z
             centre = np.array([
                 self.rng.integers(lo, hi + 1),
-                self.rng.integers(0, crop.image.shape[1]),
-                self.rng.integers(0, crop.image.shape[2]),
+                self.rng.integers(0, crop.label.shape[1]),
+                self.rng.integers(0, crop.label.shape[2]),
             ])
         return extract_patch(self.crops[i], centre, self.roi)
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` patches stacked as (B, 1, D, H, W)."""
+        """``size`` patches stacked as inputs (B, C, D, H, W) and labels (B, 1, D, H, W)."""
         pairs = [self.sample() for _ in range(size)]
-        images = np.stack([p[0] for p in pairs])[:, None]
+        images = np.stack([p[0] for p in pairs])
         labels = np.stack([p[1] for p in pairs])[:, None]
         return images, labels

@@ -45,7 +45,7 @@ def validation_dice(net: torch.nn.Module, crops: list[ZoneCrop], roi: tuple[int,
     inter, total = 0.0, 0.0
     with torch.inference_mode():
         for crop in crops:
-            image = torch.from_numpy(crop.image.astype(np.float32))[None, None].to(device)
+            image = torch.from_numpy(crop.image.astype(np.float32))[None].to(device)
             logits = sliding_window_inference(image, roi, 2, net, overlap=0.25, mode="gaussian")
             pred = (logits.argmax(1)[0].cpu().numpy() > 0)
             lo, hi = crop.core_z
@@ -54,6 +54,24 @@ def validation_dice(net: torch.nn.Module, crops: list[ZoneCrop], roi: tuple[int,
             total += float(pred.sum() + truth.sum())
     net.train()
     return 1.0 if total == 0 else 2.0 * inter / total
+
+
+def _fit_input_channels(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Source weights for a network with more input channels: new channels start at zero.
+
+    Lets a CT-only model warm-start a model that also sees the lung prior: at step 0 it
+    computes exactly what the source computed, and learns to use the new channel.
+    """
+    out = {}
+    for key, value in source.items():
+        want = target[key]
+        if value.shape != want.shape and value.dim() == want.dim() and value.dim() > 1 \
+                and value.shape[0] == want.shape[0] and value.shape[2:] == want.shape[2:]:
+            padded = torch.zeros_like(want)
+            padded[:, : value.shape[1]] = value
+            value = padded
+        out[key] = value
+    return out
 
 
 def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
@@ -102,7 +120,7 @@ def train_zone(
 
         source = load_package(cfg.init_from)
         init_zone = zone if zone in source.card.zones else source.card.zones[0]
-        net.load_state_dict(source.load_network(init_zone, cfg.device).state_dict())
+        net.load_state_dict(_fit_input_channels(source.load_network(init_zone, cfg.device).state_dict(), net.state_dict()))
         log(f"[{zone}] initialised from {cfg.init_from}")
     def stop_requested() -> bool:
         return stop_file is not None and stop_file.exists()
