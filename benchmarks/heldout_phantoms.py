@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
-from lungtumorseg.io import read_image  # noqa: E402
+from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import default_package_dir  # noqa: E402
 from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset  # noqa: E402
@@ -89,6 +89,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, default=None, help="reuse this held-out folder (default: generate)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "heldout")
+    parser.add_argument("--write-card", action="store_true",
+                        help="store these numbers in the model card's metrics (weights are untouched)")
     args = parser.parse_args()
     if args.seed < 1000:
         parser.error("held-out seeds must not overlap the training seeds (0-999)")
@@ -130,7 +132,18 @@ def main() -> int:
         print(f"  {name:34s} {value:6.3f}  (target {op} {target})  {'met' if ok else 'NOT met'}")
     print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
           f"ratio model/baseline {ratio:.2f}")
-    del summary
+    if args.write_card:
+        card_path = args.model / "model.json"
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card.setdefault("metrics", {})["heldout_phantoms"] = {
+            **{k: v for k, v in numbers.items()},
+            "pooled_dice": summary["pooled"].get("dice"),
+            "slicewise_dice_mean": summary["voxel"].get("slicewise_dice", {}).get("mean"),
+            "hd95_mm_median": summary["voxel"].get("hd95_mm", {}).get("median"),
+            "command": "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:]),
+        }
+        write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
+        print(f"metrics written to {card_path}")
     return 0
 
 
