@@ -160,3 +160,16 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
             header = next(csv.reader(fh))
         assert header == list(fields), name
     assert (report / "dice_per_case.png").stat().st_size > 5000
+
+
+def test_sampler_draws_hard_negatives_inside_the_lung_prior():
+    crop = _crop_with_tumour(5)
+    lung = np.zeros((1, 40, 80, 80), np.float16)
+    lung[0, 10:31, 5:35, 40:75] = 1  # a lung block away from the tumour (which sits at y 60-63)
+    two_channel = ZoneCrop(np.concatenate([crop.image, lung]), crop.label, crop.core_z)
+    sampler = PatchSampler([two_channel], (8, 8, 8), positive_ratio=0.0, seed=0, lung_ratio=1.0)
+    centres_in_lung = 0
+    for _ in range(50):
+        image, _ = sampler.sample()
+        centres_in_lung += image[1, 4, 4, 4] > 0.5
+    assert centres_in_lung == 50

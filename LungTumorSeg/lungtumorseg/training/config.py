@@ -30,7 +30,8 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 1e-5
     warmup_steps: int = 30
-    positive_ratio: float = 0.6
+    positive_ratio: float = 0.5
+    lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     elastic_prob: float = 0.05
     val_fraction: float = 0.15
     val_every: int = 100

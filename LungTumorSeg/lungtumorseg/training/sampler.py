@@ -1,9 +1,11 @@
 """Patch sampling from zone crops, balanced between tumour and background.
 
 A fraction ``positive_ratio`` of patches is centred on a random tumour voxel of a case
-that has tumour in this zone; the rest are centred uniformly in the zone's core (where
-its weight is non-zero), which mostly shows lung, vessels and chest wall: the look-alikes
-the network must learn to ignore. Crops smaller than the patch are padded with air.
+that has tumour in this zone; a fraction ``lung_ratio`` is centred on a random voxel of
+the lung prior (when the input has that channel): hard negatives — vessels, pleura,
+diaphragm — the look-alikes the network must learn to ignore; the rest are centred
+uniformly in the zone's core (where its weight is non-zero). Crops smaller than the patch
+are padded with air.
 """
 
 from __future__ import annotations
@@ -35,20 +37,41 @@ def extract_patch(crop: ZoneCrop, centre: np.ndarray, roi: tuple[int, int, int])
 class PatchSampler:
     """Draws (image, label) patches for one zone from a list of prepared crops."""
 
-    def __init__(self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int):
+    def __init__(
+        self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int,
+        lung_ratio: float = 0.0,
+    ):
         if not crops:
             raise ValueError("no training crops for this zone")
         self.crops = crops
         self.roi = roi
         self.positive_ratio = positive_ratio
+        self.lung_ratio = lung_ratio
         self.rng = np.random.default_rng(seed)
         self.tumour_voxels = [np.argwhere(c.label > 0) for c in crops]
         self.positive_cases = [i for i, v in enumerate(self.tumour_voxels) if len(v)]
+        self.lung_voxels = [self._lung_voxels(c) for c in crops] if lung_ratio > 0 else []
+        self.lung_cases = [i for i, v in enumerate(self.lung_voxels) if len(v)]
+
+    @staticmethod
+    def _lung_voxels(crop: ZoneCrop, stride: int = 7) -> np.ndarray:
+        """Every ``stride``-th lung-prior voxel of the zone core (a light index for sampling)."""
+        if crop.image.shape[0] < 2:
+            return np.empty((0, 3), dtype=np.int64)
+        lo, hi = crop.core_z
+        vox = np.argwhere(crop.image[1, lo : hi + 1] > 0.5)[::stride]
+        vox[:, 0] += lo
+        return vox
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.positive_cases and self.rng.random() < self.positive_ratio:
+        draw = self.rng.random()
+        if self.positive_cases and draw < self.positive_ratio:
             i = int(self.rng.choice(self.positive_cases))
             vox = self.tumour_voxels[i]
+            centre = vox[self.rng.integers(len(vox))]
+        elif self.lung_cases and draw < self.positive_ratio + self.lung_ratio:
+            i = int(self.rng.choice(self.lung_cases))
+            vox = self.lung_voxels[i]
             centre = vox[self.rng.integers(len(vox))]
         else:
             i = int(self.rng.integers(len(self.crops)))
