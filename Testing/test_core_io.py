@@ -221,3 +221,16 @@ def test_write_text_atomic(tmp_path):
         write_text_atomic(12345, out)  # type: ignore[arg-type]  # fails mid-write
     assert out.read_text() == '{"a": 1}\n', "a failed write must keep the old file"
     assert sorted(os.listdir(tmp_path)) == ["report.json"]
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path):
+    """mkstemp creates 0600 files; outputs must be readable like any other file."""
+    import os
+    import stat
+
+    from lungtumorseg.io import write_text_atomic
+
+    out = write_text_atomic("{}", tmp_path / "report.json")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask

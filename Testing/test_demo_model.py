@@ -47,7 +47,7 @@ def test_demo_card_says_it_is_a_synthetic_demonstration(demo_package):
     assert "synthetic" in card.raw["intended_use"].lower() or "demonstration" in card.raw["intended_use"].lower()
     assert card.raw["training"]["command"].startswith("lungtumorseg train")
     training_seeds = set(card.raw["training"].get("phantom_seeds", []))
-    assert training_seeds and not training_seeds & {s for s, _ in HELDOUT} | {TUMOUR_FREE_SEED}
+    assert training_seeds and not training_seeds & ({s for s, _ in HELDOUT} | {TUMOUR_FREE_SEED})
 
 
 def _expect_failure_unless_targets_met(package, request) -> None:

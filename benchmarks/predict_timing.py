@@ -25,7 +25,8 @@ from lungtumorseg.inference import count_windows, predict_zone  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.phantoms import PhantomConfig, make_phantom  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
-from lungtumorseg.preprocess import IntensityWindow, to_canonical  # noqa: E402
+from lungtumorseg.lungs import find_lungs  # noqa: E402
+from lungtumorseg.preprocess import IntensityWindow, network_input, to_canonical  # noqa: E402
 from lungtumorseg.progress import ProgressSpan  # noqa: E402
 
 
@@ -51,7 +52,8 @@ def main() -> int:
 
     # Baseline: one zone model over the whole canonical volume (no zone crops).
     canonical = sitk.GetArrayFromImage(to_canonical(case.image, package.card.spacing_mm))
-    image = IntensityWindow(*package.card.window_hu).apply(canonical)
+    lungs = find_lungs(canonical, package.card.spacing_mm)
+    image = network_input(canonical, lungs.mask, IntensityWindow(*package.card.window_hu), package.card.lung_channel)
     net = package.load_network(package.card.zones[0])
     overlap = float(package.card.get("inference", {}).get("overlap", 0.25))
     t0 = time.perf_counter()
@@ -60,7 +62,7 @@ def main() -> int:
     zone_inference = result.timings_s.get("inference", float("nan"))
     ratio = zone_inference / baseline
     print(f"inference: three zone crops {zone_inference:.1f} s vs whole-volume sliding window {baseline:.1f} s "
-          f"({count_windows(image.shape, package.card.roi_size, overlap)} windows): ratio {ratio:.2f}")
+          f"({count_windows(image.shape[-3:], package.card.roi_size, overlap)} windows): ratio {ratio:.2f}")
     out = {
         "image_size": list(case.image.GetSize()),
         "spacing_mm": list(case.image.GetSpacing()),

@@ -29,6 +29,7 @@ for zone in upper middle lower; do
 done
 wait
 $PY -m lungtumorseg.cli train $ARGS          # collects the three zones into $WORK/model
+OMP_NUM_THREADS=2 $PY scripts/calibrate_threshold.py --model "$WORK/model" --data "$DATA"
 OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model" --write-card
 rm -rf "$PKG" && cp -r "$WORK/model" "$PKG"
 echo "demo package updated: $PKG"
