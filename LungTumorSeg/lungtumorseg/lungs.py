@@ -102,7 +102,7 @@ def _airway_mask(
     ids = ids[ids > 0]
     airway = np.isin(lab, ids)
     # A grown region that reaches a large share of the candidate leaked into the lungs.
-    if airway.sum() > 0.25 * candidate.sum():  # noqa: PLR2004
+    if airway.sum() > 0.25 * candidate.sum():
         return np.zeros_like(candidate)
     return ndi.binary_dilation(airway, iterations=1)
 
