@@ -134,11 +134,13 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     write_msd_dataset(data, 3, 700, tiny_phantom_config())
     out = tmp_path / "model"
     args = ["train", str(data), "-o", str(out), "--steps", "2", "--val-every", "1", "--roi", "32",
-            "--spacing", "4", "--threads", "1", "--seed", "5", "--name", "tiny-test", "--demo"]
+            "--spacing", "4", "--threads", "1", "--seed", "5", "--name", "tiny-test", "--demo", "--lung-channel"]
     assert main(args) == 0
     package = load_package(out)
     package.verify_all()
     card = package.card.raw
+    # --roi replaces the network section; the lung prior's second channel must survive it.
+    assert card["network"]["in_channels"] == 2 and card["network"]["img_size"] == [32, 32, 32]
     assert card["demo"] is True and "not for clinical use" in card["warning"]
     assert card["training"]["command"].startswith("lungtumorseg train")
     assert card["training"]["config"]["steps"] == 2
@@ -150,6 +152,16 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert main(args[:5] + ["3"] + args[6:]) == 0
     assert "resumed at step 2" in log.read_text()
     assert load_package(out).card.raw["metrics"]["validation"]["upper"]["steps"] == 3
+
+    # Fine-tuning from that package: the new card says what it started from.
+    tuned = tmp_path / "tuned"
+    assert main(["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
+                 "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
+                 "--init-from", str(out)]) == 0
+    tuned_card = load_package(tuned).card.raw
+    assert tuned_card["zones"]["names"] == ["whole"]
+    source = tuned_card["training"]["initialised_from"]
+    assert source["name"] == "tiny-test" and source["validation"]["upper"]["steps"] == 3
 
     report = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0

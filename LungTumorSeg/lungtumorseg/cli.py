@@ -143,14 +143,14 @@ def _run_train(args: argparse.Namespace) -> int:
         cfg.zones = ["whole"]
     if args.spacing:
         cfg.spacing_mm = [float(args.spacing)] * 3
-    if args.lung_channel:
-        cfg.lung_channel = True
-        cfg.network["in_channels"] = 2
     if args.roi:
         if args.roi % 16:
             raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")
         make = standard_unetr_config if args.device.startswith("cuda") else reduced_unetr_config
         cfg.network = make(args.roi)
+    if args.lung_channel:  # after --roi, which replaces the network section
+        cfg.lung_channel = True
+        cfg.network["in_channels"] = 2
     workdir = args.workdir or args.output.with_name(args.output.name + ".work")
     workdir.mkdir(parents=True, exist_ok=True)
     log_file = open(workdir / "train.log", "a", encoding="utf-8")

@@ -29,6 +29,8 @@ class TrainConfig:
     batch_size: int = 2
     lr: float = 3e-4
     weight_decay: float = 1e-5
+    dice_batch: bool = True  # Dice over the whole batch: tumour-free patches don't add a constant loss of 1
+    grad_clip: float = 1.0  # max gradient norm (transformers are prone to early spikes)
     warmup_steps: int = 30
     positive_ratio: float = 0.5
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)

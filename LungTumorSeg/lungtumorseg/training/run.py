@@ -99,6 +99,23 @@ def _dataset_provenance(data: Path) -> dict:
     return out
 
 
+def _initial_weights_provenance(init_from: str | None) -> dict:
+    """What a fine-tuned package started from: the source card's name, version, data,
+    command and validation results (so the chain of training runs stays on record)."""
+    if not init_from:
+        return {}
+    from ..models.package import load_package
+
+    source = load_package(init_from).card.raw
+    training = source.get("training", {})
+    validation = source.get("metrics", {}).get("validation", {})
+    return {"initialised_from": {
+        "name": source.get("name"), "version": source.get("version"), "zones": source.get("zones", {}).get("names"),
+        "data": training.get("data"), "command": training.get("command"),
+        "validation": {z: {k: v for k, v in m.items() if k != "history"} for z, m in validation.items()},
+    }}
+
+
 def run_training(
     data: Path,
     out: Path,
@@ -180,6 +197,7 @@ def run_training(
             "validation_cases": [c.name for c in val_cases],
             "command": command or " ".join(sys.argv),
             "config": cfg.to_dict(),
+            **_initial_weights_provenance(cfg.init_from),
         },
         metrics={"validation": zone_metrics},
     )

@@ -103,7 +103,7 @@ def train_zone(
     net = build_unetr(cfg.network).to(cfg.device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=cfg.dice_batch)
     use_amp = cfg.device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed, best, best_state, history, stale = 0, 0.0, -1.0, None, [], 0
@@ -154,6 +154,9 @@ def train_zone(
             loss = loss_fn(net(x), y)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         scaler.step(opt)
         scaler.update()
         sched.step()
