@@ -185,3 +185,26 @@ def test_sampler_draws_hard_negatives_inside_the_lung_prior():
         image, _ = sampler.sample()
         centres_in_lung += image[1, 4, 4, 4] > 0.5
     assert centres_in_lung == 50
+
+
+def test_dense_hard_negatives_centre_on_vessels_never_on_tumour():
+    crop = _crop_with_tumour(6)
+    image = np.zeros((2, 40, 80, 80), np.float16)
+    image[1, 10:31, 5:75, 5:75] = 1  # lung prior around both the vessel and the tumour
+    image[0, 10:31, 30:32, 30:32] = 0.6  # a dense tube (vessel) running through the zone core
+    image[0][crop.label > 0] = 0.6  # the tumour is just as dense
+    sampler = PatchSampler([ZoneCrop(image, crop.label, crop.core_z)], (8, 8, 8), positive_ratio=0.0, seed=0,
+                           lung_ratio=1.0, dense_level=0.4)
+    for _ in range(30):
+        patch, label = sampler.sample()
+        assert patch[0, 4, 4, 4] >= 0.4 and label[4, 4, 4] == 0  # on the vessel, never the tumour
+
+
+def test_dense_level_follows_the_intensity_window():
+    from lungtumorseg.training.config import TrainConfig
+
+    assert TrainConfig().dense_level() is None
+    cfg = TrainConfig(hard_negatives="dense", dense_hu=-500.0, window_hu=[-1000.0, 500.0])
+    assert cfg.dense_level() == pytest.approx(500.0 / 1500.0)
+    with pytest.raises(ValueError):
+        TrainConfig(hard_negatives="vessels").dense_level()

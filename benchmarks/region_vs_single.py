@@ -40,10 +40,12 @@ def _train(data: Path, out: Path, extra: list[str], steps: int, args: argparse.N
         print(f"reusing {out}")
         return
     cmd = [sys.executable, "-m", "lungtumorseg.cli", "train", str(data), "-o", str(out), "--steps", str(steps),
-           "--seed", str(args.seed), "--threads", str(args.threads), "--val-every", str(max(steps // 4, 1)),
+           "--seed", str(args.seed), "--threads", str(args.threads), "--val-every", str(max(steps // 2, 1)),
            "--roi", str(args.roi), "--lr", str(args.lr), *extra]
     if args.lung_channel:
         cmd.append("--lung-channel")
+    if args.hard_negatives:
+        cmd += ["--hard-negatives", args.hard_negatives]
     if args.init_from:
         cmd += ["--init-from", str(args.init_from)]
     print("running:", " ".join(cmd), flush=True)
@@ -82,6 +84,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--lung-channel", action="store_true", help="both arms see the lung prior channel")
+    parser.add_argument("--hard-negatives", choices=["lung", "dense"], default=None)
     parser.add_argument("--init-from", type=Path, default=None, help="package both arms start from")
     parser.add_argument("--zones-model", type=Path, default=None,
                         help="an already trained zone package for arm (a) (e.g. the demo package), instead of training one")
@@ -104,7 +107,7 @@ def main() -> int:
     for zone in ("upper", "middle", "lower"):
         result[zone] = _paired(z_zones.get(zone, {}), s_zones.get(zone, {}), args.seed)
     result["setup"] = {"steps_per_zone_model": args.steps, "steps_single_model": 3 * args.steps, "roi": args.roi,
-                       "lr": args.lr, "lung_channel": args.lung_channel,
+                       "lr": args.lr, "lung_channel": args.lung_channel, "hard_negatives": args.hard_negatives,
                        "init_from": str(args.init_from) if args.init_from else None,
                        "zones_model": str(zones_pkg),
                        "train_data": str(args.train_data), "heldout_seeds": [args.heldout_seed, args.heldout_seed + args.heldout - 1],

@@ -64,6 +64,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roi", type=int, default=None, help="cubic patch size (multiple of 16)")
     p.add_argument("--spacing", type=float, default=None, help="isotropic model grid spacing in mm (default 1.5)")
     p.add_argument("--lung-channel", action="store_true", help="give the network the lung mask as a second input channel")
+    p.add_argument("--hard-negatives", choices=["lung", "dense"], default=None,
+                   help="with --lung-channel: centre hard-negative patches on any lung voxel, or only on dense "
+                        "lung structures (vessels, fissures) that look like nodules in one slice (default lung)")
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
     p.add_argument("--seed", type=int, default=None)
@@ -134,7 +137,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.device,
         name=args.name, version=args.model_version, description=args.description,
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
-        val_every=args.val_every, fold=args.fold, seed=args.seed, threads=args.threads,
+        val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
     )
     if args.demo:

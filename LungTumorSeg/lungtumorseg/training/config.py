@@ -34,6 +34,8 @@ class TrainConfig:
     warmup_steps: int = 30
     positive_ratio: float = 0.5
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
+    hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
+    dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"
     elastic_prob: float = 0.05
     val_fraction: float = 0.15
     val_every: int = 100
@@ -46,6 +48,15 @@ class TrainConfig:
     threads: int | None = None
     threshold: float = 0.5
     min_lesion_mm3: float = 30.0
+
+    def dense_level(self) -> float | None:
+        """``dense_hu`` on the network's [0, 1] intensity scale, or None for "lung" negatives."""
+        if self.hard_negatives == "lung":
+            return None
+        if self.hard_negatives != "dense":
+            raise ValueError(f"hard_negatives must be 'lung' or 'dense', got {self.hard_negatives!r}")
+        low, high = self.window_hu
+        return (self.dense_hu - low) / (high - low)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

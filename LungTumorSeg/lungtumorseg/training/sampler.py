@@ -2,10 +2,13 @@
 
 A fraction ``positive_ratio`` of patches is centred on a random tumour voxel of a case
 that has tumour in this zone; a fraction ``lung_ratio`` is centred on a random voxel of
-the lung prior (when the input has that channel): hard negatives — vessels, pleura,
-diaphragm — the look-alikes the network must learn to ignore; the rest are centred
-uniformly in the zone's core (where its weight is non-zero). Crops smaller than the patch
-are padded with air.
+the lung prior (when the input has that channel): hard negatives the network must learn
+to ignore. With ``dense_level`` set, those centres are only the *dense* lung voxels
+(input intensity at or above it, not tumour): vessels, airway walls, fissures — in one
+axial slice a vessel cut across looks like a nodule, only its 3D shape tells them apart,
+and random lung voxels are mostly empty parenchyma that teaches nothing. The rest are
+centred uniformly in the zone's core (where its weight is non-zero). Crops smaller than
+the patch are padded with air.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class PatchSampler:
 
     def __init__(
         self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int,
-        lung_ratio: float = 0.0,
+        lung_ratio: float = 0.0, dense_level: float | None = None,
     ):
         if not crops:
             raise ValueError("no training crops for this zone")
@@ -50,16 +53,20 @@ class PatchSampler:
         self.rng = np.random.default_rng(seed)
         self.tumour_voxels = [np.argwhere(c.label > 0) for c in crops]
         self.positive_cases = [i for i, v in enumerate(self.tumour_voxels) if len(v)]
-        self.lung_voxels = [self._lung_voxels(c) for c in crops] if lung_ratio > 0 else []
+        self.lung_voxels = [self._lung_voxels(c, dense_level) for c in crops] if lung_ratio > 0 else []
         self.lung_cases = [i for i, v in enumerate(self.lung_voxels) if len(v)]
 
     @staticmethod
-    def _lung_voxels(crop: ZoneCrop, stride: int = 7) -> np.ndarray:
-        """Every ``stride``-th lung-prior voxel of the zone core (a light index for sampling)."""
+    def _lung_voxels(crop: ZoneCrop, dense_level: float | None = None, stride: int = 7) -> np.ndarray:
+        """Every ``stride``-th lung-prior voxel of the zone core (a light index for sampling);
+        with ``dense_level``, only non-tumour voxels whose intensity reaches it."""
         if crop.image.shape[0] < 2:
             return np.empty((0, 3), dtype=np.int64)
         lo, hi = crop.core_z
-        vox = np.argwhere(crop.image[1, lo : hi + 1] > 0.5)[::stride]
+        candidates = crop.image[1, lo : hi + 1] > 0.5
+        if dense_level is not None:
+            candidates &= (crop.image[0, lo : hi + 1] >= dense_level) & (crop.label[lo : hi + 1] == 0)
+        vox = np.argwhere(candidates)[::stride]
         vox[:, 0] += lo
         return vox
 

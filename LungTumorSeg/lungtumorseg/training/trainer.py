@@ -131,7 +131,7 @@ def train_zone(
         return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
 
     sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step,
-                           cfg.lung_ratio if cfg.lung_channel else 0.0)
+                           cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level())
     augment = build_augmentation(cfg.seed * 1000 + step, cfg.elastic_prob)
 
     def save() -> None:
