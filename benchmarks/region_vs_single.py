@@ -80,6 +80,8 @@ def main() -> int:
     parser.add_argument("--roi", type=int, default=64)
     parser.add_argument("--heldout", type=int, default=24)
     parser.add_argument("--heldout-seed", type=int, default=30000)
+    parser.add_argument("--heldout-data", type=Path, default=None,
+                        help="an existing held-out MSD folder (e.g. the held-out benchmark's) instead of generating one")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -95,7 +97,7 @@ def main() -> int:
     if args.zones_model is None:
         _train(args.train_data, zones_pkg, [], args.steps, args)
     _train(args.train_data, single_pkg, ["--single-model"], 3 * args.steps, args)
-    heldout = args.out / "heldout"
+    heldout = args.heldout_data or args.out / "heldout"
     if not (heldout / "dataset.json").is_file():
         write_msd_dataset(heldout, args.heldout, args.heldout_seed, PhantomConfig(size="small"))
     opts = EvaluateOptions(threads=args.threads, synthetic=True, plots=False)
@@ -110,7 +112,8 @@ def main() -> int:
                        "lr": args.lr, "lung_channel": args.lung_channel, "hard_negatives": args.hard_negatives,
                        "init_from": str(args.init_from) if args.init_from else None,
                        "zones_model": str(zones_pkg),
-                       "train_data": str(args.train_data), "heldout_seeds": [args.heldout_seed, args.heldout_seed + args.heldout - 1],
+                       "train_data": str(args.train_data), "heldout_data": str(heldout),
+                       "heldout_seeds": json.loads((heldout / "dataset.json").read_text()).get("seeds"),
                        "note": "synthetic phantoms; Dice over cases (or case-zones) whose truth holds tumour"}
     (args.out / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
     print("\n| region | cases | Dice, 3 zone models | Dice, single model | difference (95% CI) |")

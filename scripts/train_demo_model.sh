@@ -66,11 +66,12 @@ fi
 
 export OMP_NUM_THREADS=2
 $PY scripts/calibrate_threshold.py --model "$WORK/model" --data "$DATA"
-$PY benchmarks/heldout_phantoms.py --model "$WORK/model" --write-card
+$PY benchmarks/heldout_phantoms.py --model "$WORK/model" --cases 16 --write-card
 rm -rf "$PKG" && cp -r "$WORK/model" "$PKG"
 echo "demo package updated: $PKG"
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then
   $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$PKG" --init-from "$WORK/shared" \
+    --heldout-data benchmarks/.cache/heldout-small-10000-16 \
     --steps "$ZONE_STEPS" --roi 48 --lr 1e-4 --lung-channel --hard-negatives dense --seed 3 --threads 2
 fi
