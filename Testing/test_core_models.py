@@ -32,6 +32,10 @@ def test_save_load_round_trip_weights_within_fp16(tmp_path):
         [CARD_FILE, "upper.safetensors", "middle.safetensors", "lower.safetensors"]
     )
     assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
+    from lungtumorseg.io import default_file_mode
+
+    modes = {p.name: p.stat().st_mode & 0o777 for p in pkg.path.iterdir()}
+    assert set(modes.values()) == {default_file_mode()}, modes  # weights readable like the card
 
     loaded = load_package(tmp_path / "model")
     assert loaded.card.name == card["name"] and loaded.card.zones == ["upper", "middle", "lower"]

@@ -80,6 +80,9 @@ def main() -> int:
     parser.add_argument("--roi", type=int, default=64)
     parser.add_argument("--heldout", type=int, default=24)
     parser.add_argument("--heldout-seed", type=int, default=30000)
+    parser.add_argument("--zones-eval", type=Path, default=None,
+                        help="an existing `evaluate` output of --zones-model on the same held-out data "
+                             "(e.g. benchmarks/results/heldout) instead of evaluating it again")
     parser.add_argument("--heldout-data", type=Path, default=None,
                         help="an existing held-out MSD folder (e.g. the held-out benchmark's) instead of generating one")
     parser.add_argument("--seed", type=int, default=1)
@@ -101,9 +104,11 @@ def main() -> int:
     if not (heldout / "dataset.json").is_file():
         write_msd_dataset(heldout, args.heldout, args.heldout_seed, PhantomConfig(size="small"))
     opts = EvaluateOptions(threads=args.threads, synthetic=True, plots=False)
-    evaluate_dataset(heldout, zones_pkg, args.out / "eval_zones", opts)
+    zones_eval = args.zones_eval or args.out / "eval_zones"
+    if args.zones_eval is None:
+        evaluate_dataset(heldout, zones_pkg, zones_eval, opts)
     evaluate_dataset(heldout, single_pkg, args.out / "eval_single", opts)
-    z_overall, z_zones = _dice_by_case(args.out / "eval_zones")
+    z_overall, z_zones = _dice_by_case(zones_eval)
     s_overall, s_zones = _dice_by_case(args.out / "eval_single")
     result = {"overall": _paired(z_overall, s_overall, args.seed)}
     for zone in ("upper", "middle", "lower"):
@@ -111,7 +116,7 @@ def main() -> int:
     result["setup"] = {"steps_per_zone_model": args.steps, "steps_single_model": 3 * args.steps, "roi": args.roi,
                        "lr": args.lr, "lung_channel": args.lung_channel, "hard_negatives": args.hard_negatives,
                        "init_from": str(args.init_from) if args.init_from else None,
-                       "zones_model": str(zones_pkg),
+                       "zones_model": str(zones_pkg), "zones_evaluation": str(zones_eval),
                        "train_data": str(args.train_data), "heldout_data": str(heldout),
                        "heldout_seeds": json.loads((heldout / "dataset.json").read_text()).get("seeds"),
                        "note": "synthetic phantoms; Dice over cases (or case-zones) whose truth holds tumour"}

@@ -72,6 +72,6 @@ echo "demo package updated: $PKG"
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then
   $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$PKG" --init-from "$WORK/shared" \
-    --heldout-data benchmarks/.cache/heldout-small-10000-16 \
+    --heldout-data benchmarks/.cache/heldout-small-10000-16 --zones-eval benchmarks/results/heldout \
     --steps "$ZONE_STEPS" --roi 48 --lr 1e-4 --lung-channel --hard-negatives dense --seed 3 --threads 2
 fi

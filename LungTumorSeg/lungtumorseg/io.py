@@ -69,7 +69,7 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
     return image
 
 
-def _umask_mode() -> int:
+def default_file_mode() -> int:
     """Permissions a newly created file would get (mkstemp makes 0600 files)."""
     mask = os.umask(0)
     os.umask(mask)
@@ -85,7 +85,7 @@ def write_image(image: sitk.Image, path: str | os.PathLike, compress: bool = Tru
     os.close(fd)
     try:
         sitk.WriteImage(image, tmp, compress)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -101,7 +101,7 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ModelPackageError
-from ..io import write_text_atomic
+from ..io import default_file_mode, write_text_atomic
 
 if TYPE_CHECKING:  # torch is imported only when weights are read or written, so listing
     import torch  # and verifying packages stays light (the Slicer GUI does both).
@@ -221,6 +221,7 @@ def save_package(
         }
         file = f"{zone}.safetensors"
         save_file(tensors, str(tmp / file), metadata={"zone": zone, "model": str(card["name"])})
+        os.chmod(tmp / file, default_file_mode())  # safetensors creates owner-only files
         weights[zone] = {"file": file, "sha256": sha256_of(tmp / file), "bytes": (tmp / file).stat().st_size}
     full = dict(card)
     full["format_version"] = FORMAT_VERSION
