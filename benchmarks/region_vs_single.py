@@ -53,11 +53,18 @@ def _train(data: Path, out: Path, extra: list[str], steps: int, args: argparse.N
     subprocess.run(cmd, check=True, env=env)
 
 
+def _card(package: Path) -> dict:
+    return json.loads((package / "model.json").read_text())
+
+
+def _threshold(package: Path) -> float:
+    return float(_card(package)["postprocessing"]["threshold"])
+
+
 def _calibrate(package: Path, data: Path, args: argparse.Namespace) -> None:
     """Threshold chosen on the package's validation split, as the demo recipe does for the
     zone package, so that the arms differ only in how the compute was spent."""
-    card = json.loads((package / "model.json").read_text())
-    if "threshold_calibration" in card.get("metrics", {}):
+    if "threshold_calibration" in _card(package).get("metrics", {}):
         return
     env = {**os.environ, "PYTHONPATH": str(ROOT / "LungTumorSeg")}
     subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_threshold.py"), "--model", str(package),
@@ -111,7 +118,8 @@ def main() -> int:
     if args.zones_model is None:
         _train(args.train_data, zones_pkg, [], args.steps, args)
     _train(args.train_data, single_pkg, ["--single-model"], 3 * args.steps, args)
-    for package in (zones_pkg, single_pkg):
+    # A zone package evaluated elsewhere (--zones-eval) keeps the threshold it was evaluated with.
+    for package in ([zones_pkg] if args.zones_eval is None else []) + [single_pkg]:
         _calibrate(package, args.train_data, args)
     heldout = args.heldout_data or args.out / "heldout"
     if not (heldout / "dataset.json").is_file():
@@ -130,8 +138,7 @@ def main() -> int:
                        "lr": args.lr, "lung_channel": args.lung_channel, "hard_negatives": args.hard_negatives,
                        "init_from": str(args.init_from) if args.init_from else None,
                        "zones_model": str(zones_pkg), "zones_evaluation": str(zones_eval),
-                       "thresholds": {"zones": json.loads((zones_pkg / "model.json").read_text())["postprocessing"]["threshold"],
-                                      "single": json.loads((single_pkg / "model.json").read_text())["postprocessing"]["threshold"]},
+                       "thresholds": {arm: _threshold(pkg) for arm, pkg in (("zones", zones_pkg), ("single", single_pkg))},
                        "train_data": str(args.train_data), "heldout_data": str(heldout),
                        "heldout_seeds": json.loads((heldout / "dataset.json").read_text()).get("seeds"),
                        "note": "synthetic phantoms; Dice over cases (or case-zones) whose truth holds tumour"}
