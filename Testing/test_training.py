@@ -157,9 +157,11 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     tuned = tmp_path / "tuned"
     assert main(["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
                  "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
-                 "--init-from", str(out)]) == 0
+                 "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2"]) == 0
     tuned_card = load_package(tuned).card.raw
     assert tuned_card["zones"]["names"] == ["whole"]
+    assert tuned_card["training"]["config"]["mined_ratio"] == 0.3
+    assert "mined false positives of the starting model" in (tmp_path / "tuned.work" / "train.log").read_text()
     source = tuned_card["training"]["initialised_from"]
     assert source["name"] == "tiny-test" and source["validation"]["upper"]["steps"] == 3
 
@@ -198,6 +200,44 @@ def test_dense_hard_negatives_centre_on_vessels_never_on_tumour():
     for _ in range(30):
         patch, label = sampler.sample()
         assert patch[0, 4, 4, 4] >= 0.4 and label[4, 4, 4] == 0  # on the vessel, never the tumour
+
+
+def test_false_positive_voxels_are_away_from_tumour_and_inside_the_core():
+    from lungtumorseg.training.mining import false_positive_voxels
+
+    label = np.zeros((30, 40, 40), np.uint8)
+    label[10:14, 10:14, 10:14] = 1
+    probability = np.zeros(label.shape, np.float32)
+    probability[9:15, 9:15, 9:15] = 0.9  # the tumour, a voxel too wide: not a false positive
+    probability[10:14, 30:34, 30:34] = 0.9  # a "vessel" the model calls tumour
+    probability[25:28, 30:34, 5:9] = 0.9  # a false positive outside the zone core
+    probability[10:14, 20:24, 30:34] = 0.4  # below the threshold
+    vox = false_positive_voxels(probability, label, core_z=(5, 20), threshold=0.5, clearance=2, stride=1)
+    assert len(vox) == 4 * 4 * 4
+    assert (vox[:, 1] >= 30).all() and (vox[:, 2] >= 30).all()
+
+
+def test_sampler_centres_mined_patches_on_the_false_positives():
+    crop = _crop_with_tumour(7)
+    mined = [np.array([[15, 5, 70], [25, 40, 40]])]
+    sampler = PatchSampler([crop], (8, 8, 8), positive_ratio=0.0, seed=0, mined_voxels=mined, mined_ratio=1.0)
+    marked = crop.image.copy()
+    for z, y, x in mined[0]:
+        marked[0, z, y, x] = 7.0  # find the centres again in the patches
+    sampler.crops = [ZoneCrop(marked, crop.label, crop.core_z)]
+    for _ in range(20):
+        patch, _ = sampler.sample()
+        assert patch[0, 4, 4, 4] == 7.0
+    with pytest.raises(ValueError):
+        PatchSampler([crop], (8, 8, 8), 0.5, seed=0, mined_voxels=[], mined_ratio=0.3)
+
+
+def test_mining_without_a_starting_model_is_refused(tmp_path, capsys):
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "m"), "--mine-negatives", "0.3"]) != 0
+    assert "--mine-negatives needs --init-from" in capsys.readouterr().err
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "m"), "--positive-ratio", "0.6",
+                 "--lung-ratio", "0.6"]) != 0
+    assert "must not exceed 1" in capsys.readouterr().err
 
 
 def test_dense_level_follows_the_intensity_window():

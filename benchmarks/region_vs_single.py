@@ -48,6 +48,10 @@ def _train(data: Path, out: Path, extra: list[str], steps: int, args: argparse.N
         cmd += ["--hard-negatives", args.hard_negatives]
     if args.init_from:
         cmd += ["--init-from", str(args.init_from)]
+    for flag, value in (("--positive-ratio", args.positive_ratio), ("--lung-ratio", args.lung_ratio),
+                        ("--mine-negatives", args.mine_negatives)):
+        if value is not None:
+            cmd += [flag, str(value)]
     print("running:", " ".join(cmd), flush=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "LungTumorSeg")}
     subprocess.run(cmd, check=True, env=env)
@@ -109,6 +113,9 @@ def main() -> int:
     parser.add_argument("--lung-channel", action="store_true", help="both arms see the lung prior channel")
     parser.add_argument("--hard-negatives", choices=["lung", "dense"], default=None)
     parser.add_argument("--init-from", type=Path, default=None, help="package both arms start from")
+    parser.add_argument("--positive-ratio", type=float, default=None, help="passed to train (both arms)")
+    parser.add_argument("--lung-ratio", type=float, default=None, help="passed to train (both arms)")
+    parser.add_argument("--mine-negatives", type=float, default=None, help="passed to train (both arms)")
     parser.add_argument("--zones-model", type=Path, default=None,
                         help="an already trained zone package for arm (a) (e.g. the demo package), instead of training one")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "region_vs_single")
@@ -136,6 +143,8 @@ def main() -> int:
         result[zone] = _paired(z_zones.get(zone, {}), s_zones.get(zone, {}), args.seed)
     result["setup"] = {"steps_per_zone_model": args.steps, "steps_single_model": 3 * args.steps, "roi": args.roi,
                        "lr": args.lr, "lung_channel": args.lung_channel, "hard_negatives": args.hard_negatives,
+                       "positive_ratio": args.positive_ratio, "lung_ratio": args.lung_ratio,
+                       "mine_negatives": args.mine_negatives,
                        "init_from": str(args.init_from) if args.init_from else None,
                        "zones_model": str(zones_pkg), "zones_evaluation": str(zones_eval),
                        "thresholds": {arm: _threshold(pkg) for arm, pkg in (("zones", zones_pkg), ("single", single_pkg))},

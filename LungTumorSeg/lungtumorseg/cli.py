@@ -67,6 +67,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hard-negatives", choices=["lung", "dense"], default=None,
                    help="with --lung-channel: centre hard-negative patches on any lung voxel, or only on dense "
                         "lung structures (vessels, fissures) that look like nodules in one slice (default lung)")
+    p.add_argument("--positive-ratio", type=float, default=None,
+                   help="fraction of patches centred on tumour (default 0.5)")
+    p.add_argument("--lung-ratio", type=float, default=None,
+                   help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
+    p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
+                   help="with --init-from: centre this fraction of patches on the starting model's false "
+                        "positives on the training crops (one inference pass before training)")
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
     p.add_argument("--seed", type=int, default=None)
@@ -139,7 +146,18 @@ def _run_train(args: argparse.Namespace) -> int:
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
         val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
+        positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
     )
+    for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
+                       ("mined_ratio", "--mine-negatives")):
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise LungTumorSegError(f"{flag} must be between 0 and 1")
+    if cfg.mined_ratio and not cfg.init_from:
+        raise LungTumorSegError("--mine-negatives needs --init-from: it mines the starting model's false positives")
+    if cfg.positive_ratio + cfg.lung_ratio + cfg.mined_ratio > 1.0:
+        raise LungTumorSegError(
+            f"--positive-ratio ({cfg.positive_ratio}), --lung-ratio ({cfg.lung_ratio}) and --mine-negatives "
+            f"({cfg.mined_ratio}) together must not exceed 1; lower one of them")
     if args.demo:
         cfg.demo = True
     if args.single_model:

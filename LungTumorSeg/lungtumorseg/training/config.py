@@ -36,6 +36,8 @@ class TrainConfig:
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"
+    mined_ratio: float = 0.0  # patches centred on the starting model's false positives (needs init_from)
+    mining_threshold: float = 0.5  # probability at which the starting model's response counts as a finding
     elastic_prob: float = 0.05
     val_fraction: float = 0.15
     val_every: int = 100

@@ -6,7 +6,9 @@ the lung prior (when the input has that channel): hard negatives the network mus
 to ignore. With ``dense_level`` set, those centres are only the *dense* lung voxels
 (input intensity at or above it, not tumour): vessels, airway walls, fissures — in one
 axial slice a vessel cut across looks like a nodule, only its 3D shape tells them apart,
-and random lung voxels are mostly empty parenchyma that teaches nothing. The rest are
+and random lung voxels are mostly empty parenchyma that teaches nothing. With mined
+false positives (``training.mining``), a fraction ``mined_ratio`` is centred on voxels the
+starting network wrongly called tumour. The rest are
 centred uniformly in the zone's core (where its weight is non-zero). Crops smaller than
 the patch are padded with air.
 """
@@ -43,6 +45,7 @@ class PatchSampler:
     def __init__(
         self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int,
         lung_ratio: float = 0.0, dense_level: float | None = None,
+        mined_voxels: list[np.ndarray] | None = None, mined_ratio: float = 0.0,
     ):
         if not crops:
             raise ValueError("no training crops for this zone")
@@ -55,6 +58,11 @@ class PatchSampler:
         self.positive_cases = [i for i, v in enumerate(self.tumour_voxels) if len(v)]
         self.lung_voxels = [self._lung_voxels(c, dense_level) for c in crops] if lung_ratio > 0 else []
         self.lung_cases = [i for i, v in enumerate(self.lung_voxels) if len(v)]
+        if mined_voxels is not None and len(mined_voxels) != len(crops):
+            raise ValueError("mined_voxels needs one array per crop")
+        self.mined_voxels = mined_voxels or []
+        self.mined_ratio = mined_ratio if mined_voxels is not None else 0.0
+        self.mined_cases = [i for i, v in enumerate(self.mined_voxels) if len(v)]
 
     @staticmethod
     def _lung_voxels(crop: ZoneCrop, dense_level: float | None = None, stride: int = 7) -> np.ndarray:
@@ -76,7 +84,11 @@ class PatchSampler:
             i = int(self.rng.choice(self.positive_cases))
             vox = self.tumour_voxels[i]
             centre = vox[self.rng.integers(len(vox))]
-        elif self.lung_cases and draw < self.positive_ratio + self.lung_ratio:
+        elif self.mined_cases and draw < self.positive_ratio + self.mined_ratio:
+            i = int(self.rng.choice(self.mined_cases))
+            vox = self.mined_voxels[i]
+            centre = vox[self.rng.integers(len(vox))]
+        elif self.lung_cases and draw < self.positive_ratio + self.mined_ratio + self.lung_ratio:
             i = int(self.rng.choice(self.lung_cases))
             vox = self.lung_voxels[i]
             centre = vox[self.rng.integers(len(vox))]

@@ -21,6 +21,7 @@ from monai.losses import DiceCELoss
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
 from .config import TrainConfig
+from .mining import mine_false_positives
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
 
@@ -107,6 +108,7 @@ def train_zone(
     use_amp = cfg.device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed, best, best_state, history, stale = 0, 0.0, -1.0, None, [], 0
+    mined: list[np.ndarray] | None = None
     if checkpoint.is_file():
         ck = torch.load(checkpoint, map_location=cfg.device, weights_only=True)
         net.load_state_dict(ck["model"])
@@ -114,6 +116,8 @@ def train_zone(
         sched.load_state_dict(ck["scheduler"])
         step, elapsed, best = int(ck["step"]), float(ck["elapsed"]), float(ck["best"])
         best_state, history, stale = ck["best_state"], list(ck["history"]), int(ck["stale"])
+        if ck.get("mined") is not None:
+            mined = [t.numpy().astype(np.int64) for t in ck["mined"]]
         log(f"[{zone}] resumed at step {step} (best validation Dice {best:.3f})")
     elif cfg.init_from:
         from ..models.package import load_package
@@ -130,8 +134,15 @@ def train_zone(
         log(f"[{zone}] already finished")
         return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
 
+    if cfg.mined_ratio > 0 and mined is None:
+        started = time.perf_counter()
+        mined = mine_false_positives(net, train_crops, roi, cfg.device, cfg.mining_threshold)
+        log(f"[{zone}] mined false positives of the starting model: {sum(len(v) for v in mined)} sampled voxels "
+            f"in {sum(1 for v in mined if len(v))} of {len(mined)} training crops "
+            f"({time.perf_counter() - started:.0f} s)")
     sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step,
-                           cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level())
+                           cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level(),
+                           mined, cfg.mined_ratio)
     augment = build_augmentation(cfg.seed * 1000 + step, cfg.elastic_prob)
 
     def save() -> None:
@@ -139,7 +150,8 @@ def train_zone(
         torch.save(
             {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "step": step, "elapsed": elapsed, "best": best, "best_state": best_state,
-             "history": history, "stale": stale},
+             "history": history, "stale": stale,
+             "mined": None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]},
             tmp,
         )
         tmp.replace(checkpoint)
