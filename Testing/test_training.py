@@ -162,6 +162,11 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert tuned_card["zones"]["names"] == ["whole"]
     assert tuned_card["training"]["config"]["mined_ratio"] == 0.3
     assert "mined false positives of the starting model" in (tmp_path / "tuned.work" / "train.log").read_text()
+    # The starting weights are validated first and compete with the fine-tuned ones.
+    assert "of the starting weights (step 0)" in (tmp_path / "tuned.work" / "train.log").read_text()
+    whole = tuned_card["metrics"]["validation"]["whole"]
+    assert whole["history"][0]["step"] == 0 and whole["best_step"] in (0, 1)
+    assert whole["best_validation_dice"] == max(h["val_dice"] for h in whole["history"])
     source = tuned_card["training"]["initialised_from"]
     assert source["name"] == "tiny-test" and source["validation"]["upper"]["steps"] == 3
 

@@ -167,6 +167,8 @@ def run_training(
         states[zone] = result.state
         zone_metrics[zone] = {
             "best_validation_dice": result.best_val_dice,
+            # 0 = the starting weights (--init-from) were never beaten and are what the package holds
+            "best_step": max(result.history, key=lambda h: h["val_dice"])["step"] if result.history else None,
             "steps": result.steps,
             "cpu_minutes" if cfg.device == "cpu" else "minutes": round(result.minutes, 1),
             "history": result.history,

@@ -156,6 +156,12 @@ def train_zone(
         )
         tmp.replace(checkpoint)
 
+    if cfg.init_from and step == 0 and best_state is None and val_crops:
+        # The starting weights compete too: a fine-tune that never beats them keeps them.
+        best = validation_dice(net, val_crops, roi, cfg.device)
+        best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        history.append({"step": 0, "loss": None, "val_dice": best, "minutes": 0.0})
+        log(f"[{zone}] validation Dice {best:.3f} of the starting weights (step 0)")
     net.train()
     running, t_last = [], time.perf_counter()
     while step < cfg.steps:
