@@ -34,12 +34,17 @@ def false_positive_voxels(
     return vox
 
 
-def tumour_probability(net: torch.nn.Module, crop: ZoneCrop, roi: tuple[int, int, int], device: str) -> np.ndarray:
-    """The network's tumour probability over a whole crop, as inference computes it."""
+def crop_logits(net: torch.nn.Module, crop: ZoneCrop, roi: tuple[int, int, int], device: str) -> torch.Tensor:
+    """The network's logits (1, 2, z, y, x) over a whole crop, slid as inference slides it.
+    Shared by mining and by the trainer's validation."""
     image = torch.from_numpy(crop.image.astype(np.float32))[None].to(device)
     with torch.inference_mode():
-        logits = sliding_window_inference(image, roi, 2, net, overlap=0.25, mode="gaussian")
-    return torch.softmax(logits, dim=1)[0, 1].cpu().numpy()
+        return sliding_window_inference(image, roi, 2, net, overlap=0.25, mode="gaussian")
+
+
+def tumour_probability(net: torch.nn.Module, crop: ZoneCrop, roi: tuple[int, int, int], device: str) -> np.ndarray:
+    """The network's tumour probability over a whole crop."""
+    return torch.softmax(crop_logits(net, crop, roi, device), dim=1)[0, 1].cpu().numpy()
 
 
 def mine_false_positives(

@@ -15,13 +15,12 @@ from typing import Callable
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
 from .config import TrainConfig
-from .mining import mine_false_positives
+from .mining import crop_logits, mine_false_positives
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
 
@@ -44,17 +43,19 @@ def validation_dice(net: torch.nn.Module, crops: list[ZoneCrop], roi: tuple[int,
     """Global Dice over the validation crops' zone cores (sliding window, gaussian)."""
     net.eval()
     inter, total = 0.0, 0.0
-    with torch.inference_mode():
-        for crop in crops:
-            image = torch.from_numpy(crop.image.astype(np.float32))[None].to(device)
-            logits = sliding_window_inference(image, roi, 2, net, overlap=0.25, mode="gaussian")
-            pred = (logits.argmax(1)[0].cpu().numpy() > 0)
-            lo, hi = crop.core_z
-            pred, truth = pred[lo : hi + 1], crop.label[lo : hi + 1] > 0
-            inter += float((pred & truth).sum())
-            total += float(pred.sum() + truth.sum())
+    for crop in crops:
+        pred = crop_logits(net, crop, roi, device).argmax(1)[0].cpu().numpy() > 0
+        lo, hi = crop.core_z
+        pred, truth = pred[lo : hi + 1], crop.label[lo : hi + 1] > 0
+        inter += float((pred & truth).sum())
+        total += float(pred.sum() + truth.sum())
     net.train()
     return 1.0 if total == 0 else 2.0 * inter / total
+
+
+def _snapshot(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the weights (the best checkpoint so far)."""
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
 def _fit_input_channels(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -140,6 +141,7 @@ def train_zone(
         log(f"[{zone}] mined false positives of the starting model: {sum(len(v) for v in mined)} sampled voxels "
             f"in {sum(1 for v in mined if len(v))} of {len(mined)} training crops "
             f"({time.perf_counter() - started:.0f} s)")
+    mined_tensors = None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]
     sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step,
                            cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level(),
                            mined, cfg.mined_ratio)
@@ -151,7 +153,7 @@ def train_zone(
             {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "step": step, "elapsed": elapsed, "best": best, "best_state": best_state,
              "history": history, "stale": stale,
-             "mined": None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]},
+             "mined": mined_tensors},
             tmp,
         )
         tmp.replace(checkpoint)
@@ -159,7 +161,7 @@ def train_zone(
     if cfg.init_from and step == 0 and best_state is None and val_crops:
         # The starting weights compete too: a fine-tune that never beats them keeps them.
         best = validation_dice(net, val_crops, roi, cfg.device)
-        best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        best_state = _snapshot(net)
         history.append({"step": 0, "loss": None, "val_dice": best, "minutes": 0.0})
         log(f"[{zone}] validation Dice {best:.3f} of the starting weights (step 0)")
     net.train()
@@ -195,7 +197,7 @@ def train_zone(
             improved = not val_crops or dice > best
             if improved:
                 best, stale = (dice if val_crops else best), 0
-                best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                best_state = _snapshot(net)
             else:
                 stale += 1
             log(f"[{zone}] validation Dice {dice:.3f} (best {best:.3f}) at step {step}")
