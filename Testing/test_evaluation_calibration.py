@@ -1,0 +1,98 @@
+"""Operating-point calibration (threshold × minimum lesion volume) on hand-built cases.
+
+Every expected number below is counted by hand from the boxes the test draws (voxels of
+1 mm³), not computed by the code under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lungtumorseg.evaluation.calibration import (
+    calibration_record, case_curve, choose_operating_point, summarise_curves,
+)
+
+SPACING = (1.0, 1.0, 1.0)
+THRESHOLDS = (0.3, 0.5)
+VOLUMES = (20.0, 100.0)
+
+
+def _tumour_case() -> tuple[np.ndarray, np.ndarray]:
+    """Truth: a 12³ cube (1728 voxels, 14.9 mm). Prediction: 1440 of its voxels at 0.9,
+    a 27-voxel false blob at 0.9 and a 125-voxel false blob at 0.4, plus a 3.7 mm truth
+    nodule (27 voxels) nobody finds."""
+    truth = np.zeros((48, 48, 48), dtype=np.uint8)
+    prob = np.zeros(truth.shape, dtype=np.float32)
+    truth[4:16, 4:16, 4:16] = 1
+    prob[4:14, 4:16, 4:16] = 0.9
+    prob[30:33, 30:33, 30:33] = 0.9
+    prob[30:35, 4:9, 30:35] = 0.4
+    truth[40:43, 40:43, 4:7] = 1
+    return prob, truth
+
+
+def test_case_curve_counts_dice_false_positives_and_large_detections() -> None:
+    prob, truth = _tumour_case()
+    curve = case_curve(prob, truth, SPACING, THRESHOLDS, VOLUMES)
+    truth_sum = 1728 + 27
+    expected_dice = np.array([
+        [2 * 1440 / (1440 + 27 + 125 + truth_sum), 2 * 1440 / (1440 + 125 + truth_sum)],
+        [2 * 1440 / (1440 + 27 + truth_sum), 2 * 1440 / (1440 + truth_sum)],
+    ])
+    np.testing.assert_allclose(curve.dice, expected_dice, rtol=1e-9)
+    np.testing.assert_array_equal(curve.false_positives, [[2, 1], [1, 0]])
+    assert curve.n_large == 1 and curve.n_truth == 2  # the 3.7 mm nodule is below 10 mm
+    np.testing.assert_array_equal(curve.detected_large, [[1, 1], [1, 1]])
+    np.testing.assert_array_equal(curve.detected, [[1, 1], [1, 1]])  # the nodule is missed everywhere
+    assert curve.has_tumour
+
+
+def test_minimum_volume_that_removes_the_tumour_loses_its_detection() -> None:
+    prob, truth = _tumour_case()
+    curve = case_curve(prob, truth, SPACING, (0.5,), (2000.0,))
+    assert curve.detected_large[0, 0] == 0
+    assert curve.false_positives[0, 0] == 0
+    assert curve.dice[0, 0] == 0.0
+
+
+def test_summary_and_choice_prefer_fewer_false_positives_and_count_clean_tumour_free_cases() -> None:
+    prob, truth = _tumour_case()
+    free_prob = np.zeros((32, 32, 32), dtype=np.float32)
+    free_prob[10:13, 10:13, 10:13] = 0.9  # 27 voxels: removed by the 100 mm³ minimum
+    curves = [case_curve(prob, truth, SPACING, THRESHOLDS, VOLUMES),
+              case_curve(free_prob, np.zeros(free_prob.shape), SPACING, THRESHOLDS, VOLUMES)]
+    assert not curves[1].has_tumour
+    summary = summarise_curves(curves)
+    np.testing.assert_allclose(summary["false_positives_per_case"], [[1.5, 0.5], [1.0, 0.0]])
+    np.testing.assert_allclose(summary["clean_fraction"], [[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_allclose(summary["sensitivity_large"], [[1.0, 1.0], [1.0, 1.0]])
+    # lesion F1 = 2·TP / (2·TP + FP + FN) pooled: TP 1 and FN 1 (the nodule) everywhere
+    np.testing.assert_allclose(summary["lesion_f1"], [[2 / 6, 2 / 4], [2 / 5, 2 / 3]])
+    chosen = choose_operating_point(summary, THRESHOLDS, VOLUMES)
+    assert (chosen.threshold, chosen.min_lesion_mm3) == (0.5, 100.0)
+    assert chosen.false_positives_per_case == 0.0 and chosen.clean_fraction == 1.0
+    record = calibration_record(["b", "a"], THRESHOLDS, VOLUMES, summary, chosen, 0.005)
+    assert record["cases"] == ["a", "b"]
+    assert record["chosen"]["min_lesion_mm3"] == 100.0
+    assert record["clean_fraction"] == [[0.0, 1.0], [0.0, 1.0]]
+
+
+def test_tolerance_trades_a_little_dice_for_fewer_false_positives() -> None:
+    summary = {
+        "mean_dice": np.array([[0.800, 0.797, 0.700]]),
+        "false_positives_per_case": np.array([[3.0, 1.0, 0.0]]),
+        "sensitivity_large": np.array([[1.0, 1.0, 0.5]]),
+        "clean_fraction": np.array([[np.nan, np.nan, np.nan]]),
+    }
+    loose = choose_operating_point(summary, (0.5,), (10.0, 50.0, 500.0), tolerance=0.005)
+    strict = choose_operating_point(summary, (0.5,), (10.0, 50.0, 500.0), tolerance=0.001)
+    assert loose.min_lesion_mm3 == 50.0 and loose.false_positives_per_case == 1.0
+    assert strict.min_lesion_mm3 == 10.0 and strict.mean_dice == pytest.approx(0.8)
+
+
+def test_mismatched_shapes_and_empty_case_lists_are_refused() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        case_curve(np.zeros((4, 4, 4)), np.zeros((4, 4, 5)), SPACING, THRESHOLDS, VOLUMES)
+    with pytest.raises(ValueError, match="no validation cases"):
+        summarise_curves([])
