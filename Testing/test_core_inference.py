@@ -125,3 +125,40 @@ def test_superpose_blends_across_zone_boundaries():
     assert np.all(np.diff(band) >= -1e-7)  # monotonic ramp from lower to upper
     assert np.abs(np.diff(band)).max() <= 3.0 / 15.0 + 1e-6  # spread over the 15 mm overlap
     assert ((band > 0.01) & (band < 0.99)).sum() >= 3  # a real blend, not a step
+
+
+def _random_unetr():
+    """A real (untrained, seeded) MONAI UNETR: not mirror-symmetric, unlike ThresholdNet."""
+    import torch
+    from monai.networks.nets import UNETR
+
+    torch.manual_seed(0)
+    net = UNETR(in_channels=1, out_channels=2, img_size=(16, 16, 16), feature_size=4, hidden_size=48,
+                mlp_dim=96, num_heads=4, proj_type="conv", norm_name="instance").eval()
+    return net
+
+
+def test_test_time_mirroring_averages_the_mirrored_pass_and_is_mirror_equivariant():
+    import torch
+
+    net = _random_unetr()
+    image = _image((16, 16, 16), seed=3)  # one window: the gaussian blend is the identity
+    span = ProgressSpan(None, 0, 1)
+    mirrored = predict_zone(net, image, (16, 16, 16), 0.25, 1, span, "t", mirror_axes=(2,))
+    with torch.inference_mode():
+        x = torch.from_numpy(image)[None, None]
+        plain = torch.softmax(net(x), 1)[0, 1].numpy()
+        flipped = torch.flip(torch.softmax(net(torch.flip(x, (4,))), 1), (4,))[0, 1].numpy()
+    np.testing.assert_allclose(mirrored, (plain + flipped) / 2, atol=1e-5)
+    assert np.abs(plain - flipped).max() > 1e-3  # the network itself is not symmetric
+    mirrored_of_flip = predict_zone(net, image[:, :, ::-1].copy(), (16, 16, 16), 0.25, 1, span, "t", mirror_axes=(2,))
+    np.testing.assert_allclose(mirrored_of_flip, mirrored[:, :, ::-1], atol=1e-5)
+
+
+def test_test_time_mirroring_costs_one_pass_per_axis_and_rejects_bad_axes():
+    shape, roi = (40, 50, 33), (16, 16, 16)
+    net = ThresholdNet(0.5)
+    predict_zone(net, _image(shape), roi, 0.25, 2, ProgressSpan(None, 0, 1), "t", mirror_axes=(1, 2))
+    assert net.windows == 3 * count_windows(shape, roi, 0.25)
+    with pytest.raises(ValueError, match="mirror axes"):
+        predict_zone(net, _image(shape), roi, 0.25, 2, ProgressSpan(None, 0, 1), "t", mirror_axes=(3,))

@@ -126,6 +126,22 @@ def test_card_without_a_field(package_copy, field):  # noqa: F811
     _expect(CARD_FILE, load_package, package_copy, match=field)
 
 
+@pytest.mark.parametrize("axes", [[3], "x", [0, -1]])
+def test_card_with_invalid_mirror_axes(package_copy, axes):  # noqa: F811
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["inference"]["mirror_axes"] = axes
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    _expect(CARD_FILE, load_package, package_copy, match="mirror_axes")
+
+
+def test_card_mirror_axes_are_read(package_copy):  # noqa: F811
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    assert load_package(package_copy).card.mirror_axes == tuple(raw["inference"].get("mirror_axes", ()))
+    raw["inference"]["mirror_axes"] = [2]
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    assert load_package(package_copy).card.mirror_axes == (2,)
+
+
 def test_card_zone_without_weights(package_copy):  # noqa: F811
     raw = json.loads((package_copy / CARD_FILE).read_text())
     del raw["weights"]["middle"]

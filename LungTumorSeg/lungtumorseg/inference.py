@@ -4,6 +4,11 @@ Each zone model runs MONAI ``sliding_window_inference`` with gaussian blending o
 zone crop. The zone probability maps are superposed into one canonical-grid map with the
 zones' body-axis weight profiles (a partition of unity, so overlaps blend smoothly and the
 region outside every zone stays background).
+
+Optional test-time mirroring (the card's ``inference.mirror_axes``, as nnU-Net does by
+default, Isensee et al., Nature Methods 2021): every window is also evaluated mirrored along
+each listed axis and the un-mirrored probabilities are averaged, which cancels part of the
+network's orientation-specific noise at the cost of one extra pass per axis.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ def count_windows(shape: tuple[int, ...], roi: tuple[int, ...], overlap: float) 
     return total
 
 
+def mirrored_probability(network: torch.nn.Module, batch: torch.Tensor, mirror_axes: tuple[int, ...]) -> torch.Tensor:
+    """Tumour probability of a (B, C, z, y, x) batch, averaged over the identity and a mirror
+    along each spatial axis in ``mirror_axes`` (0 = z, 1 = y, 2 = x), each mirrored back."""
+    prob = torch.softmax(network(batch), dim=1)[:, 1:2]
+    for axis in mirror_axes:
+        dim = 2 + int(axis)
+        prob = prob + torch.flip(torch.softmax(network(torch.flip(batch, (dim,))), dim=1)[:, 1:2], (dim,))
+    return prob / (1 + len(mirror_axes))
+
+
 def predict_zone(
     network: torch.nn.Module,
     image: np.ndarray,
@@ -38,22 +53,25 @@ def predict_zone(
     sw_batch_size: int,
     span: ProgressSpan,
     stage: str,
+    mirror_axes: tuple[int, ...] = (),
 ) -> np.ndarray:
     """Tumour probability (float32, (z, y, x)) for one zone crop of the (C, z, y, x) input.
 
     Cancellation is checked before every batch of windows, so a cancel takes effect within
-    one window batch.
+    one window batch. ``mirror_axes``: test-time mirroring, see the module doc.
     """
+    if any(a not in (0, 1, 2) for a in mirror_axes):
+        raise ValueError(f"mirror axes must be 0, 1 or 2 (z, y, x), got {list(mirror_axes)}")
     total = max(count_windows(image.shape[-3:], roi, overlap), 1)
     done = [0]
 
     def predictor(batch: torch.Tensor) -> torch.Tensor:
         span.check_cancel()
         with torch.inference_mode():
-            logits = network(batch)
+            prob = mirrored_probability(network, batch, mirror_axes)
         done[0] += batch.shape[0]
         span.report(stage, done[0] / total)
-        return torch.softmax(logits, dim=1)[:, 1:2]
+        return prob
 
     if image.ndim == 3:
         image = image[None]
@@ -95,6 +113,7 @@ def run_zones(
     overlap: float,
     sw_batch_size: int,
     span: ProgressSpan,
+    mirror_axes: tuple[int, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Run each zone's network on its crop; progress is split by window counts."""
     counts = [count_windows(z.crop(image).shape[-3:], roi, overlap) for z in zones]
@@ -106,7 +125,7 @@ def run_zones(
         sub.report(f"loading {zone.name} zone model", 0.0)
         network = load_network(zone.name)
         probs[zone.name] = predict_zone(
-            network, zone.crop(image), roi, overlap, sw_batch_size, sub, f"inference {zone.name} zone"
+            network, zone.crop(image), roi, overlap, sw_batch_size, sub, f"inference {zone.name} zone", mirror_axes
         )
         start += n
     return probs

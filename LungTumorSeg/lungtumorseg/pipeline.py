@@ -136,6 +136,7 @@ def segment(
         float(inf.get("overlap", 0.25)),
         int(inf.get("sw_batch_size", 2)),
         span.sub(0.1, 0.9),
+        card.mirror_axes,
     )
     lap("inference")
 

@@ -90,6 +90,11 @@ class ModelCard:
     def roi_size(self) -> tuple[int, int, int]:
         return tuple(int(v) for v in self.raw["network"]["img_size"])  # type: ignore[return-value]
 
+    @property
+    def mirror_axes(self) -> tuple[int, ...]:
+        """Test-time mirroring axes of the canonical (z, y, x) grid; empty = none."""
+        return tuple(int(a) for a in self.raw.get("inference", {}).get("mirror_axes", ()))
+
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
 
@@ -192,6 +197,10 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
     for zone in card.zones:
         if zone not in raw["weights"]:
             raise ModelPackageError(f"{card_path} names zone {zone!r} but lists no weights for it.")
+    mirror = raw.get("inference", {}).get("mirror_axes", [])
+    if not isinstance(mirror, list) or any(a not in (0, 1, 2) for a in mirror):
+        raise ModelPackageError(
+            f"{card_path}: inference.mirror_axes must be a list of axes 0, 1, 2 (z, y, x), got {mirror!r}.")
     return ModelPackage(folder, card)
 
 
