@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lungtumorseg.evaluation.calibration import (
-    calibration_record, case_curve, choose_operating_point, summarise_curves,
+    OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, summarise_curves,
 )
 
 SPACING = (1.0, 1.0, 1.0)
@@ -96,3 +96,14 @@ def test_mismatched_shapes_and_empty_case_lists_are_refused() -> None:
         case_curve(np.zeros((4, 4, 4)), np.zeros((4, 4, 5)), SPACING, THRESHOLDS, VOLUMES)
     with pytest.raises(ValueError, match="no validation cases"):
         summarise_curves([])
+
+
+def test_choose_among_prefers_dice_then_fewer_false_positives_then_the_cheaper_option() -> None:
+    plain = OperatingPoint(0.4, 120.0, 0.50, 4.0, 0.8, 0.0)
+    better = OperatingPoint(0.4, 120.0, 0.52, 6.0, 0.8, 0.0)
+    same_dice_fewer_fp = OperatingPoint(0.4, 120.0, 0.498, 3.0, 0.8, 0.0)
+    assert choose_among([plain, better]) == 1  # 0.02 more Dice is beyond the tolerance
+    assert choose_among([plain, same_dice_fewer_fp]) == 1
+    assert choose_among([plain, plain]) == 0
+    with pytest.raises(ValueError):
+        choose_among([])

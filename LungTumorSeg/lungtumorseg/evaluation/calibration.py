@@ -140,6 +140,16 @@ def choose_operating_point(
     )
 
 
+def choose_among(points: Sequence[OperatingPoint], tolerance: float = 0.005) -> int:
+    """Index of the best of several operating points (e.g. with and without test-time
+    mirroring) by the same rule; on a full tie the earlier (cheaper) one wins."""
+    if not points:
+        raise ValueError("no operating points to choose from")
+    best = max(p.mean_dice for p in points)
+    candidates = [i for i, p in enumerate(points) if p.mean_dice >= best - tolerance]
+    return min(candidates, key=lambda i: (points[i].false_positives_per_case, -points[i].sensitivity_large, i))
+
+
 def calibration_record(
     cases: Sequence[str], thresholds: Sequence[float], min_volumes_mm3: Sequence[float],
     summary: dict[str, np.ndarray], chosen: OperatingPoint, tolerance: float,
