@@ -169,6 +169,21 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert whole["best_validation_dice"] == max(h["val_dice"] for h in whole["history"])
     source = tuned_card["training"]["initialised_from"]
     assert source["name"] == "tiny-test" and source["validation"]["upper"]["steps"] == 3
+    # Same split (the split seed does not follow --seed): nothing it validates on was learned by its start.
+    assert tuned_card["training"]["validation_cases"] == card["training"]["validation_cases"]
+    assert tuned_card["training"]["validation_cases_seen_by_starting_weights"] == []
+
+    # A different split validates on a case the starting weights were trained on: reported, not hidden.
+    other_seed = next(s for s in range(1, 50)
+                      if split_cases(discover_cases(data), 0.15, s)[1][0].name not in card["training"]["validation_cases"])
+    leaky = tmp_path / "leaky"
+    assert main(["train", str(data), "-o", str(leaky), "--steps", "1", "--val-every", "1", "--roi", "32",
+                 "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
+                 "--init-from", str(out), "--split-seed", str(other_seed)]) == 0
+    leaky_training = load_package(leaky).card.raw["training"]
+    expected = sorted(set(leaky_training["validation_cases"]) & set(card["training"]["train_cases"]))
+    assert expected and leaky_training["validation_cases_seen_by_starting_weights"] == expected
+    assert "were trained on 1 of these validation cases" in (tmp_path / "leaky.work" / "train.log").read_text()
 
     report = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0
@@ -253,3 +268,30 @@ def test_dense_level_follows_the_intensity_window():
     assert cfg.dense_level() == pytest.approx(500.0 / 1500.0)
     with pytest.raises(ValueError):
         TrainConfig(hard_negatives="vessels").dense_level()
+
+
+def test_transfer_weights_keeps_the_transformer_when_the_decoder_is_wider():
+    import torch
+
+    from lungtumorseg.models.network import build_unetr, reduced_unetr_config
+    from lungtumorseg.training.trainer import transfer_weights
+
+    torch.manual_seed(0)
+    source_cfg = reduced_unetr_config(32)  # CT only, decoder width 8
+    target_cfg = {**reduced_unetr_config(32), "in_channels": 2, "feature_size": 16}
+    source, target = build_unetr(source_cfg).state_dict(), build_unetr(target_cfg)
+    state, fresh = transfer_weights(source, target.state_dict())
+    target.load_state_dict(state)  # every tensor has the target's shape
+
+    vit_keys = [k for k in source if k.startswith("vit.") and "patch_embeddings.weight" not in k]
+    assert vit_keys and all(torch.equal(state[k], source[k]) for k in vit_keys)
+    embed = "vit.patch_embedding.patch_embeddings.weight"
+    assert torch.equal(state[embed][:, :1], source[embed]) and not state[embed][:, 1:].any()
+    assert not any(k.startswith("vit.") for k in fresh)
+    assert "out.conv.conv.weight" in fresh and state["out.conv.conv.weight"].shape[1] == 16
+    assert all(state[k].shape != source[k].shape for k in fresh if k in source)
+
+
+def test_feature_size_must_be_a_multiple_of_four(tmp_path, capsys):
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "m"), "--feature-size", "6"]) != 0
+    assert "--feature-size must be a positive multiple of 4" in capsys.readouterr().err

@@ -40,7 +40,7 @@ def _train(data: Path, out: Path, extra: list[str], steps: int, args: argparse.N
         print(f"reusing {out}")
         return
     cmd = [sys.executable, "-m", "lungtumorseg.cli", "train", str(data), "-o", str(out), "--steps", str(steps),
-           "--seed", str(args.seed), "--threads", str(args.threads), "--val-every", str(max(steps // 2, 1)),
+           "--seed", str(args.seed), "--split-seed", str(args.split_seed), "--threads", str(args.threads), "--val-every", str(max(steps // 2, 1)),
            "--roi", str(args.roi), "--lr", str(args.lr), *extra]
     if args.lung_channel:
         cmd.append("--lung-channel")
@@ -108,6 +108,8 @@ def main() -> int:
     parser.add_argument("--heldout-data", type=Path, default=None,
                         help="an existing held-out MSD folder (e.g. the held-out benchmark's) instead of generating one")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="train/validation split of both arms (default: the --zones-model's split, else 0)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--lung-channel", action="store_true", help="both arms see the lung prior channel")
@@ -122,6 +124,9 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     zones_pkg, single_pkg = args.zones_model or args.out / "model_zones", args.out / "model_single"
+    if args.split_seed is None:  # both arms must validate (and calibrate) on the same cases
+        config = _card(args.zones_model)["training"]["config"] if args.zones_model else {}
+        args.split_seed = int(config.get("split_seed", config.get("seed", 0)))
     if args.zones_model is None:
         _train(args.train_data, zones_pkg, [], args.steps, args)
     _train(args.train_data, single_pkg, ["--single-model"], 3 * args.steps, args)

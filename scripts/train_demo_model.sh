@@ -35,7 +35,7 @@ DATA=$WORK/data
 PKG=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom
 PY=.venv/bin/python
 export PYTHONPATH=LungTumorSeg
-COMMON="--demo --lung-channel --roi 48 --seed 3"
+COMMON="--demo --lung-channel --roi 48 --seed 3 --split-seed 3"  # one validation split for every stage
 mkdir -p "$WORK"
 
 if [ ! -f "$DATA/dataset.json" ]; then
@@ -50,7 +50,7 @@ fi
 
 if [ ! -f "$WORK/shared-dense/model.json" ]; then
   OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train "$DATA" -o "$WORK/shared-dense" --workdir "$WORK/shared-dense-run" \
-    --demo --lung-channel --roi 48 --seed 4 --name lungtumorseg-demo-phantom-shared --single-model \
+    --demo --lung-channel --roi 48 --seed 4 --split-seed 3 --name lungtumorseg-demo-phantom-shared --single-model \
     --init-from "$WORK/shared" --steps "$SHARED2_STEPS" --val-every 2400 --lr 2e-4 --threads 2 \
     --max-minutes "$SHARED2_MINUTES" --hard-negatives dense --positive-ratio 0.4 --lung-ratio 0.4
 fi

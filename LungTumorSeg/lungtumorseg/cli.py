@@ -62,6 +62,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--roi", type=int, default=None, help="cubic patch size (multiple of 16)")
+    p.add_argument("--feature-size", type=int, default=None,
+                   help="width of UNETR's convolutional encoder/decoder (CPU default 8, GPU 16); with --init-from "
+                        "a different width keeps the transformer weights and starts the convolutions fresh")
     p.add_argument("--spacing", type=float, default=None, help="isotropic model grid spacing in mm (default 1.5)")
     p.add_argument("--lung-channel", action="store_true", help="give the network the lung mask as a second input channel")
     p.add_argument("--hard-negatives", choices=["lung", "dense"], default=None,
@@ -76,7 +79,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "positives on the training crops (one inference pass before training)")
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--fold", type=int, default=None, help="5-fold cross-validation fold (0-4)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="seed of weights, sampling and augmentation")
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the train/validation split (default 0); keep it the same in every stage of a recipe")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--init-from", type=Path, default=None, help="start from this package's weights (fine-tuning)")
     p.add_argument("--zone", action="append", default=None, help="train only this zone (repeatable); "
@@ -144,7 +149,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.device,
         name=args.name, version=args.model_version, description=args.description,
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
-        val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed, threads=args.threads,
+        val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed, split_seed=args.split_seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
     )
@@ -169,6 +174,10 @@ def _run_train(args: argparse.Namespace) -> int:
             raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")
         make = standard_unetr_config if args.device.startswith("cuda") else reduced_unetr_config
         cfg.network = make(args.roi)
+    if args.feature_size:  # after --roi, which replaces the network section
+        if args.feature_size < 1 or args.feature_size % 4:
+            raise LungTumorSegError("--feature-size must be a positive multiple of 4")
+        cfg.network["feature_size"] = int(args.feature_size)
     if args.lung_channel:  # after --roi, which replaces the network section
         cfg.lung_channel = True
         cfg.network["in_channels"] = 2

@@ -44,6 +44,9 @@ class TrainConfig:
     checkpoint_every: int = 25
     patience: int = 6  # validations without improvement before early stopping
     fold: int | None = None
+    # Seed of the train/validation split, separate from ``seed`` so that every stage of a
+    # multi-stage recipe (pre-training, fine-tuning) validates on the same held-back cases.
+    split_seed: int = 0
     init_from: str | None = None  # model package whose zone weights start the training
     seed: int = 0
     device: str = "cpu"

@@ -116,6 +116,23 @@ def _initial_weights_provenance(init_from: str | None) -> dict:
     }}
 
 
+def validation_seen_in_training(init_from: str | None, data: Path, validation_names: list[str]) -> list[str]:
+    """Validation cases that the ``init_from`` package was trained on (same data folder).
+
+    A fine-tuning run validated on cases its starting weights learned from measures
+    memory, not generalisation; this finds that leak so it can be reported.
+    """
+    if not init_from:
+        return []
+    from ..models.package import load_package
+
+    training = load_package(init_from).card.raw.get("training", {})
+    if Path(str(training.get("data", ""))).resolve() != Path(data).resolve():
+        return []
+    seen = set(training.get("train_cases", []))
+    return sorted(name for name in validation_names if name in seen)
+
+
 def run_training(
     data: Path,
     out: Path,
@@ -140,8 +157,13 @@ def run_training(
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "checkpoints").mkdir(exist_ok=True)
     cases = discover_cases(data)
-    train_cases, val_cases = split_cases(cases, cfg.val_fraction, cfg.seed, cfg.fold)
+    train_cases, val_cases = split_cases(cases, cfg.val_fraction, cfg.split_seed, cfg.fold)
     log(f"{len(cases)} cases: {len(train_cases)} training, {len(val_cases)} validation")
+    leaked = validation_seen_in_training(cfg.init_from, data, [c.name for c in val_cases])
+    if leaked:
+        log(f"warning: the starting weights ({cfg.init_from}) were trained on {len(leaked)} of these validation "
+            f"cases ({', '.join(leaked)}); validation Dice, the keep-the-start rule and threshold calibration "
+            "will be optimistic for them. Use the same --split-seed in every stage of a recipe.")
     t0 = time.perf_counter()
     train_prep = prepare_all(train_cases, cfg, workdir, log)
     val_prep = prepare_all(val_cases, cfg, workdir, log)
@@ -197,6 +219,7 @@ def run_training(
             "cases": len(cases),
             "train_cases": [c.name for c in train_cases],
             "validation_cases": [c.name for c in val_cases],
+            "validation_cases_seen_by_starting_weights": leaked,
             "command": command or " ".join(sys.argv),
             "config": cfg.to_dict(),
             **_initial_weights_provenance(cfg.init_from),

@@ -58,22 +58,35 @@ def _snapshot(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
-def _fit_input_channels(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Source weights for a network with more input channels: new channels start at zero.
+def transfer_weights(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Start a network from another one's weights; returns the state and the fresh tensor names.
 
-    Lets a CT-only model warm-start a model that also sees the lung prior: at step 0 it
-    computes exactly what the source computed, and learns to use the new channel.
+    * More input channels in the target (a CT-only model warm-starting one that also sees
+      the lung prior): the new channels start at zero, so at step 0 the network computes
+      exactly what the source computed and learns to use the new channel.
+    * Any other shape difference (e.g. a wider convolutional decoder, ``--feature-size``):
+      that tensor keeps the target's fresh initialisation. The transformer, whose shapes do
+      not depend on the decoder width, is carried over.
     """
-    out = {}
-    for key, value in source.items():
-        want = target[key]
-        if value.shape != want.shape and value.dim() == want.dim() and value.dim() > 1 \
-                and value.shape[0] == want.shape[0] and value.shape[2:] == want.shape[2:]:
+    out, fresh = {}, []
+    for key, want in target.items():
+        value = source.get(key)
+        if value is not None and value.shape != want.shape and value.dim() == want.dim() and value.dim() > 1 \
+                and value.shape[0] == want.shape[0] and value.shape[2:] == want.shape[2:] \
+                and value.shape[1] < want.shape[1] and key.startswith(_INPUT_LAYERS):
             padded = torch.zeros_like(want)
             padded[:, : value.shape[1]] = value
             value = padded
+        if value is None or value.shape != want.shape:
+            fresh.append(key)
+            value = want
         out[key] = value
-    return out
+    return out, fresh
+
+
+_INPUT_LAYERS = ("vit.patch_embedding", "encoder1.layer.conv1", "encoder1.layer.conv3")
 
 
 def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
@@ -125,8 +138,11 @@ def train_zone(
 
         source = load_package(cfg.init_from)
         init_zone = zone if zone in source.card.zones else source.card.zones[0]
-        net.load_state_dict(_fit_input_channels(source.load_network(init_zone, cfg.device).state_dict(), net.state_dict()))
-        log(f"[{zone}] initialised from {cfg.init_from}")
+        state, fresh = transfer_weights(source.load_network(init_zone, cfg.device).state_dict(), net.state_dict())
+        net.load_state_dict(state)
+        log(f"[{zone}] initialised from {cfg.init_from}"
+            + (f" ({len(state) - len(fresh)} of {len(state)} tensors; {len(fresh)} start fresh because their shapes "
+               f"differ, e.g. {fresh[0]})" if fresh else ""))
     def stop_requested() -> bool:
         return stop_file is not None and stop_file.exists()
 
