@@ -185,6 +185,18 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert expected and leaky_training["validation_cases_seen_by_starting_weights"] == expected
     assert "were trained on 1 of these validation cases" in (tmp_path / "leaky.work" / "train.log").read_text()
 
+    # A wider decoder: the transformer is carried over, the convolutions start fresh, and the
+    # half-new network is not entered as "the starting weights" in the keep-the-start rule.
+    wide = tmp_path / "wide"
+    assert main(["train", str(data), "-o", str(wide), "--steps", "1", "--val-every", "1", "--roi", "32",
+                 "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
+                 "--feature-size", "16", "--init-from", str(out)]) == 0
+    wide_card = load_package(wide).card.raw
+    wide_log = (tmp_path / "wide.work" / "train.log").read_text()
+    assert wide_card["network"]["feature_size"] == 16 and "start fresh because their shapes differ" in wide_log
+    assert "of the starting weights (step 0)" not in wide_log
+    assert [h["step"] for h in wide_card["metrics"]["validation"]["whole"]["history"]] == [1]
+
     report = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0
     summary = json.loads((report / "summary.json").read_text())

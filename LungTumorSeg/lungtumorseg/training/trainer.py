@@ -123,6 +123,7 @@ def train_zone(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed, best, best_state, history, stale = 0, 0.0, -1.0, None, [], 0
     mined: list[np.ndarray] | None = None
+    partial_start = False  # some tensors could not be carried over from --init-from
     if checkpoint.is_file():
         ck = torch.load(checkpoint, map_location=cfg.device, weights_only=True)
         net.load_state_dict(ck["model"])
@@ -140,6 +141,7 @@ def train_zone(
         init_zone = zone if zone in source.card.zones else source.card.zones[0]
         state, fresh = transfer_weights(source.load_network(init_zone, cfg.device).state_dict(), net.state_dict())
         net.load_state_dict(state)
+        partial_start = bool(fresh)
         log(f"[{zone}] initialised from {cfg.init_from}"
             + (f" ({len(state) - len(fresh)} of {len(state)} tensors; {len(fresh)} start fresh because their shapes "
                f"differ, e.g. {fresh[0]})" if fresh else ""))
@@ -174,8 +176,9 @@ def train_zone(
         )
         tmp.replace(checkpoint)
 
-    if cfg.init_from and step == 0 and best_state is None and val_crops:
+    if cfg.init_from and step == 0 and best_state is None and val_crops and not partial_start:
         # The starting weights compete too: a fine-tune that never beats them keeps them.
+        # (Not when part of the network starts fresh: that network is not the source model.)
         best = validation_dice(net, val_crops, roi, cfg.device)
         best_state = _snapshot(net)
         history.append({"step": 0, "loss": None, "val_dice": best, "minutes": 0.0})
