@@ -1,0 +1,94 @@
+"""Cost of one training step of wider UNETRs, against the CPU demo configuration, in one run.
+
+The demo model is under-fitted (its Dice on its own training crops is no higher than on
+validation), so the next lever is capacity. This measures what capacity costs on this
+machine before anyone spends a session on it: one training step (forward, DiceCE loss,
+backward, AdamW update; batch of two 48³ patches with the lung-prior channel, the demo
+recipe's setting) for
+
+* the demo configuration (hidden 192, decoder feature size 8) — the baseline,
+* a wider convolutional encoder/decoder (feature size 16, as in the UNETR paper),
+* a wider transformer (hidden 384, 8 heads, MLP 1536) with the demo decoder.
+
+Prints seconds per step and the ratio to the baseline; writes
+``benchmarks/results/train_step_cost.json``.
+
+    python benchmarks/train_step_cost.py [--steps 4] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from monai.losses import DiceCELoss
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "LungTumorSeg"))
+
+from lungtumorseg.models.network import build_unetr, reduced_unetr_config  # noqa: E402
+
+ROI = 48
+
+
+def configurations() -> dict[str, dict]:
+    """Network sections to compare; the first is the baseline."""
+    base = {**reduced_unetr_config(ROI), "in_channels": 2}
+    return {
+        "demo (hidden 192, feature 8)": base,
+        "wider decoder (hidden 192, feature 16)": {**base, "feature_size": 16},
+        "wider transformer (hidden 384, feature 8)": {**base, "hidden_size": 384, "num_heads": 8, "mlp_dim": 1536},
+    }
+
+
+def seconds_per_step(network: dict, steps: int, seed: int = 0) -> tuple[float, int]:
+    """Median wall time of ``steps`` training steps after one warm-up step; also the parameter count."""
+    torch.manual_seed(seed)
+    net = build_unetr(network).train()
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand((2, network["in_channels"], ROI, ROI, ROI), generator=generator)
+    label = (torch.rand((2, 1, ROI, ROI, ROI), generator=generator) > 0.9).float()
+    times = []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(image), label)
+        loss.backward()
+        opt.step()
+        if i:  # the first step allocates buffers
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2], sum(p.numel() for p in net.parameters())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "train_step_cost.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows, baseline = [], None
+    for name, network in configurations().items():
+        seconds, params = seconds_per_step(network, args.steps)
+        baseline = baseline or seconds
+        rows.append({"configuration": name, "seconds_per_step": round(seconds, 3),
+                     "ratio_to_demo": round(seconds / baseline, 2), "parameters": params})
+        print(f"{name:44s} {seconds:6.2f} s/step  ratio {seconds / baseline:5.2f}  {params / 1e6:5.1f} M parameters",
+              flush=True)
+    result = {"roi": ROI, "batch": 2, "threads": args.threads, "steps_timed": args.steps,
+              "torch": torch.__version__, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
