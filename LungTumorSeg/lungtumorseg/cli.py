@@ -149,7 +149,8 @@ def _run_train(args: argparse.Namespace) -> int:
         args.device,
         name=args.name, version=args.model_version, description=args.description,
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
-        val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed, split_seed=args.split_seed, threads=args.threads,
+        val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed,
+        split_seed=args.split_seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
     )

@@ -99,14 +99,20 @@ def _dataset_provenance(data: Path) -> dict:
     return out
 
 
-def _initial_weights_provenance(init_from: str | None) -> dict:
-    """What a fine-tuned package started from: the source card's name, version, data,
-    command and validation results (so the chain of training runs stays on record)."""
+def _source_card(init_from: str | None) -> dict | None:
+    """The card of the ``--init-from`` package (loaded once per run), or None."""
     if not init_from:
-        return {}
+        return None
     from ..models.package import load_package
 
-    source = load_package(init_from).card.raw
+    return load_package(init_from).card.raw
+
+
+def _initial_weights_provenance(source: dict | None) -> dict:
+    """What a fine-tuned package started from: the source card's name, version, data,
+    command and validation results (so the chain of training runs stays on record)."""
+    if source is None:
+        return {}
     training = source.get("training", {})
     validation = source.get("metrics", {}).get("validation", {})
     return {"initialised_from": {
@@ -116,17 +122,16 @@ def _initial_weights_provenance(init_from: str | None) -> dict:
     }}
 
 
-def validation_seen_in_training(init_from: str | None, data: Path, validation_names: list[str]) -> list[str]:
-    """Validation cases that the ``init_from`` package was trained on (same data folder).
+def validation_seen_in_training(source: dict | None, data: Path, validation_names: list[str]) -> list[str]:
+    """Validation cases that the starting package (its card ``source``) was trained on.
 
     A fine-tuning run validated on cases its starting weights learned from measures
-    memory, not generalisation; this finds that leak so it can be reported.
+    memory, not generalisation; this finds that leak so it can be reported. Only cases of
+    the same data folder count.
     """
-    if not init_from:
+    if source is None:
         return []
-    from ..models.package import load_package
-
-    training = load_package(init_from).card.raw.get("training", {})
+    training = source.get("training", {})
     if Path(str(training.get("data", ""))).resolve() != Path(data).resolve():
         return []
     seen = set(training.get("train_cases", []))
@@ -159,7 +164,8 @@ def run_training(
     cases = discover_cases(data)
     train_cases, val_cases = split_cases(cases, cfg.val_fraction, cfg.split_seed, cfg.fold)
     log(f"{len(cases)} cases: {len(train_cases)} training, {len(val_cases)} validation")
-    leaked = validation_seen_in_training(cfg.init_from, data, [c.name for c in val_cases])
+    source_card = _source_card(cfg.init_from)
+    leaked = validation_seen_in_training(source_card, data, [c.name for c in val_cases])
     if leaked:
         log(f"warning: the starting weights ({cfg.init_from}) were trained on {len(leaked)} of these validation "
             f"cases ({', '.join(leaked)}); validation Dice, the keep-the-start rule and threshold calibration "
@@ -222,7 +228,7 @@ def run_training(
             "validation_cases_seen_by_starting_weights": leaked,
             "command": command or " ".join(sys.argv),
             "config": cfg.to_dict(),
-            **_initial_weights_provenance(cfg.init_from),
+            **_initial_weights_provenance(source_card),
         },
         metrics={"validation": zone_metrics},
     )

@@ -58,6 +58,9 @@ def _snapshot(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
+_INPUT_LAYERS = ("vit.patch_embedding", "encoder1.layer.conv1", "encoder1.layer.conv3")  # see the input channels
+
+
 def transfer_weights(
     source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -73,9 +76,9 @@ def transfer_weights(
     out, fresh = {}, []
     for key, want in target.items():
         value = source.get(key)
-        if value is not None and value.shape != want.shape and value.dim() == want.dim() and value.dim() > 1 \
-                and value.shape[0] == want.shape[0] and value.shape[2:] == want.shape[2:] \
-                and value.shape[1] < want.shape[1] and key.startswith(_INPUT_LAYERS):
+        if value is not None and key.startswith(_INPUT_LAYERS) and value.dim() == want.dim() > 1 \
+                and value.shape[1] < want.shape[1] \
+                and value.shape[:1] + value.shape[2:] == want.shape[:1] + want.shape[2:]:
             padded = torch.zeros_like(want)
             padded[:, : value.shape[1]] = value
             value = padded
@@ -84,9 +87,6 @@ def transfer_weights(
             value = want
         out[key] = value
     return out, fresh
-
-
-_INPUT_LAYERS = ("vit.patch_embedding", "encoder1.layer.conv1", "encoder1.layer.conv3")
 
 
 def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
