@@ -100,6 +100,8 @@ class LungTumorSegParameterNode:
     modelPath: str = ""
     threshold: float = 0.5
     minLesionMm3: float = 0.0
+    minPeakProbability: float = 0.0
+    maxElongation: float = 0.0  # 0 = no limit (the spin box shows "no limit")
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -210,6 +212,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.modelPath = str(package.path)
             self._parameterNode.threshold = package.threshold  # defaults from the model card
             self._parameterNode.minLesionMm3 = package.min_lesion_mm3
+            self._parameterNode.minPeakProbability = package.min_peak_probability
+            self._parameterNode.maxElongation = widget_state.elongation_for_gui(package.max_elongation)
             self._parameterNode.zoneOverlapMm = package.zone_overlap_mm
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
@@ -372,7 +376,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         p = parameterNode
         return logic_core.RunRequest(
             input_volume=p.inputVolume, model_dir=p.modelPath or None, threshold=p.threshold,
-            min_lesion_mm3=p.minLesionMm3, zone_overlap_mm=p.zoneOverlapMm,
+            min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
+            max_elongation=widget_state.elongation_from_gui(p.maxElongation), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation,
             table_node=p.lesionTable, show3d=p.show3D)
 

@@ -278,3 +278,12 @@ def test_info_on_a_damaged_package(package_copy):  # noqa: F811
     (package_copy / "lower.safetensors").write_bytes(b"")
     code, _, err = run_cli(["info", "--model", package_copy])
     assert code == 2 and "lower.safetensors" in _one_line_error(err)
+
+
+@pytest.mark.parametrize("flag,value", [("--max-elongation", "0.5"), ("--min-peak-probability", "1.5")])
+def test_impossible_lesion_filter_fails_before_any_inference(tmp_path, threshold_networks, flag, value):  # noqa: F811
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                            flag, value, "--progress", "none"])
+    assert code == 2
+    assert ("elongation" if "elongation" in flag else "peak") in _one_line_error(err)
+    assert threshold_networks.calls == 0 and not (tmp_path / "l.nii.gz").exists()

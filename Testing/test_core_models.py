@@ -230,3 +230,18 @@ def test_list_packages_skips_broken_ones(tmp_path, monkeypatch):
     (root / "broken" / CARD_FILE).write_text("{not json")
     names = [p.card.name for p in list_packages([root])]
     assert "good-model" in names and len([n for n in names if n == "good-model"]) == 1
+
+
+def test_card_lesion_filter_defaults_and_values(tmp_path):
+    import math
+
+    from lungtumorseg.postprocess import LesionFilter
+
+    card = card_for_tests()
+    pkg = save_package(tmp_path / "plain", card, random_states(card))
+    assert pkg.card.lesion_filter == LesionFilter(card["postprocessing"]["min_lesion_mm3"], 0.0, math.inf)
+    card["postprocessing"].update({"min_peak_probability": 0.6, "max_elongation": None})
+    assert save_package(tmp_path / "peak", card, random_states(card)).card.lesion_filter.max_elongation == math.inf
+    card["postprocessing"]["max_elongation"] = 2.5
+    rule = save_package(tmp_path / "both", card, random_states(card)).card.lesion_filter
+    assert (rule.min_peak_probability, rule.max_elongation) == (0.6, 2.5)

@@ -171,3 +171,71 @@ def test_zone_side_and_statistics_of_lesions_at_known_positions():
     assert lesions[0].hu_max == 220.0 and lesions[0].hu_min == 20.0
     assert lesions[0].hu_mean == pytest.approx((20.0 * (n1 - 1) + 220.0) / n1)
     assert lesions[1].hu_mean == pytest.approx(-50.0) and lesions[1].hu_std == pytest.approx(0.0)
+
+
+# ------------------------------------------------------------------ lesion filter (peak, elongation)
+def _filter_scene():
+    """On a 1 × 1 × 2 mm grid rotated 30° about z: a ball (r 6 mm, peak 0.9), a rod
+    30 × 2 × 4 mm (peak 0.9), a faint ball (r 5 mm, every voxel 0.55) and a disc one slice
+    thick (r 6 mm, 2 mm; peak 0.9)."""
+    arr = np.zeros((20, 48, 48), np.float32)
+    z, y, x = np.mgrid[:20, :48, :48]
+    masks = {
+        "ball": (x - 10) ** 2 + (y - 10) ** 2 + (2.0 * (z - 10)) ** 2 <= 36,
+        "rod": (z >= 8) & (z < 10) & (y >= 30) & (y < 32) & (x >= 5) & (x < 35),
+        "faint": (x - 38) ** 2 + (y - 12) ** 2 + (2.0 * (z - 10)) ** 2 <= 25,
+        "disc": (z == 2) & ((x - 24) ** 2 + (y - 40) ** 2 <= 36),
+    }
+    for name, mask in masks.items():
+        arr[mask] = 0.55 if name == "faint" else 0.9
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((1.0, 1.0, 2.0))
+    img.SetDirection(tuple(rotation("z", 30.0).ravel()))
+    return img, masks
+
+
+def _kept(labels: sitk.Image, masks: dict[str, np.ndarray]) -> set[str]:
+    arr = sitk.GetArrayFromImage(labels)
+    return {name for name, mask in masks.items() if arr[mask].all()}
+
+
+def test_elongation_limit_drops_the_rod_and_keeps_round_and_single_slice_lesions():
+    img, masks = _filter_scene()
+    assert _kept(label_lesions(img, 0.5, 0.0), masks) == {"ball", "rod", "faint", "disc"}
+    # rod: variances 30²/12 and 2²/12 (voxel boxes counted) -> elongation 15, removed by 4;
+    # a single 2 mm slice of a 12 mm disc: ~36/4 = 9 against 2²/12 -> about 5.2, kept by 6
+    labels = label_lesions(img, 0.5, 0.0, max_elongation=6.0)
+    assert _kept(labels, masks) == {"ball", "faint", "disc"}
+    assert sitk.GetArrayFromImage(labels).max() == 3  # relabelled 1..3 without gaps
+    assert _kept(label_lesions(img, 0.5, 0.0, max_elongation=4.0), masks) == {"ball", "faint"}
+
+
+def test_peak_probability_limit_is_hysteresis():
+    img, masks = _filter_scene()
+    labels = label_lesions(img, 0.5, 0.0, min_peak_probability=0.8)
+    assert _kept(labels, masks) == {"ball", "rod", "disc"}
+    arr = sitk.GetArrayFromImage(labels)
+    # the kept outlines follow the lower threshold: whole ball, labels by decreasing volume
+    assert np.array_equal(arr == 1, masks["ball"])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"min_peak_probability": 1.2}, "peak"), ({"max_elongation": 0.5}, "elongation"), ({"min_lesion_mm3": -1.0}, "volume"),
+])
+def test_lesion_filter_rejects_impossible_limits(kwargs, message):
+    from lungtumorseg.postprocess import LesionFilter
+
+    with pytest.raises(ValueError, match=message):
+        LesionFilter(**kwargs)
+
+
+def test_elongation_of_boxes_by_hand():
+    from lungtumorseg.evaluation.calibration import component_measures
+
+    labels = np.zeros((12, 40, 40), np.int32)
+    labels[2:4, 5:35, 5:7] = 1  # 30 x 2 x 4 mm at spacing (1, 1, 2): elongation 30 / 2 = 15
+    labels[6:11, 20:30, 20:30] = 2  # 10 x 10 x 10 mm cube: 1
+    volume, peak, elongation = component_measures(labels, 2, np.where(labels == 1, 0.7, 0.4), (1.0, 1.0, 2.0))
+    np.testing.assert_allclose(volume, [30 * 2 * 4, 1000.0])
+    np.testing.assert_allclose(peak, [0.7, 0.4])
+    np.testing.assert_allclose(elongation, [15.0, 1.0], rtol=1e-9)

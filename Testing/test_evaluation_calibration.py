@@ -107,3 +107,61 @@ def test_choose_among_prefers_dice_then_fewer_false_positives_then_the_cheaper_o
     assert choose_among([plain, plain]) == 0
     with pytest.raises(ValueError):
         choose_among([])
+
+
+def test_shape_and_peak_filters_in_the_grid_and_the_record() -> None:
+    """Truth: a 12³ cube found exactly (0.9). False: a 30 × 2 × 2 rod at 0.9 (elongation 15)
+    and a 5³ blob whose peak is only 0.55."""
+    from lungtumorseg.postprocess import LesionFilter
+
+    prob, truth = _tumour_case()
+    truth[40:43, 40:43, 4:7] = 0  # no missed nodule here
+    prob[4:16, 4:16, 4:16] = 0.9  # the whole cube found
+    prob[30:33, 30:33, 30:33] = 0.0
+    prob[30:32, 30:32, 5:35] = 0.9
+    prob[30:35, 4:9, 30:35] = 0.55
+    filters = [LesionFilter(), LesionFilter(max_elongation=4.0), LesionFilter(min_peak_probability=0.8, max_elongation=4.0)]
+    curve = case_curve(prob, truth, SPACING, (0.5,), filters)
+    np.testing.assert_array_equal(curve.false_positives, [[2, 1, 0]])
+    np.testing.assert_allclose(curve.dice, [[2 * 1728 / (1728 + 120 + 125 + 1728), 2 * 1728 / (1728 + 125 + 1728), 1.0]])
+    summary = summarise_curves([curve])
+    chosen = choose_operating_point(summary, (0.5,), filters)
+    assert (chosen.min_peak_probability, chosen.max_elongation) == (0.8, 4.0)
+    assert chosen.lesion_filter == filters[2]
+    record = calibration_record(["a"], (0.5,), filters, summary, chosen, 0.005)
+    assert record["max_elongation"] == [None, 4.0, 4.0]  # JSON has no infinity: None = no limit
+    assert record["min_peak_probability"] == [0.0, 0.0, 0.8]
+    assert record["chosen"]["max_elongation"] == 4.0
+
+
+def test_calibration_and_pipeline_filters_agree() -> None:
+    """The grid's component measures and label_lesions' (ITK) decide alike on an oblique,
+    anisotropic image: the calibrated point means the same thing in the pipeline."""
+    import SimpleITK as sitk
+
+    from lungtumorseg.evaluation.calibration import component_measures
+    from lungtumorseg.evaluation.lesions import label_components
+    from lungtumorseg.postprocess import label_lesions
+
+    rng = np.random.default_rng(0)
+    prob = ndi_smooth(rng.random((24, 40, 40)).astype(np.float32))
+    img = sitk.GetImageFromArray(prob)
+    img.SetSpacing((0.8, 0.8, 2.5))
+    img.SetDirection((0.0, 1.0, 0.0, -0.8, 0.0, 0.6, 0.6, 0.0, 0.8))
+    labels, n = label_components(prob >= 0.55)
+    assert n > 10
+    volume, peak, elongation = component_measures(labels, n, prob, img.GetSpacing())
+    for limit in (1.75, 2.5, 4.0):
+        keep = (elongation <= limit) & (peak >= 0.6) & (volume >= 5.0)
+        expected = np.isin(labels, np.nonzero(keep)[0] + 1)
+        out = sitk.GetArrayFromImage(label_lesions(img, 0.55, 5.0, min_peak_probability=0.6, max_elongation=limit)) > 0
+        assert 0 < keep.sum() < n
+        assert np.array_equal(out, expected), limit
+
+
+def ndi_smooth(noise: np.ndarray) -> np.ndarray:
+    """Blobs of assorted shapes: smoothed noise rescaled to [0, 1]."""
+    from scipy import ndimage as ndi
+
+    smooth = ndi.gaussian_filter(noise, (1.0, 2.0, 2.0))
+    return (smooth - smooth.min()) / (smooth.max() - smooth.min())

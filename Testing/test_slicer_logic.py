@@ -202,3 +202,16 @@ def test_command_and_environment():
     env = process_runner.child_environment(threads=2)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(senv.MODULE_DIR)
     assert env["OMP_NUM_THREADS"] == "2"
+
+
+def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
+    import math
+
+    from LungTumorSegLib import process_runner
+
+    options = process_runner.PredictOptions(min_peak_probability=0.6, max_elongation=math.inf)
+    cmd = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", options, python="py")
+    assert float(cmd[cmd.index("--min-peak-probability") + 1]) == 0.6
+    assert float(cmd[cmd.index("--max-elongation") + 1]) == math.inf  # what argparse's float() reads back
+    plain = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
+    assert "--max-elongation" not in plain and "--min-peak-probability" not in plain

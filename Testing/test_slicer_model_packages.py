@@ -35,6 +35,16 @@ def test_read_and_list(tmp_path, monkeypatch):
     assert "my-model" in names
     info = model_packages.read_package(tmp_path / "user" / "my-model")
     assert info.threshold == 0.35 and info.min_lesion_mm3 == 30.0 and info.label == "my-model 1.2"
+    assert info.min_peak_probability == 0.0 and info.max_elongation == float("inf")  # card without the limits
+
+
+def test_card_lesion_limits_prefill_the_gui(tmp_path):
+    folder = _package(tmp_path / "limits")
+    card = json.loads((folder / "model.json").read_text())
+    card["postprocessing"].update({"min_peak_probability": 0.6, "max_elongation": 2.0})
+    (folder / "model.json").write_text(json.dumps(card))
+    info = model_packages.read_package(folder)
+    assert (info.min_peak_probability, info.max_elongation) == (0.6, 2.0)
 
 
 def test_install_from_folder_verifies_checksums(tmp_path):

@@ -51,3 +51,13 @@ def test_result_summary():
     assert "No lung tumour" in result_summary([], 2.0)
     text = result_summary([{"volume_ml": 1.25}, {"volume_ml": 0.5}], 3.0, model_warning="DEMO")
     assert text.startswith("2 lesions found, 1.75 ml") and text.endswith("DEMO")
+
+
+def test_elongation_spin_box_zero_means_no_limit():
+    import math
+
+    from LungTumorSegLib.widget_state import elongation_for_gui, elongation_from_gui
+
+    assert elongation_for_gui(math.inf) == 0.0 and elongation_from_gui(0.0) == math.inf
+    assert elongation_for_gui(2.0) == 2.0 and elongation_from_gui(2.0) == 2.0
+    assert elongation_from_gui(elongation_for_gui(3.5)) == 3.5

@@ -1,21 +1,29 @@
-"""Choose a package's operating point on its VALIDATION cases and record it in the card:
-probability threshold, minimum lesion volume and (optionally) test-time mirroring.
+"""Choose a package's operating point on cases its weights were NOT trained on and record it
+in the card: probability threshold, lesion filter (minimum volume, minimum peak probability,
+maximum elongation) and (optionally) test-time mirroring.
 
-Runs the full pipeline once per validation case (the split the card records) and
-configuration, keeps the probability map, and evaluates every pair of the grids below with
+Runs the full pipeline once per calibration case and configuration, keeps the probability
+map, and evaluates every (threshold, filter) pair of the grids below with
 :mod:`lungtumorseg.evaluation.calibration`: best mean Dice over tumour cases, then, among
-points within 0.005 of it, the fewest false-positive lesions per case. With
-``--try-mirror-axes 2`` the same is done with left-right test-time mirroring, which is kept
-only if it wins by the same rule (it doubles inference time). Held-out data are never used.
-The weights are untouched.
+points within 0.005 of it, the fewest false-positive lesions per case.
 
-    python scripts/calibrate_threshold.py --model PKG --data TRAINING_DATA_FOLDER [--try-mirror-axes 2]
+Calibration cases are the card's validation split of ``--data`` (the training folder), or,
+with ``--calibration-data DIR``, every case of phantom folders generated with other seeds
+(more cases make a steadier choice; their seeds are checked against the training folder's).
+Held-out benchmark phantoms must never be used here. With ``--try-mirror-axes 2`` the
+same is done with left-right test-time mirroring, which is kept only if it wins by the same
+rule (it doubles inference time). The weights are untouched.
+
+    python scripts/calibrate_threshold.py --model PKG --data TRAINING_FOLDER [--calibration-data DIR]
+        [--cache DIR] [--try-mirror-axes 2] [--dry-run]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -31,84 +39,145 @@ from lungtumorseg.evaluation.calibration import (  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
+from lungtumorseg.postprocess import LesionFilter  # noqa: E402
 from lungtumorseg.training.dataset import CasePaths, discover_cases  # noqa: E402
 
-THRESHOLDS = np.round(np.arange(0.15, 0.86, 0.05), 2)
+THRESHOLDS = np.round(np.arange(0.10, 0.86, 0.05), 2)
 MIN_VOLUMES_MM3 = (30.0, 60.0, 120.0, 250.0, 400.0)  # equivalent diameters 3.9, 4.9, 6.1, 7.8, 9.1 mm
+MIN_PEAKS = (0.0, 0.6, 0.7, 0.8, 0.9)
+# Grid limits are plausibility limits, not search ranges: below a threshold of 0.10 outlines
+# follow the map's noise floor, and an elongation limit under 1.75 would reject ordinary
+# oval nodules (a sphere is 1, a 2:1 ellipsoid 2, a 3:1 ellipsoid 3).
+MAX_ELONGATIONS = (math.inf, 4.0, 3.0, 2.5, 2.0, 1.75)
+# Most permissive first: on a full tie the earlier filter wins.
+FILTERS = [LesionFilter(v, p, e) for e, p, v in itertools.product(MAX_ELONGATIONS, MIN_PEAKS, MIN_VOLUMES_MM3)]
 TOLERANCE = 0.005
 
 
-def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, save_curves: Path | None):
-    """Curves of every validation case under the package's current inference settings."""
+def _seed(case: CasePaths) -> int | None:
+    """The phantom seed of a case from its ``meta/<case>.json`` (None when absent)."""
+    meta = case.image.parent.parent / "meta" / f"{case.name}.json"
+    return json.loads(meta.read_text(encoding="utf-8")).get("seed") if meta.is_file() else None
+
+
+def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None, key: str) -> np.ndarray:
+    """The case's probability map (input grid), from ``cache`` when present."""
+    cached = cache / f"{case.name}-{key}.npy" if cache else None
+    if cached and cached.is_file():
+        return np.load(cached).astype(np.float32)
+    prob = sitk.GetArrayFromImage(segment(read_image(case.image), package, SegmentOptions(threads=threads)).probability)
+    if cached:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cached, prob.astype(np.float16))
+    return prob
+
+
+def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str):
+    """Curves of every calibration case under the package's current inference settings."""
     curves = []
     for case in cases:
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob = sitk.GetArrayFromImage(segment(image, package, SegmentOptions(threads=threads)).probability)
-        curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, MIN_VOLUMES_MM3))
+        prob = _probability(case, package, threads, cache, key)
+        curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, FILTERS))
         print(f"  {case.name} done", flush=True)
-    if save_curves:
-        np.savez(save_curves, cases=[c.name for c in cases], thresholds=THRESHOLDS, min_volumes_mm3=MIN_VOLUMES_MM3,
-                 **{field: np.array([getattr(c, field) for c in curves])
-                    for field in ("dice", "false_positives", "detected", "detected_large", "n_truth", "n_large")})
     summary = summarise_curves(curves)
-    return summary, choose_operating_point(summary, THRESHOLDS, MIN_VOLUMES_MM3, TOLERANCE)
+    return summary, choose_operating_point(summary, THRESHOLDS, FILTERS, TOLERANCE)
 
 
-def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint) -> None:
-    print("mean Dice (tumour cases) / FP per case / sensitivity >=10 mm; rows = threshold, columns = min lesion mm3")
-    print("      " + "".join(f"{v:>19.0f}" for v in MIN_VOLUMES_MM3))
-    for a, t in enumerate(THRESHOLDS):
-        cells = "".join(f"{summary['mean_dice'][a, b]:>8.3f}/{summary['false_positives_per_case'][a, b]:<5.1f}/"
-                        f"{summary['sensitivity_large'][a, b]:<4.2f}" for b in range(len(MIN_VOLUMES_MM3)))
-        print(f"{t:>6.2f}{cells}")
-    print(f"best: threshold {chosen.threshold:.2f}, min lesion {chosen.min_lesion_mm3:.0f} mm3 -> "
+def _describe(rule: LesionFilter) -> str:
+    elongation = "any" if math.isinf(rule.max_elongation) else f"<={rule.max_elongation:g}"
+    return f"vol>={rule.min_lesion_mm3:>4.0f} peak>={rule.min_peak_probability:.1f} elong {elongation:>5s}"
+
+
+def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint, rows: int = 12) -> None:
+    """The best points by mean Dice, the card's kind of point without shape limits, and the choice."""
+    dice = np.nan_to_num(summary["mean_dice"], nan=0.0)
+    order = np.dstack(np.unravel_index(np.argsort(-dice, axis=None), dice.shape))[0][:rows]
+    print("best points: mean Dice (tumour cases) / FP per case / sensitivity >=10 mm / tumour-free clean")
+    for a, b in order:
+        print(f"  t={THRESHOLDS[a]:.2f} {_describe(FILTERS[b])}: {summary['mean_dice'][a, b]:.3f} / "
+              f"{summary['false_positives_per_case'][a, b]:.2f} / {summary['sensitivity_large'][a, b]:.2f} / "
+              f"{summary['clean_fraction'][a, b]:.2f}")
+    plain = [b for b, r in enumerate(FILTERS) if r.min_peak_probability == 0 and math.isinf(r.max_elongation)]
+    a, b = max(((a, b) for a in range(len(THRESHOLDS)) for b in plain), key=lambda ab: dice[ab])
+    print(f"best without peak/elongation limits: t={THRESHOLDS[a]:.2f} {_describe(FILTERS[b])}: "
+          f"{summary['mean_dice'][a, b]:.3f} / {summary['false_positives_per_case'][a, b]:.2f} / "
+          f"{summary['sensitivity_large'][a, b]:.2f}")
+    print(f"chosen: threshold {chosen.threshold:.2f}, {_describe(chosen.lesion_filter)} -> "
           f"mean Dice {chosen.mean_dice:.3f}, {chosen.false_positives_per_case:.2f} FP/case, "
           f"sensitivity >=10 mm {chosen.sensitivity_large:.2f}, tumour-free clean {chosen.clean_fraction:.2f}")
+
+
+def calibration_cases(package: ModelPackage, data: Path, extra: list[Path]) -> tuple[list[CasePaths], str]:
+    """The card's validation cases of ``data``, or every case of ``extra`` (seeds checked)."""
+    if not extra:
+        names = set(package.card.raw["training"]["validation_cases"])
+        return [c for c in discover_cases(data) if c.name in names], "validation split of the training data"
+    training_seeds = {s for s in map(_seed, discover_cases(data)) if s is not None}
+    cases = [c for folder in extra for c in discover_cases(folder)]
+    seeds = [_seed(c) for c in cases]
+    if None in seeds:
+        raise SystemExit("every calibration case needs meta/<case>.json with its seed (written by `lungtumorseg phantom`)")
+    if training_seeds & set(seeds):
+        raise SystemExit(f"calibration phantoms share seeds with the training data: {sorted(training_seeds & set(seeds))[:5]}")
+    return cases, f"{len(cases)} phantoms not used in training (seeds {min(seeds)}-{max(seeds)})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="the package's training folder")
+    parser.add_argument("--calibration-data", type=Path, action="append", default=[],
+                        help="calibrate on every case of this phantom folder instead of the validation split (repeatable)")
+    parser.add_argument("--cache", type=Path, help="keep probability maps here and reuse them on the next run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--try-mirror-axes", type=int, nargs="+", choices=(0, 1, 2),
                         help="also try test-time mirroring along these canonical axes (0 z, 1 y, 2 x = left-right)")
     parser.add_argument("--dry-run", action="store_true", help="print the tables and the choice, leave the card alone")
-    parser.add_argument("--save-curves", type=Path, help="also save every case's curves (.npz prefix) for other rules")
     args = parser.parse_args()
     package = load_package(args.model)
-    names = set(package.card.raw["training"]["validation_cases"])
-    cases = [c for c in discover_cases(args.data) if c.name in names]
+    cases, source = calibration_cases(package, args.data, args.calibration_data)
     if not cases:
-        parser.error("none of the card's validation cases is in --data")
+        parser.error("no calibration cases found")
+    weights_key = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
     options = [[]] + ([list(args.try_mirror_axes)] if args.try_mirror_axes else [])
     results = []
     for mirror in options:
         package.card.raw.setdefault("inference", {})["mirror_axes"] = mirror  # in memory only
-        print(f"test-time mirroring {mirror or 'off'}:", flush=True)
-        save = args.save_curves.with_name(f"{args.save_curves.name}-mirror{''.join(map(str, mirror))}.npz") \
-            if args.save_curves else None
-        results.append(calibrate(package, cases, args.threads, save))
+        print(f"test-time mirroring {mirror or 'off'} on {source}:", flush=True)
+        key = f"{weights_key}-m{''.join(map(str, mirror))}"
+        results.append(calibrate(package, cases, args.threads, args.cache, key))
         print_table(*results[-1])
     pick = choose_among([chosen for _, chosen in results], TOLERANCE)
     summary, chosen = results[pick]
-    print(f"chosen: mirroring {options[pick] or 'off'}, threshold {chosen.threshold:.2f}, "
-          f"min lesion {chosen.min_lesion_mm3:.0f} mm3")
+    print(f"chosen: mirroring {options[pick] or 'off'}")
     if args.dry_run:
         return 0
     card_path = args.model / "model.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["postprocessing"]["threshold"] = chosen.threshold
-    card["postprocessing"]["min_lesion_mm3"] = chosen.min_lesion_mm3
+    post = card["postprocessing"]
+    post["threshold"] = chosen.threshold
+    post["min_lesion_mm3"] = chosen.min_lesion_mm3
+    post["min_peak_probability"] = chosen.min_peak_probability
+    post["max_elongation"] = None if math.isinf(chosen.max_elongation) else chosen.max_elongation
     card.setdefault("inference", {})["mirror_axes"] = options[pick]
-    record = calibration_record([c.name for c in cases], THRESHOLDS, MIN_VOLUMES_MM3, summary, chosen, TOLERANCE)
+    record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE)
+    record["calibration_data"] = source
+    record["command"] = "python scripts/calibrate_threshold.py " + " ".join(sys.argv[1:])
     record["mirror_axes_tried"] = {json.dumps(m): {"mean_dice": round(p.mean_dice, 4),
                                                    "false_positives_per_case": round(p.false_positives_per_case, 3),
                                                    "sensitivity_large": round(p.sensitivity_large, 3)}
                                    for m, (_, p) in zip(options, results)}
-    card.setdefault("metrics", {})["threshold_calibration"] = record
+    tables = ROOT / "benchmarks" / "results" / "calibration" / f"{card['name']}-{card['version']}.json"
+    tables.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(json.dumps(record) + "\n", tables)
+    summary_keys = ("cases", "rule", "chosen", "note", "calibration_data", "command", "mirror_axes_tried")
+    card.setdefault("metrics", {})["threshold_calibration"] = {
+        **{k: record[k] for k in summary_keys}, "tables": str(tables.relative_to(ROOT)),
+    }
     write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
+    print(f"full tables written to {tables}")
     print(f"operating point written to {card_path}")
     return 0
 

@@ -8,6 +8,7 @@ the core's message, which names the bad file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,6 +35,8 @@ class PackageInfo:
     threshold: float
     min_lesion_mm3: float
     zone_overlap_mm: float = 15.0
+    min_peak_probability: float = 0.0
+    max_elongation: float = math.inf  # no limit
     #: the card's lesion terminology {"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}
     lesion_terminology: dict | None = None
 
@@ -51,6 +54,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        threshold=float(post.get("threshold", 0.5)),
                        min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)),
                        zone_overlap_mm=float((card.get("zones", {}) or {}).get("overlap_mm", 15.0)),
+                       min_peak_probability=card.lesion_filter.min_peak_probability,
+                       max_elongation=card.lesion_filter.max_elongation,
                        lesion_terminology=lesion_label.get("terminology"))
 
 

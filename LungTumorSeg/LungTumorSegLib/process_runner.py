@@ -34,6 +34,8 @@ class PredictOptions:
     model_dir: str | None = None
     threshold: float | None = None
     min_lesion_mm3: float | None = None
+    min_peak_probability: float | None = None
+    max_elongation: float | None = None  # math.inf = no limit
     zone_overlap_mm: float | None = None
     threads: int | None = None
     extra_args: list[str] = field(default_factory=list)
@@ -70,6 +72,10 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--threshold", f"{options.threshold:g}"]
     if options.min_lesion_mm3 is not None:
         cmd += ["--min-lesion-mm3", f"{options.min_lesion_mm3:g}"]
+    if options.min_peak_probability is not None:
+        cmd += ["--min-peak-probability", f"{options.min_peak_probability:g}"]
+    if options.max_elongation is not None:
+        cmd += ["--max-elongation", f"{options.max_elongation:g}"]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

@@ -7,6 +7,7 @@ how progress reads — it asks these functions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -83,3 +84,13 @@ def result_summary(lesions: list[dict], elapsed_s: float, status: str = "ok", mo
     if model_warning:
         text += f" {model_warning}"
     return text
+
+
+def elongation_for_gui(max_elongation: float) -> float:
+    """The Widget's spin-box value for a card/run elongation limit: 0 shows "no limit"."""
+    return 0.0 if math.isinf(max_elongation) else float(max_elongation)
+
+
+def elongation_from_gui(value: float) -> float:
+    """The run's elongation limit from the spin box: 0 ("no limit") means infinity."""
+    return math.inf if value <= 0.0 else float(value)

@@ -27,6 +27,10 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None, help="model package folder (default: the shipped demo package)")
     p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model card's)")
     p.add_argument("--min-lesion-mm3", type=float, default=None, help="drop lesions smaller than this (default: card)")
+    p.add_argument("--min-peak-probability", type=float, default=None,
+                   help="keep a lesion only if its highest probability reaches this (default: card)")
+    p.add_argument("--max-elongation", type=float, default=None,
+                   help="drop tube-shaped findings (vessels) more elongated than this; 1 = sphere (default: card)")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -104,7 +108,8 @@ def _run_predict(args: argparse.Namespace) -> int:
     result = segment(
         image,
         package,
-        SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device),
+        SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
+                       args.min_peak_probability, args.max_elongation),
         progress,
     )
     write_image(result.labels, args.output)

@@ -19,7 +19,7 @@ from .inference import run_zones, superpose
 from .lungs import find_lungs
 from .measure import Lesion, measure_lesions
 from .models.package import ModelPackage
-from .postprocess import label_lesions, restrict_to_lung_region
+from .postprocess import LesionFilter, label_lesions, restrict_to_lung_region
 from .preprocess import IntensityWindow, network_input, to_canonical, to_input_grid
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
 from .zones import ZoneSpec, lung_extent_mm, make_zones
@@ -34,6 +34,8 @@ class SegmentOptions:
     zone_overlap_mm: Optional[float] = None
     threads: Optional[int] = None
     device: str = "cpu"
+    min_peak_probability: Optional[float] = None
+    max_elongation: Optional[float] = None
 
 
 @dataclass
@@ -84,7 +86,13 @@ def segment(
     card = package.card
     post = card["postprocessing"]
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
-    min_mm3 = float(options.min_lesion_mm3 if options.min_lesion_mm3 is not None else post["min_lesion_mm3"])
+    card_filter = card.lesion_filter
+    lesion_filter = LesionFilter(
+        float(options.min_lesion_mm3 if options.min_lesion_mm3 is not None else card_filter.min_lesion_mm3),
+        float(options.min_peak_probability if options.min_peak_probability is not None
+              else card_filter.min_peak_probability),
+        float(options.max_elongation if options.max_elongation is not None else card_filter.max_elongation),
+    )
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     zcfg = card["zones"]
@@ -149,7 +157,9 @@ def segment(
     lap("superpose_and_resample")
 
     span.report("labelling lesions", 0.95)
-    labels = label_lesions(probability, threshold, min_mm3)
+    labels = label_lesions(probability, threshold, lesion_filter.min_lesion_mm3,
+                           min_peak_probability=lesion_filter.min_peak_probability,
+                           max_elongation=lesion_filter.max_elongation)
     lz = lung_extent_mm(lungs.mask, spacing)
     lung_z_lps = (float(origin_z + lz[0]), float(origin_z + lz[1]))
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]

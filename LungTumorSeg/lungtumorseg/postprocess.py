@@ -1,12 +1,70 @@
-"""Probability map → lesion label image: threshold, drop tiny components, label by size."""
+"""Probability map → lesion label image: threshold, drop implausible components, label by size.
+
+A connected component of the thresholded map is kept as a lesion only when it is
+
+* at least ``min_lesion_mm3`` in volume (noise specks),
+* confident somewhere: its highest probability reaches ``min_peak_probability``
+  (hysteresis thresholding — the outline follows the lower threshold, the decision to
+  keep a lesion the higher one), and
+* not tube-shaped: its **elongation**, the square root of the ratio of the largest to the
+  smallest principal variance of the component's volume, is at most ``max_elongation``.
+  A sphere scores 1, a 3:1 ellipsoid 3; a vessel segment or a sliver along the pleura or
+  the mediastinum scores far higher. Each voxel counts as its whole box (the voxel's own
+  variance ``spacing²/12`` per axis is added), so a lesion seen on a single thick slice is
+  not mistaken for a flat sheet.
+
+The three limits are model-card parameters chosen on cases the network was not trained on
+(``scripts/calibrate_threshold.py``); users can override them.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
+
+
+@dataclass(frozen=True)
+class LesionFilter:
+    """Which connected components of the thresholded probability count as lesions."""
+
+    min_lesion_mm3: float = 0.0
+    min_peak_probability: float = 0.0
+    max_elongation: float = math.inf
+
+    def __post_init__(self) -> None:
+        if not self.min_lesion_mm3 >= 0.0:
+            raise ValueError(f"minimum lesion volume must be >= 0 mm3, got {self.min_lesion_mm3}")
+        if not 0.0 <= self.min_peak_probability <= 1.0:
+            raise ValueError(f"minimum peak probability must be between 0 and 1, got {self.min_peak_probability}")
+        if not self.max_elongation >= 1.0:
+            raise ValueError(f"maximum elongation must be >= 1 (a sphere is 1), got {self.max_elongation}")
+
+    def keeps(self, volume_mm3: float, peak_probability: float, elongation: float) -> bool:
+        """Whether a component with these measurements is a lesion."""
+        return (volume_mm3 >= self.min_lesion_mm3 and peak_probability >= self.min_peak_probability
+                and elongation <= self.max_elongation)
+
+    @property
+    def needs_shape(self) -> bool:
+        return self.min_peak_probability > 0.0 or math.isfinite(self.max_elongation)
+
+
+def elongation_from_covariance(covariance: np.ndarray) -> float | np.ndarray:
+    """√(largest / smallest eigenvalue) of a 3×3 positional covariance (mm²); a stack of
+    covariances (..., 3, 3) gives one value each."""
+    eigenvalues = np.linalg.eigvalsh(np.asarray(covariance, dtype=np.float64))
+    ratio = np.sqrt(np.maximum(eigenvalues[..., -1], 0.0) / np.maximum(eigenvalues[..., 0], 1e-12))
+    return float(ratio) if ratio.ndim == 0 else ratio
+
+
+def voxel_box_covariance(spacing_xyz: tuple[float, ...], direction: tuple[float, ...]) -> np.ndarray:
+    """Positional covariance of one voxel's box (uniform over the box), in physical axes."""
+    d = np.reshape(np.asarray(direction, dtype=np.float64), (3, 3))
+    return d @ np.diag(np.square(np.asarray(spacing_xyz, dtype=np.float64)) / 12.0) @ d.T
 
 
 def restrict_to_lung_region(
@@ -23,20 +81,49 @@ def restrict_to_lung_region(
     return out
 
 
-def label_lesions(probability: sitk.Image, threshold: float, min_lesion_mm3: float) -> sitk.Image:
-    """Connected lesions as labels 1..N by decreasing volume (uint16, same grid).
-
-    Components smaller than ``min_lesion_mm3`` are removed. Face connectivity (6-neighbour)
-    keeps two lesions touching only at a corner apart.
-    """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
-    components = sitk.ConnectedComponent(binary, False)
-    voxel_mm3 = float(np.prod(probability.GetSpacing()))
-    min_voxels = max(int(math.ceil(min_lesion_mm3 / voxel_mm3)), 1) if min_lesion_mm3 > 0 else 0
+def _relabel_by_size(labels: sitk.Image, min_voxels: int) -> sitk.Image:
     relabel = sitk.RelabelComponentImageFilter()
     relabel.SetSortByObjectSize(True)
     relabel.SetMinimumObjectSize(min_voxels)
-    labels = relabel.Execute(components)
+    return relabel.Execute(labels)
+
+
+def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter) -> dict[int, int]:
+    """Label → 0 for every component the peak or elongation limit rejects."""
+    shape = sitk.LabelShapeStatisticsImageFilter()
+    shape.Execute(labels)
+    peaks = sitk.LabelStatisticsImageFilter()
+    peaks.Execute(probability, labels)
+    box = voxel_box_covariance(labels.GetSpacing(), labels.GetDirection())
+    drop: dict[int, int] = {}
+    for label in shape.GetLabels():
+        axes = np.reshape(shape.GetPrincipalAxes(label), (3, 3))  # rows: unit principal axes (physical)
+        covariance = axes.T @ np.diag(shape.GetPrincipalMoments(label)) @ axes + box
+        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), float(elongation_from_covariance(covariance))):
+            drop[int(label)] = 0
+    return drop
+
+
+def label_lesions(
+    probability: sitk.Image, threshold: float, min_lesion_mm3: float, *,
+    min_peak_probability: float = 0.0, max_elongation: float = math.inf,
+) -> sitk.Image:
+    """Connected lesions as labels 1..N by decreasing volume (uint16, same grid).
+
+    Components below ``min_lesion_mm3``, never reaching ``min_peak_probability`` or more
+    elongated than ``max_elongation`` are removed (see the module docstring). Face
+    connectivity (6-neighbour) keeps two lesions touching only at a corner apart.
+    """
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    rule = LesionFilter(float(min_lesion_mm3), float(min_peak_probability), float(max_elongation))
+    binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
+    components = sitk.ConnectedComponent(binary, False)
+    voxel_mm3 = float(np.prod(probability.GetSpacing()))
+    min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
+    labels = _relabel_by_size(components, min_voxels)
+    if rule.needs_shape and sitk.GetArrayViewFromImage(labels).any():
+        drop = _implausible(labels, sitk.Cast(probability, sitk.sitkFloat32), rule)
+        if drop:
+            labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
     return sitk.Cast(labels, sitk.sitkUInt16)

@@ -1,6 +1,7 @@
-"""Choose a package's post-processing operating point on its validation cases.
+"""Choose a package's post-processing operating point on cases it was not trained on.
 
-The operating point is the pair (probability threshold, minimum lesion volume) that
+The operating point is the probability threshold and the lesion filter (minimum volume,
+minimum peak probability, maximum elongation) that
 :func:`lungtumorseg.postprocess.label_lesions` applies. Voxel-pooled Dice alone hardly
 notices small false-positive lesions, yet they dominate the false-positive count a reader
 sees, so the choice is made on the per-case targets the held-out benchmark reports:
@@ -9,19 +10,25 @@ sees, so the choice is made on the per-case targets the held-out benchmark repor
 2. among the points within ``tolerance`` of the best mean Dice, the fewest false-positive
    lesions per case, then the larger sensitivity for lesions of 10 mm and more.
 
-Only validation cases may be passed here; held-out data must never choose the point.
-Everything is computed from one probability map per case: each threshold is labelled once
-and every minimum volume is a filter on that labelling.
+Only validation (or other calibration) cases may be passed here; held-out data must never
+choose the point. Everything is computed from one probability map per case: each threshold
+is labelled once, each component measured once, and every filter is a selection of those
+components.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+import math
+from typing import Any, Sequence, Union
 
 import numpy as np
+from scipy import ndimage as ndi
 
+from ..postprocess import LesionFilter, elongation_from_covariance
 from .lesions import equivalent_diameter_mm, label_components
+
+FilterLike = Union[LesionFilter, float]
 
 LARGE_LESION_MM = 10.0
 
@@ -52,6 +59,46 @@ class OperatingPoint:
     false_positives_per_case: float
     sensitivity_large: float
     clean_fraction: float
+    min_peak_probability: float = 0.0
+    max_elongation: float = math.inf
+
+    @property
+    def lesion_filter(self) -> LesionFilter:
+        return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation)
+
+
+def as_filters(filters: Sequence[FilterLike]) -> list[LesionFilter]:
+    """Filters from a mixed list: a bare number is a minimum volume in mm³."""
+    return [f if isinstance(f, LesionFilter) else LesionFilter(min_lesion_mm3=float(f)) for f in filters]
+
+
+def component_measures(
+    labels: np.ndarray, n: int, probability: np.ndarray, spacing_xyz: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Volume (mm³), peak probability and elongation of components 1..n of ``labels``.
+
+    The elongation is computed as :mod:`lungtumorseg.postprocess` computes it (positional
+    covariance of the voxel boxes); the eigenvalues do not depend on the image direction,
+    so the voxel frame scaled by the spacing is used.
+    """
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    spacing_zyx = np.asarray(spacing_xyz, dtype=np.float64)[::-1]
+    inside = np.nonzero(labels)
+    which = labels[inside].astype(np.int64) - 1
+    count = np.bincount(which, minlength=n).astype(np.float64)
+    peak = np.full(n, -np.inf)
+    np.maximum.at(peak, which, np.asarray(probability)[inside].astype(np.float64))
+    coords = [inside[a].astype(np.float64) * spacing_zyx[a] for a in range(3)]
+    mean = [np.bincount(which, weights=c, minlength=n) / count for c in coords]
+    covariance = np.zeros((n, 3, 3))
+    for a in range(3):
+        for b in range(a, 3):
+            centred = (coords[a] - mean[a][which]) * (coords[b] - mean[b][which])
+            covariance[:, a, b] = covariance[:, b, a] = np.bincount(which, weights=centred, minlength=n) / count
+    covariance += np.diag(np.square(spacing_zyx) / 12.0)
+    elongation = np.asarray(elongation_from_covariance(covariance), dtype=np.float64)
+    return count * float(np.prod(spacing_zyx)), peak, elongation
 
 
 def case_curve(
@@ -59,9 +106,10 @@ def case_curve(
     truth: np.ndarray,
     spacing_xyz: Sequence[float],
     thresholds: Sequence[float],
-    min_volumes_mm3: Sequence[float],
+    filters: Sequence[FilterLike],
 ) -> CaseCurve:
-    """Dice, false-positive lesions and large-lesion detections of one case for every pair.
+    """Dice, false-positive lesions and large-lesion detections of one case for every
+    (threshold, filter) pair; a bare number as filter is a minimum volume in mm³.
 
     Components use face connectivity like the pipeline's post-processing; a predicted
     component is a true positive when it touches the truth (the benchmark's rule).
@@ -75,20 +123,21 @@ def case_curve(
     t_size = np.bincount(t_lab.ravel(), minlength=n_t + 1)[1:]
     large = np.array([equivalent_diameter_mm(s * voxel_mm3) >= LARGE_LESION_MM for s in t_size], dtype=bool)
     truth_sum = float(ref.sum())
-    volumes = np.asarray(min_volumes_mm3, dtype=np.float64)
-    shape = (len(thresholds), len(volumes))
+    rules = as_filters(filters)
+    shape = (len(thresholds), len(rules))
     dice, fp = np.zeros(shape), np.zeros(shape, dtype=np.int64)
     det, det_large = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
     for a, t in enumerate(thresholds):
         p_lab, n_p = label_components(prob >= t)
-        p_mm3 = np.bincount(p_lab.ravel(), minlength=n_p + 1)[1:] * voxel_mm3
+        p_mm3, p_peak, p_elongation = component_measures(p_lab, n_p, prob, spacing_xyz)
         inter = np.zeros((n_t + 1, n_p + 1), dtype=np.int64)
         both = ref & (p_lab > 0)
         np.add.at(inter, (t_lab[both], p_lab[both]), 1)
         inter = inter[1:, 1:]
         overlap = inter.sum(axis=0)
-        for b, vol in enumerate(volumes):
-            keep = p_mm3 >= vol
+        for b, rule in enumerate(rules):
+            keep = ((p_mm3 >= rule.min_lesion_mm3) & (p_peak >= rule.min_peak_probability)
+                    & (p_elongation <= rule.max_elongation))
             kept_sum = float(p_mm3[keep].sum() / voxel_mm3)
             denominator = kept_sum + truth_sum
             dice[a, b] = 2.0 * float(overlap[keep].sum()) / denominator if denominator else 1.0
@@ -125,18 +174,21 @@ def summarise_curves(curves: Sequence[CaseCurve]) -> dict[str, np.ndarray]:
 def choose_operating_point(
     summary: dict[str, np.ndarray],
     thresholds: Sequence[float],
-    min_volumes_mm3: Sequence[float],
+    filters: Sequence[FilterLike],
     tolerance: float = 0.005,
 ) -> OperatingPoint:
-    """Best mean Dice; within ``tolerance`` of it, fewest false positives, then best sensitivity."""
+    """Best mean Dice; within ``tolerance`` of it, fewest false positives, then best sensitivity
+    (then the earlier grid entry: list the more permissive filters first)."""
     dice = np.nan_to_num(summary["mean_dice"], nan=0.0)
     fp = summary["false_positives_per_case"]
     sens = np.nan_to_num(summary["sensitivity_large"], nan=0.0)
     candidates = np.argwhere(dice >= dice.max() - tolerance)
     a, b = min(candidates, key=lambda ab: (fp[ab[0], ab[1]], -sens[ab[0], ab[1]], -dice[ab[0], ab[1]]))
+    rule = as_filters(filters)[b]
     return OperatingPoint(
-        float(thresholds[a]), float(min_volumes_mm3[b]), float(summary["mean_dice"][a, b]),
+        float(thresholds[a]), rule.min_lesion_mm3, float(summary["mean_dice"][a, b]),
         float(fp[a, b]), float(summary["sensitivity_large"][a, b]), float(summary["clean_fraction"][a, b]),
+        rule.min_peak_probability, rule.max_elongation,
     )
 
 
@@ -151,24 +203,36 @@ def choose_among(points: Sequence[OperatingPoint], tolerance: float = 0.005) -> 
 
 
 def calibration_record(
-    cases: Sequence[str], thresholds: Sequence[float], min_volumes_mm3: Sequence[float],
+    cases: Sequence[str], thresholds: Sequence[float], filters: Sequence[FilterLike],
     summary: dict[str, np.ndarray], chosen: OperatingPoint, tolerance: float,
 ) -> dict[str, Any]:
-    """The card's ``metrics.threshold_calibration`` block: the full table and the choice."""
+    """The card's ``metrics.threshold_calibration`` block: the full table (rows thresholds,
+    columns filters, described by three parallel lists) and the choice."""
+    rules = as_filters(filters)
     def table(values: np.ndarray) -> list[list[float | None]]:
         return [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in values]
 
     return {
         "cases": sorted(cases),
         "thresholds": [float(t) for t in thresholds],
-        "min_lesion_mm3": [float(v) for v in min_volumes_mm3],
+        "min_lesion_mm3": [r.min_lesion_mm3 for r in rules],
+        "min_peak_probability": [r.min_peak_probability for r in rules],
+        "max_elongation": [_finite_or_none(r.max_elongation) for r in rules],
         "rule": f"best mean Dice over tumour cases; within {tolerance} of it, fewest false positives per case, "
                 "then best sensitivity for lesions >= 10 mm",
         **{name: table(values) for name, values in summary.items()},
         "chosen": {"threshold": chosen.threshold, "min_lesion_mm3": chosen.min_lesion_mm3,
+                   "min_peak_probability": chosen.min_peak_probability,
+                   "max_elongation": _finite_or_none(chosen.max_elongation),
                    "mean_dice": round(chosen.mean_dice, 4),
                    "false_positives_per_case": round(chosen.false_positives_per_case, 3),
                    "sensitivity_large": round(chosen.sensitivity_large, 3),
                    "clean_fraction": None if np.isnan(chosen.clean_fraction) else round(chosen.clean_fraction, 3)},
-        "note": "chosen on the validation split only; synthetic phantoms, not clinical accuracy",
+        "note": "chosen on cases the weights were not trained on (never the held-out phantoms); "
+                "synthetic phantoms, not clinical accuracy",
     }
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no infinity: ``None`` stands for 'no limit'."""
+    return float(value) if math.isfinite(value) else None

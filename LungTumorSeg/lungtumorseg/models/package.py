@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ModelPackageError
 from ..io import default_file_mode, write_text_atomic
+from ..postprocess import LesionFilter
 
 if TYPE_CHECKING:  # torch is imported only when weights are read or written, so listing
     import torch  # and verifying packages stays light (the Slicer GUI does both).
@@ -94,6 +96,18 @@ class ModelCard:
     def mirror_axes(self) -> tuple[int, ...]:
         """Test-time mirroring axes of the canonical (z, y, x) grid; empty = none."""
         return tuple(int(a) for a in self.raw.get("inference", {}).get("mirror_axes", ()))
+
+    @property
+    def lesion_filter(self) -> LesionFilter:
+        """The card's component limits: minimum volume, peak probability, maximum elongation
+        (``null``/absent elongation = no limit, absent peak = 0)."""
+        post = self.raw["postprocessing"]
+        elongation = post.get("max_elongation")
+        return LesionFilter(
+            float(post.get("min_lesion_mm3", 0.0)),
+            float(post.get("min_peak_probability", 0.0)),
+            math.inf if elongation is None else float(elongation),
+        )
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
