@@ -46,6 +46,10 @@ and the result is split into lesions: one segment per lesion (standard terminolo
 a lesion table (volume, long/short axis, zone, side, HU statistics).</p>
 <p>Select the CT, a model package and press <b>Apply</b>. The computation runs in a
 separate process; <b>Cancel</b> stops it and leaves the scene unchanged.</p>
+<p><b>Advanced</b> holds the model card's post-processing, which you can change per run:
+probability threshold, minimum lesion size, minimum confidence (a finding is kept only if
+its highest probability reaches it) and maximum elongation (tube-shaped findings such as
+vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed).</p>
 <p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
 demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
 <p>Other model packages (a folder with <code>model.json</code> and one weight file per

@@ -40,7 +40,7 @@ from lungtumorseg.models import CARD_FILE
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability"}
 REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm",
-                 "timings_s", "lesions"}
+                 "timings_s", "lesions", "postprocessing"}
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -112,6 +112,9 @@ def test_predict_report_has_the_documented_fields(predicted):
     assert report["status"] == "ok" and report["input"] == str(predicted["src"])
     assert report["model"]["name"] == "core-test-model" and report["model"]["demo"] is True
     assert report["threshold"] == 0.5
+    # the card of the test package sets no peak or elongation limit: recorded as such
+    assert report["postprocessing"] == {"threshold": 0.5, "min_lesion_mm3": 30.0,
+                                        "min_peak_probability": 0.0, "max_elongation": None}
     truth_ml = (sitk.GetArrayFromImage(phantom(2).lungs) > 0).sum() * np.prod(phantom(2).image.GetSpacing()) / 1000
     assert report["lung_volume_ml"] == pytest.approx(truth_ml, rel=0.15)
     assert set(report["zones_lps_z_mm"]) == {"upper", "middle", "lower"}

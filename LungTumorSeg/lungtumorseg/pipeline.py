@@ -7,6 +7,7 @@ only wires them in that order, times them and reports progress.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -52,6 +53,7 @@ class SegmentationResult:
     lung_volume_ml: float = 0.0
     zones_lps_z_mm: dict[str, list[float]] = field(default_factory=dict)
     lung_z_lps_mm: Optional[tuple[float, float]] = None
+    lesion_filter: Optional[LesionFilter] = None  # what decided which components are lesions
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -61,6 +63,13 @@ class SegmentationResult:
             "input": input_name,
             "model": package.card.summary(),
             "threshold": self.threshold,
+            "postprocessing": None if self.lesion_filter is None else {
+                "threshold": self.threshold,
+                "min_lesion_mm3": self.lesion_filter.min_lesion_mm3,
+                "min_peak_probability": self.lesion_filter.min_peak_probability,
+                "max_elongation": None if math.isinf(self.lesion_filter.max_elongation)
+                else self.lesion_filter.max_elongation,  # None = no limit (JSON has no infinity)
+            },
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
@@ -125,7 +134,7 @@ def segment(
     if not lungs.found:
         return SegmentationResult(
             "no_lungs", lungs.message, _empty_like(image, sitk.sitkUInt16),
-            _empty_like(image, sitk.sitkFloat32), [], threshold, timings,
+            _empty_like(image, sitk.sitkFloat32), [], threshold, timings, lesion_filter=lesion_filter,
         )
 
     zones = make_zones(lungs.mask, spacing, spec, tuple(card.zones))
@@ -171,5 +180,5 @@ def segment(
     message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
-        lungs.volume_ml, zones_z, lung_z_lps,
+        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter,
     )
