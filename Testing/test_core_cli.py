@@ -38,7 +38,8 @@ from lungtumorseg.cli import main
 from lungtumorseg.models import CARD_FILE
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
-                 "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability"}
+                 "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
+                 "peak_probability", "elongation"}
 REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm",
                  "timings_s", "lesions", "postprocessing"}
 

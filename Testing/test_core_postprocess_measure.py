@@ -121,8 +121,10 @@ def test_recist_axes_of_a_known_ellipsoid(direction, spacing):
     np.testing.assert_allclose(lesion.centroid_lps_mm, index_to_lps(ref, np.argwhere(inside)).mean(0), atol=1e-3)
     np.testing.assert_allclose(lesion.centroid_lps_mm, centre, atol=voxel)
     assert (lesion.hu_mean, lesion.hu_min, lesion.hu_max, lesion.hu_std) == pytest.approx((35.0, 35.0, 35.0, 0.0))
-    assert math.isnan(lesion.mean_probability)
+    assert math.isnan(lesion.mean_probability) and math.isnan(lesion.peak_probability)
     assert (lesion.zone, lesion.side) == ("unknown", "unknown")
+    # solid ellipsoid: principal variances a²/5, so elongation = longest / shortest semi-axis = 10 / 4
+    assert lesion.elongation == pytest.approx(2.5, rel=0.12)
 
 
 def test_axial_axes_of_point_sets():
@@ -165,6 +167,10 @@ def test_zone_side_and_statistics_of_lesions_at_known_positions():
         np.testing.assert_allclose(les.centroid_lps_mm, c, atol=1.0)
         assert (les.zone, les.side) == (zone, side), les.label
         assert les.mean_probability == pytest.approx(p, abs=1e-6)
+        assert les.peak_probability == pytest.approx(p, abs=1e-6)
+        # a box of n_a voxels of 2 mm per axis has variance (2 n_a)²/12: elongation max(n) / min(n)
+        extent = [len(np.unique(idx)) for idx in np.nonzero(lab == les.label)]
+        assert les.elongation == pytest.approx(max(extent) / min(extent), rel=1e-9)
         assert les.voxels == int((lab == les.label).sum())
         assert les.to_dict()["label"] == les.label
     n1 = lesions[0].voxels

@@ -30,6 +30,8 @@ COLUMNS: list[tuple[str, str, type, Any]] = [
     ("HU min", "HU", float, lambda l: float(l["hu_min"])),
     ("HU max", "HU", float, lambda l: float(l["hu_max"])),
     ("Mean probability", "", float, lambda l: float(l.get("mean_probability", float("nan")))),
+    ("Peak probability", "", float, lambda l: float(l.get("peak_probability", float("nan")))),
+    ("Elongation", "", float, lambda l: float(l.get("elongation", float("nan")))),
     ("Voxels", "", int, lambda l: int(l["voxels"])),
 ]
 

@@ -16,6 +16,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 
+from .postprocess import label_elongation, voxel_box_covariance
 from .zones import zone_of_position
 
 
@@ -37,6 +38,8 @@ class Lesion:
     hu_min: float
     hu_max: float
     mean_probability: float
+    peak_probability: float = float("nan")
+    elongation: float = float("nan")  # 1 = round; see lungtumorseg.postprocess
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,6 +105,7 @@ def measure_lesions(
     slab = max(float(np.abs(index_to_lps[2]).max()), 1e-3)
     pixel = float(np.sort(spacing)[:2].mean())
     voxel_mm3 = float(np.prod(spacing))
+    box_covariance = voxel_box_covariance(labels.GetSpacing(), labels.GetDirection())
     # Bounding boxes: scanning the whole volume once per lesion is quadratic in practice.
     boxes = ndi.find_objects(label_array.astype(np.int64, copy=False))
     lesions = []
@@ -132,6 +136,8 @@ def measure_lesions(
                 hu_min=float(hu_stats.GetMinimum(lab)),
                 hu_max=float(hu_stats.GetMaximum(lab)),
                 mean_probability=float(prob_stats.GetMean(lab)) if prob_stats else float("nan"),
+                peak_probability=float(prob_stats.GetMaximum(lab)) if prob_stats else float("nan"),
+                elongation=label_elongation(shape, lab, box_covariance),
             )
         )
     return lesions

@@ -67,6 +67,14 @@ def voxel_box_covariance(spacing_xyz: tuple[float, ...], direction: tuple[float,
     return d @ np.diag(np.square(np.asarray(spacing_xyz, dtype=np.float64)) / 12.0) @ d.T
 
 
+def label_elongation(shape: sitk.LabelShapeStatisticsImageFilter, label: int, box_covariance: np.ndarray) -> float:
+    """Elongation of one label of an executed ``LabelShapeStatisticsImageFilter`` (physical
+    principal moments and axes) with each voxel counted as its box (``voxel_box_covariance``)."""
+    axes = np.reshape(shape.GetPrincipalAxes(label), (3, 3))  # rows: unit principal axes
+    covariance = axes.T @ np.diag(shape.GetPrincipalMoments(label)) @ axes + box_covariance
+    return float(elongation_from_covariance(covariance))
+
+
 def restrict_to_lung_region(
     probability: np.ndarray, lung_mask: np.ndarray, spacing_mm: tuple[float, float, float], margin_mm: float
 ) -> np.ndarray:
@@ -97,9 +105,7 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
     box = voxel_box_covariance(labels.GetSpacing(), labels.GetDirection())
     drop: dict[int, int] = {}
     for label in shape.GetLabels():
-        axes = np.reshape(shape.GetPrincipalAxes(label), (3, 3))  # rows: unit principal axes (physical)
-        covariance = axes.T @ np.diag(shape.GetPrincipalMoments(label)) @ axes + box
-        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), float(elongation_from_covariance(covariance))):
+        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), label_elongation(shape, label, box)):
             drop[int(label)] = 0
     return drop
 
