@@ -158,9 +158,7 @@ def main() -> int:
     card = json.loads(card_path.read_text(encoding="utf-8"))
     post = card["postprocessing"]
     post["threshold"] = chosen.threshold
-    post["min_lesion_mm3"] = chosen.min_lesion_mm3
-    post["min_peak_probability"] = chosen.min_peak_probability
-    post["max_elongation"] = None if math.isinf(chosen.max_elongation) else chosen.max_elongation
+    post.update(chosen.lesion_filter.to_dict())
     card.setdefault("inference", {})["mirror_axes"] = options[pick]
     record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE)
     record["calibration_data"] = source

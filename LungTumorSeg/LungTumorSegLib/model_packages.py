@@ -49,13 +49,13 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
     card = package.card
     post = card.get("postprocessing", {}) or {}
     lesion_label = (card.get("labels", {}) or {}).get("1", {}) or {}
+    limits = card.lesion_filter
     return PackageInfo(path=Path(package.path), name=card.name, version=card.version,
                        description=str(card.get("description", "")), demo=card.is_demo, warning=card.warning,
                        threshold=float(post.get("threshold", 0.5)),
                        min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)),
                        zone_overlap_mm=float((card.get("zones", {}) or {}).get("overlap_mm", 15.0)),
-                       min_peak_probability=card.lesion_filter.min_peak_probability,
-                       max_elongation=card.lesion_filter.max_elongation,
+                       min_peak_probability=limits.min_peak_probability, max_elongation=limits.max_elongation,
                        lesion_terminology=lesion_label.get("terminology"))
 
 

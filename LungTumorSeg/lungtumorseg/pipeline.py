@@ -7,9 +7,8 @@ only wires them in that order, times them and reports progress.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -63,13 +62,8 @@ class SegmentationResult:
             "input": input_name,
             "model": package.card.summary(),
             "threshold": self.threshold,
-            "postprocessing": None if self.lesion_filter is None else {
-                "threshold": self.threshold,
-                "min_lesion_mm3": self.lesion_filter.min_lesion_mm3,
-                "min_peak_probability": self.lesion_filter.min_peak_probability,
-                "max_elongation": None if math.isinf(self.lesion_filter.max_elongation)
-                else self.lesion_filter.max_elongation,  # None = no limit (JSON has no infinity)
-            },
+            "postprocessing": None if self.lesion_filter is None
+            else {"threshold": self.threshold, **self.lesion_filter.to_dict()},
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
@@ -95,13 +89,9 @@ def segment(
     card = package.card
     post = card["postprocessing"]
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
-    card_filter = card.lesion_filter
-    lesion_filter = LesionFilter(
-        float(options.min_lesion_mm3 if options.min_lesion_mm3 is not None else card_filter.min_lesion_mm3),
-        float(options.min_peak_probability if options.min_peak_probability is not None
-              else card_filter.min_peak_probability),
-        float(options.max_elongation if options.max_elongation is not None else card_filter.max_elongation),
-    )
+    overrides = {"min_lesion_mm3": options.min_lesion_mm3, "min_peak_probability": options.min_peak_probability,
+                 "max_elongation": options.max_elongation}
+    lesion_filter = replace(card.lesion_filter, **{k: float(v) for k, v in overrides.items() if v is not None})
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     zcfg = card["zones"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import SimpleITK as sitk
@@ -43,10 +44,22 @@ class LesionFilter:
         if not self.max_elongation >= 1.0:
             raise ValueError(f"maximum elongation must be >= 1 (a sphere is 1), got {self.max_elongation}")
 
-    def keeps(self, volume_mm3: float, peak_probability: float, elongation: float) -> bool:
-        """Whether a component with these measurements is a lesion."""
-        return (volume_mm3 >= self.min_lesion_mm3 and peak_probability >= self.min_peak_probability
-                and elongation <= self.max_elongation)
+    def keeps(self, volume_mm3, peak_probability, elongation):
+        """Whether components with these measurements are lesions (numbers or numpy arrays)."""
+        return ((volume_mm3 >= self.min_lesion_mm3) & (peak_probability >= self.min_peak_probability)
+                & (elongation <= self.max_elongation))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "LesionFilter":
+        """From a card's ``postprocessing`` (absent limit = none; ``null`` elongation = no limit)."""
+        elongation = values.get("max_elongation")
+        return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
+                   math.inf if elongation is None else float(elongation))
+
+    def to_dict(self) -> dict[str, float | None]:
+        """The card/report form: JSON has no infinity, so "no elongation limit" is ``None``."""
+        return {"min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
+                "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None}
 
     @property
     def needs_shape(self) -> bool:
@@ -129,7 +142,7 @@ def label_lesions(
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
     labels = _relabel_by_size(components, min_voxels)
     if rule.needs_shape and sitk.GetArrayViewFromImage(labels).any():
-        drop = _implausible(labels, sitk.Cast(probability, sitk.sitkFloat32), rule)
+        drop = _implausible(labels, probability, rule)
         if drop:
             labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
     return sitk.Cast(labels, sitk.sitkUInt16)

@@ -136,8 +136,7 @@ def case_curve(
         inter = inter[1:, 1:]
         overlap = inter.sum(axis=0)
         for b, rule in enumerate(rules):
-            keep = ((p_mm3 >= rule.min_lesion_mm3) & (p_peak >= rule.min_peak_probability)
-                    & (p_elongation <= rule.max_elongation))
+            keep = rule.keeps(p_mm3, p_peak, p_elongation)
             kept_sum = float(p_mm3[keep].sum() / voxel_mm3)
             denominator = kept_sum + truth_sum
             dice[a, b] = 2.0 * float(overlap[keep].sum()) / denominator if denominator else 1.0
@@ -217,13 +216,13 @@ def calibration_record(
         "thresholds": [float(t) for t in thresholds],
         "min_lesion_mm3": [r.min_lesion_mm3 for r in rules],
         "min_peak_probability": [r.min_peak_probability for r in rules],
-        "max_elongation": [_finite_or_none(r.max_elongation) for r in rules],
+        "max_elongation": [r.to_dict()["max_elongation"] for r in rules],
         "rule": f"best mean Dice over tumour cases; within {tolerance} of it, fewest false positives per case, "
                 "then best sensitivity for lesions >= 10 mm",
         **{name: table(values) for name, values in summary.items()},
         "chosen": {"threshold": chosen.threshold, "min_lesion_mm3": chosen.min_lesion_mm3,
                    "min_peak_probability": chosen.min_peak_probability,
-                   "max_elongation": _finite_or_none(chosen.max_elongation),
+                   "max_elongation": chosen.lesion_filter.to_dict()["max_elongation"],
                    "mean_dice": round(chosen.mean_dice, 4),
                    "false_positives_per_case": round(chosen.false_positives_per_case, 3),
                    "sensitivity_large": round(chosen.sensitivity_large, 3),
@@ -231,8 +230,3 @@ def calibration_record(
         "note": "chosen on cases the weights were not trained on (never the held-out phantoms); "
                 "synthetic phantoms, not clinical accuracy",
     }
-
-
-def _finite_or_none(value: float) -> float | None:
-    """JSON has no infinity: ``None`` stands for 'no limit'."""
-    return float(value) if math.isfinite(value) else None

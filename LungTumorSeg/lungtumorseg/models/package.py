@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -101,13 +100,7 @@ class ModelCard:
     def lesion_filter(self) -> LesionFilter:
         """The card's component limits: minimum volume, peak probability, maximum elongation
         (``null``/absent elongation = no limit, absent peak = 0)."""
-        post = self.raw["postprocessing"]
-        elongation = post.get("max_elongation")
-        return LesionFilter(
-            float(post.get("min_lesion_mm3", 0.0)),
-            float(post.get("min_peak_probability", 0.0)),
-            math.inf if elongation is None else float(elongation),
-        )
+        return LesionFilter.from_dict(self.raw["postprocessing"])
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
