@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from core_fixtures import phantom, real_data, reorder_voxels
 from lungtumorseg.io import read_image
@@ -49,6 +50,59 @@ def test_lung_mask_matches_phantom_truth(seed, orientation):
     assert _dice(back == 2, truth == 2) >= 0.9
     truth_ml = (truth > 0).sum() * np.prod(case.image.GetSpacing()) / 1000.0
     assert lungs.volume_ml == pytest.approx(truth_ml, rel=0.1)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_lung_cut_off_by_the_field_of_view_is_kept(side):
+    """A lung that the field of view cuts at the side is open to the image border; it must
+    still be found (air "connected to the border" alone would discard it) and the table's
+    lung-density foam core must not be taken for it."""
+    case = phantom(2)
+    truth = sitk.GetArrayFromImage(case.lungs)
+    lung_x = np.nonzero(truth.any(axis=(0, 1)))[0]
+    # Cut 20 % of the lungs' total width off at one side: through that lung's parenchyma.
+    cut = int(0.2 * (lung_x.max() - lung_x.min()))
+    xs = slice(lung_x.min() + cut, None) if side == "right" else slice(None, lung_x.max() - cut + 1)
+    image, truth_cut = case.image[xs, :, :], truth[:, :, xs]
+    # The cut really opens that lung onto the border of at least one axial slice.
+    edge = truth_cut[:, :, 0] if side == "right" else truth_cut[:, :, -1]
+    assert edge.any()
+    canonical, lungs = _lungs_on_canonical(image)
+    assert lungs.found, lungs.message
+    back = sitk.GetArrayFromImage(
+        to_input_grid(array_to_image(lungs.labels, canonical), image, sitk.sitkNearestNeighbor)
+    )
+    assert _dice(back == 1, truth_cut == 1) >= 0.85
+    assert _dice(back == 2, truth_cut == 2) >= 0.85
+    assert _dice(back > 0, truth_cut > 0) >= 0.9
+
+
+def test_lungs_joined_by_an_air_bridge_are_separated():
+    """Both lungs in one air component (a main bronchus the airway step missed) still come
+    out as a right and a left lung."""
+    case = phantom(2)
+    truth = sitk.GetArrayFromImage(case.lungs)
+    hu = sitk.GetArrayFromImage(case.image).astype(np.float32)
+    # An air tube (radius ~6 mm) through the mediastinum at mid-lung height, from lung to lung.
+    z = int(np.median(np.nonzero((truth == 1).any(axis=(1, 2)) & (truth == 2).any(axis=(1, 2)))[0]))
+    y = int(np.median(np.nonzero((truth[z] == 1).any(axis=1) & (truth[z] == 2).any(axis=1))[0]))
+    x0, x1 = sorted(int(np.median(np.nonzero(truth[z, y] == k)[0])) for k in (1, 2))
+    sx, sy, sz = case.image.GetSpacing()
+    zz, yy = np.mgrid[: hu.shape[0], : hu.shape[1]]
+    tube = ((zz - z) * sz) ** 2 + ((yy - y) * sy) ** 2 <= 6.0**2
+    hu[:, :, x0 : x1 + 1][tube] = -1000.0
+    image = sitk.GetImageFromArray(hu)
+    image.CopyInformation(case.image)
+    bridged = truth > 0
+    bridged[:, :, x0 : x1 + 1] |= tube[:, :, None]
+    assert ndi.label(bridged)[1] == 1, "the bridge must join the lungs"
+    canonical, lungs = _lungs_on_canonical(image)
+    assert lungs.found, lungs.message
+    back = sitk.GetArrayFromImage(
+        to_input_grid(array_to_image(lungs.labels, canonical), image, sitk.sitkNearestNeighbor)
+    )
+    assert _dice(back == 1, truth == 1) >= 0.85
+    assert _dice(back == 2, truth == 2) >= 0.85
 
 
 def test_abdomen_ct_has_no_lungs():

@@ -31,6 +31,7 @@ from scipy import ndimage as ndi
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
+import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
@@ -144,6 +145,7 @@ def main() -> int:
             "slicewise_dice_mean": summary["voxel"].get("slicewise_dice", {}).get("mean"),
             "hd95_mm_median": summary["voxel"].get("hd95_mm", {}).get("median"),
             "command": "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:]),
+            "lungtumorseg_version": lungtumorseg.__version__,  # the pipeline (lung finder, ...) measured
         }
         write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
         print(f"metrics written to {card_path}")

@@ -33,6 +33,7 @@ import SimpleITK as sitk
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
+import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
     OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, summarise_curves,
 )
@@ -146,7 +147,8 @@ def main() -> int:
     for mirror in options:
         package.card.raw.setdefault("inference", {})["mirror_axes"] = mirror  # in memory only
         print(f"test-time mirroring {mirror or 'off'} on {source}:", flush=True)
-        key = f"{weights_key}-m{''.join(map(str, mirror))}"
+        # The core version is part of the key: a pipeline change (e.g. the lung finder) makes old maps stale.
+        key = f"{weights_key}-v{lungtumorseg.__version__}-m{''.join(map(str, mirror))}"
         results.append(calibrate(package, cases, args.threads, args.cache, key))
         print_table(*results[-1])
     pick = choose_among([chosen for _, chosen in results], TOLERANCE)
