@@ -66,13 +66,31 @@ def _threshold(package: Path) -> float:
 
 
 def _calibrate(package: Path, data: Path, args: argparse.Namespace) -> None:
-    """Threshold chosen on the package's validation split, as the demo recipe does for the
-    zone package, so that the arms differ only in how the compute was spent."""
+    """Operating point chosen as the demo recipe does for the zone package (on the validation
+    split, or on ``--calibration-data`` phantoms with the lesion-filter grid), so that the
+    arms differ only in how the compute was spent."""
     if "threshold_calibration" in _card(package).get("metrics", {}):
         return
     env = {**os.environ, "PYTHONPATH": str(ROOT / "LungTumorSeg")}
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_threshold.py"), "--model", str(package),
-                    "--data", str(data), "--threads", str(args.threads)], check=True, env=env)
+    cmd = [sys.executable, str(ROOT / "scripts" / "calibrate_threshold.py"), "--model", str(package),
+           "--data", str(data), "--threads", str(args.threads)]
+    for folder in args.calibration_data or []:
+        cmd += ["--calibration-data", str(folder)]
+    if args.calibration_cache:
+        cmd += ["--cache", str(args.calibration_cache)]
+    subprocess.run(cmd, check=True, env=env)
+
+
+def _detection(outdir: Path) -> dict[str, float]:
+    """Lesion-level numbers of one arm's evaluation: false positives per case and the
+    sensitivity for truth lesions of 10 mm or more."""
+    with open(outdir / "metrics_cases.csv") as fh:
+        cases = list(csv.DictReader(fh))
+    with open(outdir / "lesions.csv") as fh:
+        large = [r for r in csv.DictReader(fh) if r["kind"] == "truth" and r["size_bin"] != "<10mm"]
+    return {"false_positives_per_case": float(np.mean([float(r["n_false_positive"]) for r in cases])),
+            "sensitivity_lesions_ge_10mm": float(np.mean([r["matched"] == "True" for r in large])) if large else float("nan"),
+            "n_lesions_ge_10mm": len(large)}
 
 
 def _dice_by_case(outdir: Path) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -120,6 +138,10 @@ def main() -> int:
     parser.add_argument("--mine-negatives", type=float, default=None, help="passed to train (both arms)")
     parser.add_argument("--zones-model", type=Path, default=None,
                         help="an already trained zone package for arm (a) (e.g. the demo package), instead of training one")
+    parser.add_argument("--calibration-data", type=Path, action="append",
+                        help="calibrate the operating point of the trained arm(s) on these phantom folders "
+                             "(as the demo recipe does) instead of the validation split")
+    parser.add_argument("--calibration-cache", type=Path, default=None, help="probability-map cache of the calibration")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "region_vs_single")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -143,7 +165,8 @@ def main() -> int:
     evaluate_dataset(heldout, single_pkg, args.out / "eval_single", opts)
     z_overall, z_zones = _dice_by_case(zones_eval)
     s_overall, s_zones = _dice_by_case(args.out / "eval_single")
-    result = {"overall": _paired(z_overall, s_overall, args.seed)}
+    result = {"overall": _paired(z_overall, s_overall, args.seed),
+              "detection": {"zones": _detection(zones_eval), "single": _detection(args.out / "eval_single")}}
     for zone in ("upper", "middle", "lower"):
         result[zone] = _paired(z_zones.get(zone, {}), s_zones.get(zone, {}), args.seed)
     result["setup"] = {"steps_per_zone_model": args.steps, "steps_single_model": 3 * args.steps, "roi": args.roi,
@@ -153,6 +176,8 @@ def main() -> int:
                        "init_from": str(args.init_from) if args.init_from else None,
                        "zones_model": str(zones_pkg), "zones_evaluation": str(zones_eval),
                        "thresholds": {arm: _threshold(pkg) for arm, pkg in (("zones", zones_pkg), ("single", single_pkg))},
+                       "postprocessing": {arm: _card(pkg)["postprocessing"] for arm, pkg in (("zones", zones_pkg), ("single", single_pkg))},
+                       "calibration_data": [str(p) for p in args.calibration_data or []],
                        "train_data": str(args.train_data), "heldout_data": str(heldout),
                        "heldout_seeds": json.loads((heldout / "dataset.json").read_text()).get("seeds"),
                        "note": "synthetic phantoms; Dice over cases (or case-zones) whose truth holds tumour"}
@@ -163,6 +188,9 @@ def main() -> int:
         r = result[key]
         print(f"| {key} | {r['n_cases']} | {r['mean_zones']:.3f} | {r['mean_single']:.3f} | "
               f"{r['mean_difference']:+.3f} ({r['ci95_low']:+.3f} to {r['ci95_high']:+.3f}) |")
+    for arm, d in result["detection"].items():
+        print(f"{arm}: {d['false_positives_per_case']:.2f} false positives per case, sensitivity (lesions >= 10 mm) "
+              f"{d['sensitivity_lesions_ge_10mm']:.2f} of {d['n_lesions_ge_10mm']}")
     return 0
 
 
