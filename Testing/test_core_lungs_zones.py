@@ -105,6 +105,29 @@ def test_lungs_joined_by_an_air_bridge_are_separated():
     assert _dice(back == 2, truth == 2) >= 0.85
 
 
+def test_filled_convex_hull_matches_a_triangulation():
+    """The row-wise hull fill of the lung finder against scipy's Delaunay point-in-hull test on
+    random blob unions (gaps between blobs, horizontal hull edges, single pixels)."""
+    from scipy.spatial import Delaunay
+
+    from lungtumorseg.lungs import _convex_hull_2d
+
+    rng = np.random.default_rng(0)
+    grid = np.argwhere(np.ones((40, 50), dtype=bool))
+    for _ in range(200):
+        mask = np.zeros((40, 50), dtype=bool)
+        for _ in range(int(rng.integers(1, 4))):
+            r, c = rng.integers(0, 40), rng.integers(0, 50)
+            h, w = rng.integers(1, 12, size=2)
+            mask[r : r + h, c : c + w] = True
+        points = np.argwhere(mask)
+        if np.linalg.matrix_rank(points - points[0]) < 2:  # a line: the hull is the pixels
+            expected = mask
+        else:
+            expected = (Delaunay(points).find_simplex(grid, tol=1e-9) >= 0).reshape(mask.shape) | mask
+        np.testing.assert_array_equal(_convex_hull_2d(mask), expected)
+
+
 def test_abdomen_ct_has_no_lungs():
     image = read_image(real_data("abdomen_ct_3mm.nii.gz"))
     _, lungs = _lungs_on_canonical(image)
