@@ -96,5 +96,6 @@ echo "demo package updated: $PKG"
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then
   $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$PKG" --init-from "$WORK/shared-dense" \
     --heldout-data benchmarks/.cache/heldout-small-10000-16 --zones-eval benchmarks/results/heldout \
-    --steps "$ZONE_STEPS" --roi 48 --lr 1e-4 --lung-channel --seed 3 --threads 2 $ZONE_SAMPLING
+    --steps "$ZONE_STEPS" --roi 48 --lr 1e-4 --lung-channel --seed 3 --threads 2 $ZONE_SAMPLING \
+    --calibration-data "$CALIBRATION" --calibration-cache "$WORK/calibration-cache-single"
 fi
