@@ -35,14 +35,18 @@ def _lungs_on_canonical(image: sitk.Image):
     return canonical, find_lungs(hu, SPACING)
 
 
+def _found_lung_labels(image: sitk.Image):
+    """The lung finder's result and its labels (0/1 right/2 left) mapped back onto ``image``'s grid."""
+    canonical, lungs = _lungs_on_canonical(image)
+    assert lungs.found, lungs.message
+    back = to_input_grid(array_to_image(lungs.labels, canonical), image, sitk.sitkNearestNeighbor)
+    return lungs, sitk.GetArrayFromImage(back)
+
+
 @pytest.mark.parametrize("seed,orientation", CASES)
 def test_lung_mask_matches_phantom_truth(seed, orientation):
     case = phantom(seed, orientation)
-    canonical, lungs = _lungs_on_canonical(case.image)
-    assert lungs.found, lungs.message
-    back = sitk.GetArrayFromImage(
-        to_input_grid(array_to_image(lungs.labels, canonical), case.image, sitk.sitkNearestNeighbor)
-    )
+    lungs, back = _found_lung_labels(case.image)
     truth = sitk.GetArrayFromImage(case.lungs)
     assert _dice(back > 0, truth > 0) >= 0.9
     # Label 1 is the patient's right lung, 2 the left (a swap gives Dice ~0 here).
@@ -67,11 +71,7 @@ def test_lung_cut_off_by_the_field_of_view_is_kept(side):
     # The cut really opens that lung onto the border of at least one axial slice.
     edge = truth_cut[:, :, 0] if side == "right" else truth_cut[:, :, -1]
     assert edge.any()
-    canonical, lungs = _lungs_on_canonical(image)
-    assert lungs.found, lungs.message
-    back = sitk.GetArrayFromImage(
-        to_input_grid(array_to_image(lungs.labels, canonical), image, sitk.sitkNearestNeighbor)
-    )
+    _, back = _found_lung_labels(image)
     assert _dice(back == 1, truth_cut == 1) >= 0.85
     assert _dice(back == 2, truth_cut == 2) >= 0.85
     assert _dice(back > 0, truth_cut > 0) >= 0.9
@@ -96,11 +96,7 @@ def test_lungs_joined_by_an_air_bridge_are_separated():
     bridged = truth > 0
     bridged[:, :, x0 : x1 + 1] |= tube[:, :, None]
     assert ndi.label(bridged)[1] == 1, "the bridge must join the lungs"
-    canonical, lungs = _lungs_on_canonical(image)
-    assert lungs.found, lungs.message
-    back = sitk.GetArrayFromImage(
-        to_input_grid(array_to_image(lungs.labels, canonical), image, sitk.sitkNearestNeighbor)
-    )
+    _, back = _found_lung_labels(image)
     assert _dice(back == 1, truth == 1) >= 0.85
     assert _dice(back == 2, truth == 2) >= 0.85
 
