@@ -40,7 +40,7 @@ from lungtumorseg.models import CARD_FILE
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
                  "peak_probability", "elongation"}
-REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm",
+REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm", "midline_x_lps_mm",
                  "timings_s", "lesions", "postprocessing"}
 
 
@@ -105,6 +105,20 @@ def test_predict_writes_labels_on_the_input_grid(predicted):
     lab = sitk.GetArrayFromImage(labels)
     assert np.issubdtype(lab.dtype, np.integer) and lab.min() == 0
     assert sorted(p.name for p in predicted["dir"].iterdir()) == ["labels.nii.gz", "prob.nrrd", "report.json"]
+
+
+def test_predict_writes_the_probability_map_in_whole_percent_on_request(predicted, tmp_path):
+    code, _, err = run_cli(["predict", predicted["src"], "-o", tmp_path / "labels.nii.gz", "--model", shared_package_dir(),
+                            "--probabilities", tmp_path / "percent.nrrd", "--probability-percent", "--progress", "none",
+                            "--threads", "1"])
+    assert code == 0, err
+    percent = sitk.ReadImage(str(tmp_path / "percent.nrrd"))
+    full = sitk.GetArrayFromImage(sitk.ReadImage(str(predicted["dir"] / "prob.nrrd")))
+    assert percent.GetPixelID() == sitk.sitkUInt8
+    values = sitk.GetArrayFromImage(percent)
+    assert values.max() <= 100
+    for t in (0.3, 0.5, 0.55):  # same voxels as the float map for whole-percent thresholds
+        np.testing.assert_array_equal(values >= round(100 * t), full >= t)
 
 
 def test_predict_report_has_the_documented_fields(predicted):

@@ -24,10 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 import SimpleITK as sitk
-import slicer
-import vtk
 
-from . import model_packages, process_runner, segmentation_writer, volume_bridge
+from . import kept_probability, model_packages, process_runner, segmentation_writer, volume_bridge
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
 
@@ -51,6 +49,7 @@ class RunRequest:
     table_node: object | None = None
     output_name: str | None = None
     show3d: bool = False
+    keep_probability: bool = True  # keep the probability map for "update lesions" (see kept_probability)
 
 
 @dataclass
@@ -100,6 +99,10 @@ class SegmentationRun:
     def report_path(self) -> Path:
         return self.workdir / "report.json"
 
+    @property
+    def probability_path(self) -> Path:
+        return self.workdir / "probability.nrrd"
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Export the input volume and start the child process (the scene is not touched)."""
@@ -116,7 +119,8 @@ class SegmentationRun:
                 model_dir=str(self.request.model_dir or DEFAULT_MODEL_DIR),
                 threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
-                zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads)
+                zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
+                probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
                                                      options, python=self.python)
             self.on_log("running: " + " ".join(command[1:]))
@@ -211,29 +215,30 @@ class SegmentationRun:
         segmentation = segmentation_writer.build_segmentation(labels, volume, report.get("lesions"),
                                                               terminology=self._lesion_terminology())
         table = segmentation_writer.build_table(report.get("lesions", []))
-        committed = commit_with_rollback(volume.GetScene(), volume, segmentation, table,
-                                         request.segmentation_node, request.table_node,
-                                         request.output_name, request.show3d)
+        percent = self._read_probability(labels) if request.keep_probability else None
+
+        def keep_or_forget_probability(segmentation_node) -> list:
+            if percent is None:
+                kept_probability.forget(segmentation_node)
+                return []
+            node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
+                                                                kept_probability.run_record(report))
+            return [node] if created else []
+
+        committed = segmentation_writer.commit_with_rollback(
+            volume.GetScene(), volume, segmentation, table, request.segmentation_node, request.table_node,
+            request.output_name, request.show3d, then=keep_or_forget_probability)
         return RunResult(committed.segmentation_node, committed.table_node, report, labels,
                          time.monotonic() - self.started_at, committed.created)
 
-
-def commit_with_rollback(scene, volume, segmentation, table, segmentation_node, table_node,
-                         name, show3d) -> segmentation_writer.Committed:
-    """:func:`segmentation_writer.commit`, restoring a reused node's previous content if it fails."""
-    backup_segments = backup_table = None
-    if segmentation_node is not None:
-        backup_segments = slicer.vtkSegmentation()
-        backup_segments.DeepCopy(segmentation_node.GetSegmentation())
-    if table_node is not None and table_node.GetTable() is not None:
-        backup_table = vtk.vtkTable()
-        backup_table.DeepCopy(table_node.GetTable())
-    try:
-        return segmentation_writer.commit(scene, volume, segmentation, table, segmentation_node,
-                                          table_node, name, show3d)
-    except BaseException:
-        if backup_segments is not None:
-            segmentation_node.GetSegmentation().DeepCopy(backup_segments)
-        if backup_table is not None:
-            table_node.SetAndObserveTable(backup_table)
-        raise
+    def _read_probability(self, labels: sitk.Image) -> sitk.Image:
+        """The child's percent probability map, snapped to the label image's (= input) grid."""
+        if not self.probability_path.exists():
+            raise process_runner.ProcessFailed("the segmentation process wrote no probability map", 0)
+        percent = sitk.ReadImage(str(self.probability_path))
+        if percent.GetSize() != labels.GetSize():
+            raise ValueError("the probability map returned by the core is not on the input grid")
+        if percent.GetPixelID() != sitk.sitkUInt8:
+            raise ValueError("the probability map returned by the core is not in whole percent (uint8)")
+        percent.CopyInformation(labels)
+        return percent

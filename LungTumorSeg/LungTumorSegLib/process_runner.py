@@ -38,6 +38,7 @@ class PredictOptions:
     max_elongation: float | None = None  # math.inf = no limit
     zone_overlap_mm: float | None = None
     threads: int | None = None
+    probability_percent_path: str | None = None  # also write the probability map here, in whole percent
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -80,6 +81,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:
         cmd += ["--threads", str(int(options.threads))]
+    if options.probability_percent_path:
+        cmd += ["--probabilities", str(options.probability_percent_path), "--probability-percent"]
     return cmd + list(options.extra_args)
 
 

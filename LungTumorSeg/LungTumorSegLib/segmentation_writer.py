@@ -10,6 +10,7 @@ output of the same node instead of piling up nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import SimpleITK as sitk
@@ -188,7 +189,7 @@ class Committed:
     created: list
 
 
-def _place_in_hierarchy(scene, node, beside) -> None:
+def place_in_hierarchy(scene, node, beside) -> None:
     """Put ``node``'s subject hierarchy item under the same parent as ``beside``'s item."""
     sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
     if sh is None:
@@ -233,7 +234,7 @@ def commit(scene, reference_volume, segmentation, table: vtk.vtkTable | None = N
             segmentation_node.CreateClosedSurfaceRepresentation()
         elif target.ContainsRepresentation("Closed surface"):
             segmentation_node.RemoveClosedSurfaceRepresentation()
-        _place_in_hierarchy(scene, segmentation_node, reference_volume)
+        place_in_hierarchy(scene, segmentation_node, reference_volume)
 
         if table is not None:
             if table_node is None:
@@ -245,9 +246,38 @@ def commit(scene, reference_volume, segmentation, table: vtk.vtkTable | None = N
                     table_node.SetColumnUnitLabel(col_name, unit)
                     table_node.SetColumnTitle(col_name, f"{col_name} ({unit})")
             table_node.SetUseColumnTitleAsColumnHeader(True)
-            _place_in_hierarchy(scene, table_node, reference_volume)
+            place_in_hierarchy(scene, table_node, reference_volume)
     except Exception:
         for node in created:
             scene.RemoveNode(node)
         raise
     return Committed(segmentation_node, table_node, created)
+
+
+def commit_with_rollback(scene, volume, segmentation, table, segmentation_node, table_node, name, show3d,
+                         then: Callable[[object], list] | None = None) -> Committed:
+    """:func:`commit`, then ``then(segmentation_node)`` (more scene changes of the same
+    transaction, returning the nodes it created); if anything fails, nodes created on the
+    way are removed and a reused node's previous segments / table rows are restored."""
+    backup_segments = backup_table = None
+    if segmentation_node is not None:
+        backup_segments = slicer.vtkSegmentation()
+        backup_segments.DeepCopy(segmentation_node.GetSegmentation())
+    if table_node is not None and table_node.GetTable() is not None:
+        backup_table = vtk.vtkTable()
+        backup_table.DeepCopy(table_node.GetTable())
+    committed = None
+    try:
+        committed = commit(scene, volume, segmentation, table, segmentation_node, table_node, name, show3d)
+        if then is not None:
+            committed.created.extend(then(committed.segmentation_node))
+        return committed
+    except BaseException:
+        for node in committed.created if committed is not None else []:
+            if node.GetScene() is scene:
+                scene.RemoveNode(node)
+        if backup_segments is not None:
+            segmentation_node.GetSegmentation().DeepCopy(backup_segments)
+        if backup_table is not None:
+            table_node.SetAndObserveTable(backup_table)
+        raise

@@ -36,6 +36,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--report", type=Path, default=None, help="write the lesion report (JSON)")
     p.add_argument("--probabilities", type=Path, default=None, help="also write the tumour probability map")
+    p.add_argument("--probability-percent", action="store_true",
+                   help="write the probability map in whole percent (uint8 0-100, rounded down: a quarter of the "
+                        "size, same lesions for thresholds in whole percent)")
     p.add_argument("--progress", choices=["bar", "lines", "none"], default="bar", help="progress display")
 
 
@@ -114,7 +117,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     )
     write_image(result.labels, args.output)
     if args.probabilities:
-        write_image(result.probability, args.probabilities)
+        from .relabel import probability_to_percent
+
+        write_image(probability_to_percent(result.probability) if args.probability_percent else result.probability,
+                    args.probabilities)
     if args.report:
         write_text_atomic(json.dumps(result.report(str(args.input), package), indent=2) + "\n", args.report)
     stream = sys.stderr if args.progress == "bar" else sys.stdout

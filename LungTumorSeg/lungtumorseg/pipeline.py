@@ -17,11 +17,12 @@ import torch
 
 from .inference import run_zones, superpose
 from .lungs import find_lungs
-from .measure import Lesion, measure_lesions
+from .measure import Lesion
 from .models.package import ModelPackage
-from .postprocess import LesionFilter, label_lesions, restrict_to_lung_region
+from .postprocess import LesionFilter, restrict_to_lung_region
 from .preprocess import IntensityWindow, network_input, to_canonical, to_input_grid
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
+from .relabel import MeasureContext, lesions_from_probability
 from .zones import ZoneSpec, lung_extent_mm, make_zones
 
 
@@ -53,6 +54,7 @@ class SegmentationResult:
     zones_lps_z_mm: dict[str, list[float]] = field(default_factory=dict)
     lung_z_lps_mm: Optional[tuple[float, float]] = None
     lesion_filter: Optional[LesionFilter] = None  # what decided which components are lesions
+    midline_x_lps_mm: Optional[float] = None  # between the two lungs (lesion side)
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -67,6 +69,7 @@ class SegmentationResult:
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
+            "midline_x_lps_mm": self.midline_x_lps_mm,
             "timings_s": self.timings_s,
             "lesions": [lesion.to_dict() for lesion in self.lesions],
         }
@@ -156,19 +159,17 @@ def segment(
     lap("superpose_and_resample")
 
     span.report("labelling lesions", 0.95)
-    labels = label_lesions(probability, threshold, lesion_filter.min_lesion_mm3,
-                           min_peak_probability=lesion_filter.min_peak_probability,
-                           max_elongation=lesion_filter.max_elongation)
     lz = lung_extent_mm(lungs.mask, spacing)
     lung_z_lps = (float(origin_z + lz[0]), float(origin_z + lz[1]))
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
-    lesions = measure_lesions(labels, image, probability, lung_z_lps, midline)
+    labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter,
+                                               MeasureContext(lung_z_lps, midline))
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
     message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
-        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter,
+        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, midline,
     )

@@ -6,6 +6,9 @@ independently of the real network. Invoked as ``contract_python -m lungtumorseg.
 INPUT -o LABELS --report R --progress lines ...``; the mode comes from ``LTS_CONTRACT_MODE``:
 
 - ``ok``: labels = connected components of voxels >= 500 (by decreasing size), real report;
+  with ``--probabilities``: probability = HU mapped linearly from -800 (0) to 1200 (1),
+  in whole percent with ``--probability-percent`` (so 500 HU is 65 %);
+- ``no_probability``: like ``ok`` but writes no probability map although asked to;
 - ``fail``: exit 2 with ``error: ...`` on stderr;
 - ``slow``: progress lines, then a grandchild ``sleep``, waits (to be cancelled);
 - ``wrong_grid``: exit 0 but labels on a shifted grid.
@@ -38,6 +41,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--min-lesion-mm3", type=float)
     parser.add_argument("--zone-overlap-mm", type=float)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--min-peak-probability", type=float)
+    parser.add_argument("--max-elongation", type=float)
+    parser.add_argument("--probabilities")
+    parser.add_argument("--probability-percent", action="store_true")
     args = parser.parse_args(argv[3:])
     mode = os.environ.get("LTS_CONTRACT_MODE", "ok")
     with open(os.environ.get("LTS_CONTRACT_ARGS", os.devnull), "w") as handle:
@@ -62,6 +69,13 @@ def main(argv: list[str]) -> int:
         labels.SetOrigin([o + 10.0 for o in labels.GetOrigin()])
     print("PROGRESS 0.50 inference middle zone", flush=True)
     sitk.WriteImage(labels, args.output)
+    if args.probabilities and mode != "no_probability":
+        hu = sitk.GetArrayFromImage(image).astype(np.float64)
+        prob = np.clip((hu + 800.0) / 2000.0, 0.0, 1.0)
+        prob_image = sitk.GetImageFromArray(np.floor(prob * 100 + 1e-9).astype(np.uint8) if args.probability_percent
+                                            else prob.astype(np.float32))
+        prob_image.CopyInformation(image)
+        sitk.WriteImage(prob_image, args.probabilities)
     array = sitk.GetArrayFromImage(labels)
     voxel_mm3 = float(np.prod(image.GetSpacing()))
     lesions = []
@@ -76,7 +90,8 @@ def main(argv: list[str]) -> int:
                         "hu_max": float(hu.max()), "mean_probability": 0.9})
     report = {"status": "ok", "message": "", "input": args.input,
               "model": {"name": "contract", "version": "0", "demo": True, "warning": "stand-in"},
-              "threshold": args.threshold or 0.5, "timings_s": {"total": 0.0}, "lesions": lesions}
+              "threshold": args.threshold or 0.5, "timings_s": {"total": 0.0}, "lesions": lesions,
+              "lung_z_lps_mm": None, "midline_x_lps_mm": None}
     if args.report:
         with open(args.report, "w") as handle:
             json.dump(report, handle)

@@ -1,0 +1,174 @@
+"""The tumour probability map a run keeps in the scene, and new lesions from it in a second.
+
+Why: the network is the slow part of a run (tens of seconds to minutes); the operating
+point — probability threshold, minimum lesion volume, minimum peak probability, maximum
+elongation — is the reader's choice, e.g. more sensitive when hunting for a known
+nodule, stricter for a clean overview. A run therefore keeps its probability map as a
+volume node, and "update lesions" recomputes the lesions from it with the core's own
+:func:`lungtumorseg.relabel.lesions_from_probability` — the function the pipeline itself
+used, so the same settings give the same lesions — without running the network again.
+
+What a run leaves on its segmentation node (saved with the scene):
+
+* node reference ``LungTumorSegProbability`` → the probability volume: uint8 in whole
+  percent (0..100, a quarter of a float map's memory; exact for thresholds in whole
+  percent, see :mod:`lungtumorseg.relabel`), on the input CT's grid;
+* node reference ``LungTumorSegInput`` → the input CT (lesion HU statistics);
+* attribute ``LungTumorSeg.Run`` → JSON: the measuring context (lung extent, midline), the
+  model summary and the operating point of the segments currently shown.
+
+No Qt: the Widget calls :func:`update_lesions`; the tests call it on real MRML.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import SimpleITK as sitk
+
+from lungtumorseg.postprocess import LesionFilter
+from lungtumorseg.relabel import MeasureContext, lesions_from_probability, probability_from_percent
+
+from . import segmentation_writer, volume_bridge
+
+PROBABILITY_ROLE = "LungTumorSegProbability"
+INPUT_ROLE = "LungTumorSegInput"
+RUN_ATTRIBUTE = "LungTumorSeg.Run"
+#: Colour of the probability overlay (a Slicer default colour table: black → red → yellow).
+PROBABILITY_COLOR_NODE_ID = "vtkMRMLColorTableNodeIron"
+
+
+@dataclass
+class KeptRun:
+    """What :func:`update_lesions` needs, found from a segmentation node."""
+
+    probability_node: object
+    input_volume: object
+    record: dict
+
+    @property
+    def context(self) -> MeasureContext:
+        return MeasureContext.from_report(self.record.get("context", {}))
+
+
+def probability_node_name(volume) -> str:
+    return f"{volume.GetName()} tumour probability (%)"
+
+
+def run_record(report: dict) -> dict:
+    """The part of a run report kept on the segmentation node."""
+    return {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
+            "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
+
+
+def kept_run(segmentation_node) -> KeptRun | None:
+    """The kept probability map, input CT and run record of ``segmentation_node``; None when
+    the node has none (no run yet, run without keeping the map, or a node was deleted)."""
+    if segmentation_node is None:
+        return None
+    probability = segmentation_node.GetNodeReference(PROBABILITY_ROLE)
+    volume = segmentation_node.GetNodeReference(INPUT_ROLE)
+    text = segmentation_node.GetAttribute(RUN_ATTRIBUTE)
+    if probability is None or volume is None or not text or probability.GetImageData() is None:
+        return None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return KeptRun(probability, volume, record)
+
+
+def _style_probability_node(node) -> None:
+    """Display 0..100 % with a warm colour table, values below 1 % transparent."""
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    display = node.GetDisplayNode()
+    if node.GetScene() is not None and node.GetScene().GetNodeByID(PROBABILITY_COLOR_NODE_ID) is not None:
+        display.SetAndObserveColorNodeID(PROBABILITY_COLOR_NODE_ID)
+    display.SetAutoWindowLevel(False)
+    display.SetWindowLevelMinMax(0.0, 100.0)
+    display.SetApplyThreshold(True)
+    display.SetLowerThreshold(1.0)
+    display.SetUpperThreshold(100.0)
+
+
+def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, record: dict) -> tuple[object, bool]:
+    """Put the percent map into the scene (reusing the node a previous run of
+    ``segmentation_node`` kept) and link it; returns (node, created)."""
+    previous = kept_run(segmentation_node)
+    node = previous.probability_node if previous is not None and previous.probability_node.GetScene() is scene else None
+    created = node is None
+    if created:
+        node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", probability_node_name(volume))
+    try:
+        volume_bridge.set_volume_from_image(node, percent)
+        node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
+        _style_probability_node(node)
+        segmentation_writer.place_in_hierarchy(scene, node, volume)
+        segmentation_node.SetNodeReferenceID(PROBABILITY_ROLE, node.GetID())
+        segmentation_node.SetNodeReferenceID(INPUT_ROLE, volume.GetID())
+        segmentation_node.SetAttribute(RUN_ATTRIBUTE, json.dumps(record))
+    except BaseException:
+        if created:
+            scene.RemoveNode(node)
+        raise
+    return node, created
+
+
+def forget(segmentation_node) -> None:
+    """Unlink a kept map (a run without keeping one must not leave a stale link)."""
+    segmentation_node.RemoveNodeReferenceIDs(PROBABILITY_ROLE)
+    segmentation_node.RemoveNodeReferenceIDs(INPUT_ROLE)
+    segmentation_node.RemoveAttribute(RUN_ATTRIBUTE)
+
+
+@dataclass
+class UpdateResult:
+    """Outcome of :func:`update_lesions`."""
+
+    segmentation_node: object
+    table_node: object | None
+    report: dict
+    label_image: sitk.Image
+    elapsed_s: float
+
+    @property
+    def lesions(self) -> list[dict]:
+        return list(self.report.get("lesions", []))
+
+
+def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFilter, table_node=None,
+                   terminology: str | None = None) -> UpdateResult:
+    """Recompute the lesions of ``segmentation_node`` from its kept probability map.
+
+    Replaces its segments (and ``table_node``'s rows) like a re-run; on any error the
+    segments and table are as before. The probability map and the input CT are only read.
+    Raises ``ValueError`` when the node has no kept map or a setting is invalid.
+    """
+    started = time.monotonic()
+    kept = kept_run(segmentation_node)
+    if kept is None:
+        raise ValueError("this segmentation has no kept probability map: run the segmentation "
+                         "(with 'keep probability map' on) first")
+    volume = kept.input_volume
+    ct = volume_bridge.image_from_volume(volume)
+    probability = probability_from_percent(volume_bridge.image_from_volume(kept.probability_node))
+    labels, lesions = lesions_from_probability(probability, ct, threshold, lesion_filter, kept.context)
+    lesion_dicts = [lesion.to_dict() for lesion in lesions]
+    segmentation = segmentation_writer.build_segmentation(labels, volume, lesion_dicts, terminology=terminology)
+    table = segmentation_writer.build_table(lesion_dicts)
+    show3d = segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface")
+    committed = segmentation_writer.commit_with_rollback(
+        volume.GetScene(), volume, segmentation, table, segmentation_node, table_node, None, show3d)
+    record = dict(kept.record, threshold=threshold, postprocessing={"threshold": threshold, **lesion_filter.to_dict()})
+    segmentation_node.SetAttribute(RUN_ATTRIBUTE, json.dumps(record))
+    n = len(lesions)
+    report = {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the kept probability map",
+              "model": kept.record.get("model", {}), "threshold": threshold,
+              "postprocessing": record["postprocessing"], **kept.context.to_dict(), "lesions": lesion_dicts,
+              "source": "kept probability map (no new inference)"}
+    return UpdateResult(committed.segmentation_node, committed.table_node, report, labels,
+                        time.monotonic() - started)
+

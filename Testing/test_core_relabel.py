@@ -1,0 +1,110 @@
+"""Lesions recomputed from a kept probability map (``lungtumorseg.relabel``).
+
+The promise under test: a run's report plus its probability map are enough to reproduce the
+run's lesions exactly, and a map stored in whole percent gives the same lesions for every
+operating point on the 1 % grid. The run is the real pipeline with a real (random-weight)
+UNETR package on a small phantom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from core_fixtures import phantom, shared_package_dir
+from lungtumorseg.models.package import load_package
+from lungtumorseg.pipeline import SegmentOptions, segment
+from lungtumorseg.postprocess import LesionFilter, label_lesions
+from lungtumorseg.relabel import (
+    MeasureContext, is_whole_percent, lesions_from_probability, probability_from_percent, probability_to_percent,
+)
+
+# A random-weight network's map hovers around 0.5; this operating point leaves a handful of
+# components of every kind (kept, too small, never confident, too elongated).
+OPTIONS = SegmentOptions(threads=1, threshold=0.62, min_lesion_mm3=30.0, min_peak_probability=0.7, max_elongation=3.0)
+
+
+@pytest.fixture(scope="module")
+def run():
+    case = phantom(2)
+    result = segment(case.image, load_package(shared_package_dir()), OPTIONS)
+    assert result.status == "ok" and len(result.lesions) >= 3, "the fixture needs a few lesions"
+    return case, result
+
+
+def test_report_and_probability_reproduce_the_runs_lesions_exactly(run):
+    case, result = run
+    report = result.report("case", load_package(shared_package_dir()))
+    context = MeasureContext.from_report(report)
+    assert context.lung_z_lps_mm is not None and context.midline_x_lps_mm is not None
+    labels, lesions = lesions_from_probability(result.probability, case.image, report["threshold"],
+                                               LesionFilter.from_dict(report["postprocessing"]), context)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), sitk.GetArrayFromImage(result.labels))
+    assert [l.to_dict() for l in lesions] == [l.to_dict() for l in result.lesions]
+    assert {l.side for l in lesions} <= {"left", "right"} and {l.zone for l in lesions} <= {"upper", "middle", "lower"}
+
+
+@pytest.mark.parametrize("threshold,peak", [(0.62, 0.7), (0.55, 0.0), (0.6, 0.8), (0.35, 0.65)])
+def test_percent_map_gives_the_same_lesions_on_the_whole_percent_grid(run, threshold, peak):
+    case, result = run
+    rule = LesionFilter(30.0, peak, 3.0)
+    full_labels, full = lesions_from_probability(result.probability, case.image, threshold, rule)
+    percent = probability_to_percent(result.probability)
+    assert percent.GetPixelID() == sitk.sitkUInt8
+    back = probability_from_percent(percent)
+    labels, lesions = lesions_from_probability(back, case.image, threshold, rule)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), sitk.GetArrayFromImage(full_labels))
+    assert [(l.label, l.voxels, l.hu_mean) for l in lesions] == [(l.label, l.voxels, l.hu_mean) for l in full]
+    for a, b in zip(lesions, full):
+        assert b.mean_probability - 0.01 <= a.mean_probability <= b.mean_probability + 1e-12
+
+
+def test_percent_rounding_at_the_threshold_edges():
+    """Values exactly at, just below and just above whole-percent thresholds, in float32
+    (as the pipeline writes them): ``p >= t`` and ``percent >= 100 t`` must agree."""
+    thresholds = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    at = thresholds.astype(np.float32)
+    values = np.concatenate([at, np.nextafter(at, np.float32(0)), np.nextafter(at, np.float32(1)),
+                             np.float32([0.0, 1.0])]).astype(np.float32)
+    image = sitk.GetImageFromArray(values.reshape(1, 1, -1))
+    back = sitk.GetArrayFromImage(probability_from_percent(probability_to_percent(image))).ravel()
+    for t in thresholds:
+        np.testing.assert_array_equal(back >= t, values >= t, err_msg=f"threshold {t}")
+
+
+def test_relabel_leaves_its_inputs_alone_and_checks_the_grid(run):
+    case, result = run
+    prob_before = sitk.GetArrayFromImage(result.probability).copy()
+    ct_before = sitk.GetArrayFromImage(case.image).copy()
+    lesions_from_probability(result.probability, case.image, 0.5, LesionFilter(30.0))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(result.probability), prob_before)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(case.image), ct_before)
+    shifted = sitk.Image(result.probability)
+    shifted.SetOrigin([o + 5.0 for o in shifted.GetOrigin()])
+    with pytest.raises(ValueError, match="same voxel grid"):
+        lesions_from_probability(shifted, case.image, 0.5, LesionFilter())
+
+
+def test_higher_threshold_never_adds_voxels(run):
+    case, result = run
+    low = sitk.GetArrayFromImage(label_lesions(result.probability, 0.55, 0.0)) > 0
+    high = sitk.GetArrayFromImage(label_lesions(result.probability, 0.65, 0.0)) > 0
+    assert high.sum() < low.sum() and not (high & ~low).any()
+
+
+def test_percent_map_refuses_values_outside_0_to_100():
+    bad = sitk.GetImageFromArray(np.array([[[0, 50, 101]]], np.int16))
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        probability_from_percent(bad)
+
+
+@pytest.mark.parametrize("value,expected", [(0.1, True), (0.35, True), (0.125, False), (0.6, True), (1 / 3, False)])
+def test_whole_percent(value, expected):
+    assert is_whole_percent(value) is expected
+
+
+def test_measure_context_from_a_report_without_lungs():
+    context = MeasureContext.from_report({"lung_z_lps_mm": None})
+    assert context == MeasureContext(None, None)
+    assert MeasureContext.from_report(MeasureContext((-10.0, 200.0), 3.5).to_dict()) == MeasureContext((-10.0, 200.0), 3.5)

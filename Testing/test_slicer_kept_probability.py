@@ -1,0 +1,198 @@
+"""The probability map a run keeps in the scene, and "update lesions" from it (real MRML).
+
+The child is the contract stand-in of the core CLI (``slicer_support/contract_cli.py``:
+probability = HU mapped linearly from -800 HU (0 %) to 1200 HU (100 %), so 500 HU is 65 %);
+the lesions are recomputed in-process by the core's real ``lesions_from_probability``. The
+real core end to end is exercised by the shared scenario (``test_slicer_scenario.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from test_slicer_logic import CONTRACT_PYTHON, _ct, _segment_names, _state, contract  # noqa: F401
+
+
+def _run(volume, tmp_path, **kwargs):
+    from LungTumorSegLib import logic_core
+
+    request = logic_core.RunRequest(input_volume=volume, **kwargs)
+    return logic_core.SegmentationRun(request, python=CONTRACT_PYTHON, temp_root=str(tmp_path)).run(timeout_s=120)
+
+
+def _voxels(node, volume):
+    import slicer
+
+    seg = node.GetSegmentation()
+    return [int((slicer.util.arrayFromSegmentBinaryLabelmap(node, s, volume) > 0).sum()) for s in seg.GetSegmentIDs()]
+
+
+def test_run_keeps_the_probability_map_on_the_input_grid(slicer_env, contract, tmp_path):
+    import slicer
+
+    from LungTumorSegLib import kept_probability, volume_bridge
+
+    contract("ok")
+    volume, array = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    kept = kept_probability.kept_run(result.segmentation_node)
+    assert kept is not None and kept.input_volume is volume
+    node = kept.probability_node
+    assert node in result.created_nodes and node.GetName() == "chest tumour probability (%)"
+    assert volume_bridge.same_grid(volume_bridge.image_from_volume(node), volume)
+    percent = slicer.util.arrayFromVolume(node)
+    assert percent.dtype == np.uint8
+    expected = np.floor(np.clip((array.astype(np.float64) + 800) / 2000, 0, 1) * 100 + 1e-9)
+    np.testing.assert_array_equal(percent, expected)
+    display = node.GetDisplayNode()
+    assert (display.GetWindowLevelMin(), display.GetWindowLevelMax()) == (0.0, 100.0)
+    assert kept.record["model"]["name"] == "contract"
+
+
+def test_update_lesions_with_the_runs_own_settings_reproduces_the_run(slicer_env, contract, tmp_path):
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability, volume_bridge
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    checksum = volume_bridge.volume_checksum(volume)
+    result = _run(volume, tmp_path)
+    names, voxels = _segment_names(result.segmentation_node), _voxels(result.segmentation_node, volume)
+    n_nodes = scene.GetNumberOfNodes()
+    # the stand-in's lesions are its voxels >= 500 HU, i.e. >= 65 %
+    update = kept_probability.update_lesions(result.segmentation_node, 0.65, LesionFilter(), result.table_node)
+    assert update.segmentation_node is result.segmentation_node and update.table_node is result.table_node
+    assert _segment_names(update.segmentation_node) == names == ["Lesion 1", "Lesion 2"]
+    assert _voxels(update.segmentation_node, volume) == voxels == [400, 40]
+    assert scene.GetNumberOfNodes() == n_nodes  # nothing piled up
+    assert volume_bridge.volume_checksum(volume) == checksum
+    assert update.report["source"].startswith("kept probability map")
+    assert [l["hu_mean"] for l in update.lesions] == [900.0, 900.0]
+
+
+def test_update_lesions_with_a_larger_minimum_volume_drops_the_small_lesion(slicer_env, contract, tmp_path):
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    small_mm3 = 40 * 0.7 * 0.7 * 5.0  # lesion 2: 40 voxels
+    update = kept_probability.update_lesions(result.segmentation_node, 0.65, LesionFilter(small_mm3 + 1.0),
+                                             result.table_node)
+    assert _segment_names(update.segmentation_node) == ["Lesion 1"]
+    assert result.table_node.GetNumberOfRows() == 1
+    record = kept_probability.kept_run(result.segmentation_node).record
+    assert record["postprocessing"]["min_lesion_mm3"] == pytest.approx(small_mm3 + 1.0)
+    # and back: the small lesion returns (the map was not changed by the update)
+    kept_probability.update_lesions(result.segmentation_node, 0.65, LesionFilter(), result.table_node)
+    assert _segment_names(result.segmentation_node) == ["Lesion 1", "Lesion 2"]
+
+
+def test_invalid_threshold_is_refused_and_leaves_the_scene_unchanged(slicer_env, contract, tmp_path):
+    """The core's own validation reaches the caller; segments and table stay as they were."""
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    result = _run(volume, tmp_path)
+    before = _state(scene, result.segmentation_node)
+    with pytest.raises(ValueError, match="threshold"):
+        kept_probability.update_lesions(result.segmentation_node, 0.0, LesionFilter(), result.table_node)
+    assert _state(scene, result.segmentation_node) == before
+    assert result.table_node.GetNumberOfRows() == 2
+
+
+def test_run_without_keeping_the_map_unlinks_an_old_one(slicer_env, contract, tmp_path):
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    volume, _ = _ct(slicer_env.scene)
+    first = _run(volume, tmp_path)
+    assert kept_probability.kept_run(first.segmentation_node) is not None
+    second = _run(volume, tmp_path, segmentation_node=first.segmentation_node, table_node=first.table_node,
+                  keep_probability=False)
+    assert kept_probability.kept_run(second.segmentation_node) is None
+    with pytest.raises(ValueError, match="no kept probability map"):
+        kept_probability.update_lesions(second.segmentation_node, 0.5, LesionFilter())
+
+
+def test_rerun_reuses_the_probability_node(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    first = _run(volume, tmp_path)
+    node = kept_probability.kept_run(first.segmentation_node).probability_node
+    n_nodes = scene.GetNumberOfNodes()
+    second = _run(volume, tmp_path, segmentation_node=first.segmentation_node, table_node=first.table_node)
+    assert kept_probability.kept_run(second.segmentation_node).probability_node is node
+    assert scene.GetNumberOfNodes() == n_nodes
+
+
+def test_missing_probability_map_fails_the_run_and_leaves_the_scene_unchanged(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import process_runner
+
+    contract("no_probability")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    before = _state(scene)
+    with pytest.raises(process_runner.ProcessFailed, match="no probability map"):
+        _run(volume, tmp_path)
+    assert _state(scene) == before
+    assert not list(tmp_path.glob("LungTumorSeg-*"))
+
+
+def test_failure_while_keeping_the_map_rolls_back_the_whole_commit(slicer_env, contract, tmp_path, monkeypatch):
+    """A failure after the segments were committed (here: linking the map) must still leave
+    the scene as it was: new nodes removed, a reused node's segments restored."""
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    before_first = _state(scene)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure while keeping the map")
+
+    working = kept_probability.commit_probability
+    monkeypatch.setattr(kept_probability, "commit_probability", broken)
+    with pytest.raises(RuntimeError, match="simulated"):
+        _run(volume, tmp_path)
+    assert _state(scene) == before_first
+
+    monkeypatch.setattr(kept_probability, "commit_probability", working)
+    previous = _run(volume, tmp_path, threshold=0.3)
+    names = _segment_names(previous.segmentation_node)
+    monkeypatch.setattr(kept_probability, "commit_probability", broken)
+    with pytest.raises(RuntimeError, match="simulated"):
+        _run(volume, tmp_path, segmentation_node=previous.segmentation_node, table_node=previous.table_node)
+    assert _segment_names(previous.segmentation_node) == names
+    assert previous.table_node.GetNumberOfRows() == 2
+
+
+def test_percent_threshold_matches_update_exactly_at_whole_percent(slicer_env, contract, tmp_path):
+    """Thresholds in whole percent select exactly the voxels whose map value reaches them."""
+    import slicer
+
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    volume, array = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    percent = slicer.util.arrayFromVolume(kept_probability.kept_run(result.segmentation_node).probability_node)
+    for threshold in (0.65, 0.85):
+        update = kept_probability.update_lesions(result.segmentation_node, threshold, LesionFilter())
+        label = sitk.GetArrayFromImage(update.label_image) > 0
+        np.testing.assert_array_equal(label, percent >= round(threshold * 100))
+    update = kept_probability.update_lesions(result.segmentation_node, 0.86, LesionFilter())
+    assert update.lesions == []  # the stand-in's lesions (900 HU) are 85 %
