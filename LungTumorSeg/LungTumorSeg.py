@@ -18,7 +18,9 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 
-from LungTumorSegLib import dependencies, logic_core, model_packages, process_runner, widget_state
+from lungtumorseg.postprocess import LesionFilter
+from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner,
+                             segmentation_writer, widget_state)
 from LungTumorSegLib.scenario import SAMPLE_DIR, SAMPLE_NAME, sample_metadata
 
 MODULE_DIR = Path(__file__).resolve().parent
@@ -50,6 +52,11 @@ separate process; <b>Cancel</b> stops it and leaves the scene unchanged.</p>
 probability threshold, minimum lesion size, minimum confidence (a finding is kept only if
 its highest probability reaches it) and maximum elongation (tube-shaped findings such as
 vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed).</p>
+<p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
+probability (0-100 %) as a volume beside the CT. After changing the threshold or the
+filters, <b>Update lesions</b> recomputes the segments and the table from that map in
+about a second, without running the network again; <b>Show probability map</b> overlays it
+on the CT, which shows where the model hesitated below the threshold.</p>
 <p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
 demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
 <p>Other model packages (a folder with <code>model.json</code> and one weight file per
@@ -109,6 +116,8 @@ class LungTumorSegParameterNode:
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
+    keepProbability: bool = True
+    showProbability: bool = False
 
 
 #
@@ -145,6 +154,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.installFromFolderButton.connect("clicked(bool)", self.onInstallFromFolder)
         self.ui.installFromUrlButton.connect("clicked(bool)", self.onInstallFromUrl)
         self.ui.inputSelector.connect("currentNodeChanged(vtkMRMLNode*)", lambda _node: self._updateApplyState())
+        self.ui.updateLesionsButton.connect("clicked(bool)", self.onUpdateLesions)
+        self.ui.showProbabilityCheckBox.connect("toggled(bool)", self.onShowProbability)
 
         self._fillModelCombo()
         self.initializeParameterNode()
@@ -262,6 +273,10 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.enabled = enabled
         self.ui.applyButton.toolTip = tooltip
         self.ui.applyButton.text = widget_state.apply_button_text(running)
+        output = self._parameterNode.outputSegmentation if self._parameterNode else None
+        enabled, tooltip = widget_state.update_lesions_state(kept_probability.kept_run(output) is not None, running)
+        self.ui.updateLesionsButton.enabled = enabled
+        self.ui.updateLesionsButton.toolTip = tooltip
         for widget in (self.ui.inputSelector, self.ui.modelComboBox, self.ui.outputSelector,
                        self.ui.advancedCollapsibleButton):
             widget.enabled = not running
@@ -308,6 +323,24 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._onLog(summary)
         self.ui.lesionTableView.setMRMLTableNode(result.table_node)
         slicer.util.setSliceViewerLayers(background=self._parameterNode.inputVolume)
+        self.onShowProbability(self._parameterNode.showProbability)
+
+    def onUpdateLesions(self) -> None:
+        """New lesions from the kept probability map with the current threshold and filters."""
+        with slicer.util.tryWithErrorDisplay("Could not update the lesions; they were left as they were.",
+                                             waitCursor=True):
+            result = self.logic.updateLesions(self._parameterNode)
+            model = result.report.get("model", {})
+            summary = widget_state.result_summary(result.lesions, result.elapsed_s, "ok",
+                                                  model.get("warning", "") if model.get("demo") else "")
+            summary = "Updated from the kept probability map: " + summary
+            self.ui.statusLabel.text = summary
+            self._onLog(summary)
+            self.ui.lesionTableView.setMRMLTableNode(result.table_node)
+
+    def onShowProbability(self, show: bool) -> None:
+        if self._parameterNode and self._parameterNode.outputSegmentation:
+            kept_probability.show_overlay(self._parameterNode.outputSegmentation, bool(show))
 
     def _finishRun(self) -> None:
         self._timer.stop()
@@ -383,7 +416,20 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
             max_elongation=widget_state.elongation_from_gui(p.maxElongation), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation,
-            table_node=p.lesionTable, show3d=p.show3D)
+            table_node=p.lesionTable, show3d=p.show3D, keep_probability=p.keepProbability)
+
+    @staticmethod
+    def updateLesions(parameterNode) -> kept_probability.UpdateResult:
+        """Lesions of the output segmentation re-derived from its kept probability map with the
+        parameter node's threshold and filters (no inference); replaces segments and table rows."""
+        p = parameterNode
+        rule = LesionFilter(p.minLesionMm3, p.minPeakProbability, widget_state.elongation_from_gui(p.maxElongation))
+        package = model_packages.read_package(p.modelPath) if p.modelPath else None
+        terminology = segmentation_writer.terminology_from_card(package.lesion_terminology if package else None)
+        result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
+                                                 terminology=terminology)
+        p.lesionTable = result.table_node
+        return result
 
     def startRun(self, parameterNode, onProgress=None, onLog=None) -> logic_core.SegmentationRun:
         """Start a non-blocking run; poll it from a timer (see the Widget)."""

@@ -48,6 +48,7 @@ def test_run_keeps_the_probability_map_on_the_input_grid(slicer_env, contract, t
     np.testing.assert_array_equal(percent, expected)
     display = node.GetDisplayNode()
     assert (display.GetWindowLevelMin(), display.GetWindowLevelMax()) == (0.0, 100.0)
+    assert display.GetColorNodeID() == kept_probability.PROBABILITY_COLOR_NODE_ID
     assert kept.record["model"]["name"] == "contract"
 
 
@@ -196,3 +197,23 @@ def test_percent_threshold_matches_update_exactly_at_whole_percent(slicer_env, c
         np.testing.assert_array_equal(label, percent >= round(threshold * 100))
     update = kept_probability.update_lesions(result.segmentation_node, 0.86, LesionFilter())
     assert update.lesions == []  # the stand-in's lesions (900 HU) are 85 %
+
+
+def test_probability_overlay_in_the_slice_views(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    composites = [scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode") for _ in range(3)]
+    other = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "something else")
+    composites[2].SetForegroundVolumeID(other.GetID())
+    result = _run(volume, tmp_path)
+    node_id = kept_probability.kept_run(result.segmentation_node).probability_node.GetID()
+    assert kept_probability.show_overlay(result.segmentation_node, True, opacity=0.4)
+    assert all(c.GetForegroundVolumeID() == node_id and c.GetForegroundOpacity() == 0.4 for c in composites)
+    composites[2].SetForegroundVolumeID(other.GetID())  # the user picked another foreground in one view
+    assert kept_probability.show_overlay(result.segmentation_node, False)
+    assert [c.GetForegroundVolumeID() for c in composites] == [None, None, other.GetID()]
+    plain = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    assert not kept_probability.show_overlay(plain, True)

@@ -76,6 +76,34 @@ def test_slice_away_from_the_lesion_has_no_overlay(slicer_env, opengl, tmp_path)
     assert _lesion_red(_png(path)).sum() == 0
 
 
+def test_slice_view_blends_a_probability_map_over_the_ct(slicer_env, opengl, tmp_path):
+    """The kept probability map (uint8 %, Iron colours, below 1 % transparent) as foreground:
+    warm colours where the map is high, the CT unchanged where it is 0."""
+    from LungTumorSegLib import kept_probability, rendering, volume_bridge
+
+    volume, _seg, centre, image = _scene_with_lesion(slicer_env, tmp_path)
+    lesion = sitk.GetArrayFromImage(image) == 30
+    percent = sitk.GetImageFromArray((lesion * 90).astype(np.uint8))
+    percent.CopyInformation(image)
+    probability = slicer_env.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "probability")
+    volume_bridge.set_volume_from_image(probability, percent)
+    kept_probability.style_probability_node(probability)
+    plain = _png(rendering.render_slice(slicer_env.scene, slicer_env.app_logic, volume, None, "Axial", centre,
+                                        tmp_path / "plain.png", size=(256, 256)))
+    blended = _png(rendering.render_slice(slicer_env.scene, slicer_env.app_logic, volume, None, "Axial", centre,
+                                          tmp_path / "blended.png", size=(256, 256), foreground=probability,
+                                          foreground_opacity=0.6))
+    changed = np.abs(blended - plain).sum(axis=-1) > 30
+    assert changed.sum() > 50, "the probability map was not drawn"
+    ys, xs = np.nonzero(changed)
+    assert abs(xs.mean() - 128) < 20 and abs(ys.mean() - 128) < 20  # where the lesion is
+    warm = blended[changed]
+    assert (warm[:, 0] > warm[:, 2]).mean() > 0.9  # Iron: red/yellow, not blue
+    # the map is transparent (0 %) away from the lesion: the picture there is the plain CT
+    corner = (slice(0, 40), slice(0, 40))
+    np.testing.assert_array_equal(blended[corner], plain[corner])
+
+
 def test_3d_view_shows_lesion_and_lung_context(slicer_env, opengl, tmp_path):
     from LungTumorSegLib import rendering, segmentation_writer as sw
 

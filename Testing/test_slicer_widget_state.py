@@ -61,3 +61,14 @@ def test_elongation_spin_box_zero_means_no_limit():
     assert elongation_for_gui(math.inf) == 0.0 and elongation_from_gui(0.0) == math.inf
     assert elongation_for_gui(2.0) == 2.0 and elongation_from_gui(2.0) == 2.0
     assert elongation_from_gui(elongation_for_gui(3.5)) == 3.5
+
+
+def test_update_lesions_needs_a_kept_map_and_no_running_segmentation():
+    from LungTumorSegLib.widget_state import update_lesions_state
+
+    enabled, tip = update_lesions_state(has_kept_probability=False, running=False)
+    assert not enabled and "Keep probability map" in tip
+    enabled, tip = update_lesions_state(has_kept_probability=True, running=True)
+    assert not enabled and "running" in tip
+    enabled, tip = update_lesions_state(has_kept_probability=True, running=False)
+    assert enabled and "not run again" in tip

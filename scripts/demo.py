@@ -8,6 +8,11 @@ displayable managers; no Slicer application needed) and writes ``demo-output/``:
 - ``lesions.csv``, ``lesions.json``  the lesion table and the core's full report
 - ``lesion<k>_{axial,coronal,sagittal}.png``  slice views through each lesion centre
 - ``3d.png``                     3D view of the lesions with the lungs for context
+- ``probability_axial.png``      the kept tumour probability map over the CT at lesion 1
+
+For the built-in example it also compares the lesions with the phantom's truth and shows
+how other operating points (threshold / lesion filter) change them, recomputed from the
+kept probability map in about a second each instead of running the network again.
 
 Usage: python scripts/demo.py [--input CT] [--output-dir demo-output] [--model DIR]
                               [--threads N] [--no-render] [--screenshots]
@@ -115,6 +120,63 @@ def _render(env, volume, result, out: Path, max_lesions: int = 3) -> list[Path]:
     return pictures
 
 
+def _render_probability(env, volume, result, out: Path) -> list[Path]:
+    """The kept probability map blended over the CT, axial, at the first lesion (or the middle),
+    with the lesions' outlines (the map's colours stay readable without their fill)."""
+    from LungTumorSegLib import kept_probability, rendering
+
+    kept = kept_probability.kept_run(result.segmentation_node)
+    if kept is None:
+        return []
+    if result.lesions:
+        x, y, z = result.lesions[0]["centroid_lps_mm"]
+        centre = [-x, -y, z]
+    else:
+        bounds = [0.0] * 6
+        volume.GetRASBounds(bounds)
+        centre = [(bounds[2 * i] + bounds[2 * i + 1]) / 2 for i in range(3)]
+    path = out / "probability_axial.png"
+    rendering.render_slice(env.scene, env.app_logic, volume, result.segmentation_node, "Axial", centre, path,
+                           size=(512, 512), foreground=kept.probability_node, foreground_opacity=0.6, fill_opacity=0.0)
+    return [path]
+
+
+def _truth_match(label_image, volume) -> str:
+    """'k of n true tumours found, m other findings' against the built-in example's truth."""
+    import SimpleITK as sitk
+
+    from lungtumorseg.evaluation.lesions import detect_lesions
+    from LungTumorSegLib import scenario
+
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(scenario.sample_files()[1]))) > 0
+    found = detect_lesions(sitk.GetArrayFromImage(label_image) > 0, truth, label_image.GetSpacing())
+    return (f"{found.n_detected} of {found.n_truth} true tumours found, "
+            f"{found.n_false_positive} other finding{'s' if found.n_false_positive != 1 else ''}")
+
+
+def _operating_points(result, volume) -> None:
+    """Print how other operating points change the lesions, each recomputed from the kept
+    probability map (no inference), then restore the run's own lesions."""
+    import math
+
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    post = result.report.get("postprocessing") or {}
+    card = LesionFilter.from_dict(post)
+    threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
+    points = [("model card", threshold, card),
+              ("more sensitive: no confidence/shape limit", threshold, LesionFilter(card.min_lesion_mm3)),
+              ("stricter: confidence >= 0.8", threshold, LesionFilter(card.min_lesion_mm3, 0.8, card.max_elongation)),
+              ("no filters at all", threshold, LesionFilter(0.0, 0.0, math.inf))]
+    print("Operating points (recomputed from the kept probability map, no new inference):")
+    for name, t, rule in points:
+        update = kept_probability.update_lesions(result.segmentation_node, t, rule, result.table_node)
+        print(f"  {name:42s} {len(update.lesions):2d} lesion(s); {_truth_match(update.label_image, volume)} "
+              f"({update.elapsed_s:.1f} s)")
+    kept_probability.update_lesions(result.segmentation_node, threshold, card, result.table_node)
+
+
 def _montage(paths: list[Path], target: Path) -> None:
     from PIL import Image
 
@@ -185,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         pictures = []
         if not args.no_render:
             if _opengl_ok():
-                pictures = _render(env, volume, result, out)
+                pictures = _render(env, volume, result, out) + _render_probability(env, volume, result, out)
             else:
                 print("note: no offscreen OpenGL (install libegl1 libegl-mesa0 libgl1-mesa-dri); pictures skipped")
         if args.screenshots and pictures:
@@ -201,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}")
         if args.input is None:
             truth = scenario.sample_metadata().get("tumours", [])
-            print(f"Truth (phantom): {len(truth)} tumour(s)")
+            print(f"Truth (phantom): {len(truth)} tumour(s); {_truth_match(result.label_image, volume)}")
+            _operating_points(result, volume)
         timings = result.report.get("timings_s", {})
         if timings:
             print("Core timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

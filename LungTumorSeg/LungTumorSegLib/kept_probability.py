@@ -5,8 +5,8 @@ point — probability threshold, minimum lesion volume, minimum peak probability
 elongation — is the reader's choice, e.g. more sensitive when hunting for a known
 nodule, stricter for a clean overview. A run therefore keeps its probability map as a
 volume node, and "update lesions" recomputes the lesions from it with the core's own
-:func:`lungtumorseg.relabel.lesions_from_probability` — the function the pipeline itself
-used, so the same settings give the same lesions — without running the network again.
+:func:`lungtumorseg.relabel.lesions_from_percent` — the pipeline's own labelling and
+measuring step, so the same settings give the same lesions — without running the network again.
 
 What a run leaves on its segmentation node (saved with the scene):
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import SimpleITK as sitk
 
 from lungtumorseg.postprocess import LesionFilter
-from lungtumorseg.relabel import MeasureContext, lesions_from_probability, probability_from_percent
+from lungtumorseg.relabel import MeasureContext, lesions_from_percent
 
 from . import segmentation_writer, volume_bridge
 
@@ -80,7 +80,7 @@ def kept_run(segmentation_node) -> KeptRun | None:
     return KeptRun(probability, volume, record)
 
 
-def _style_probability_node(node) -> None:
+def style_probability_node(node) -> None:
     """Display 0..100 % with a warm colour table, values below 1 % transparent."""
     if node.GetDisplayNode() is None:
         node.CreateDefaultDisplayNodes()
@@ -105,7 +105,7 @@ def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, re
     try:
         volume_bridge.set_volume_from_image(node, percent)
         node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
-        _style_probability_node(node)
+        style_probability_node(node)
         segmentation_writer.place_in_hierarchy(scene, node, volume)
         segmentation_node.SetNodeReferenceID(PROBABILITY_ROLE, node.GetID())
         segmentation_node.SetNodeReferenceID(INPUT_ROLE, volume.GetID())
@@ -154,8 +154,8 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
                          "(with 'keep probability map' on) first")
     volume = kept.input_volume
     ct = volume_bridge.image_from_volume(volume)
-    probability = probability_from_percent(volume_bridge.image_from_volume(kept.probability_node))
-    labels, lesions = lesions_from_probability(probability, ct, threshold, lesion_filter, kept.context)
+    percent = volume_bridge.image_from_volume(kept.probability_node)
+    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context)
     lesion_dicts = [lesion.to_dict() for lesion in lesions]
     segmentation = segmentation_writer.build_segmentation(labels, volume, lesion_dicts, terminology=terminology)
     table = segmentation_writer.build_table(lesion_dicts)
@@ -172,3 +172,23 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     return UpdateResult(committed.segmentation_node, committed.table_node, report, labels,
                         time.monotonic() - started)
 
+
+
+def show_overlay(segmentation_node, show: bool, opacity: float = 0.5) -> bool:
+    """Show (or hide) the kept probability map as the foreground layer of every slice view.
+
+    Returns False when there is no kept map to show. Hiding clears the foreground only where
+    it is this map, so a foreground the user chose for something else stays.
+    """
+    kept = kept_run(segmentation_node)
+    if kept is None:
+        return False
+    scene = kept.probability_node.GetScene()
+    node_id = kept.probability_node.GetID()
+    for composite in scene.GetNodesByClass("vtkMRMLSliceCompositeNode"):
+        if show:
+            composite.SetForegroundVolumeID(node_id)
+            composite.SetForegroundOpacity(opacity)
+        elif composite.GetForegroundVolumeID() == node_id:
+            composite.SetForegroundVolumeID(None)
+    return True

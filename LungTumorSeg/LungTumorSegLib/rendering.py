@@ -75,9 +75,12 @@ def _group(factory_class, manager_names, app_logic, renderer):
 
 def render_slice(scene, app_logic, volume, segmentation, orientation: str, centre_ras, path,
                  size: tuple[int, int] = (512, 512), field_of_view_mm: float | None = None,
-                 window_level: tuple[float, float] = LUNG_WINDOW) -> Path:
+                 window_level: tuple[float, float] = LUNG_WINDOW, foreground=None,
+                 foreground_opacity: float = 0.5, fill_opacity: float = 0.45) -> Path:
     """PNG of one slice view (``Axial``/``Coronal``/``Sagittal``) through ``centre_ras``,
-    CT in the lung window with the segmentation overlay (fill + outline)."""
+    CT in the lung window with the segmentation overlay (outline, and fill at ``fill_opacity``)
+    and optionally a ``foreground`` volume (e.g. the kept probability map) blended over it.
+    Other visible segmentations of the scene are drawn too, as in Slicer."""
     window, renderer, _interactor = _render_window(size)
     renderer.GetActiveCamera().ParallelProjectionOn()
     group = _group(slicer.vtkMRMLSliceViewDisplayableManagerFactory,
@@ -99,7 +102,11 @@ def render_slice(scene, app_logic, volume, segmentation, orientation: str, centr
                 display.SetAndObserveColorNodeID("vtkMRMLColorTableNodeGrey")
             display.AutoWindowLevelOff()
             display.SetWindowLevel(*window_level)
-        logic.GetSliceCompositeNode().SetBackgroundVolumeID(volume.GetID())
+        composite = logic.GetSliceCompositeNode()
+        composite.SetBackgroundVolumeID(volume.GetID())
+        if foreground is not None:
+            composite.SetForegroundVolumeID(foreground.GetID())
+            composite.SetForegroundOpacity(foreground_opacity)
         logic.ResizeSliceNode(*size)
         logic.FitSliceToBackground(True)
         if field_of_view_mm:
@@ -111,7 +118,7 @@ def render_slice(scene, app_logic, volume, segmentation, orientation: str, centr
             seg_display.SetVisibility(True)
             seg_display.SetVisibility2DFill(True)
             seg_display.SetVisibility2DOutline(True)
-            seg_display.SetOpacity2DFill(0.45)
+            seg_display.SetOpacity2DFill(fill_opacity)
             seg_display.SetSliceIntersectionThickness(2)
         mapper = vtk.vtkImageMapper()
         mapper.SetColorWindow(255)

@@ -21,7 +21,9 @@ import numpy as np
 import SimpleITK as sitk
 import slicer
 
-from . import logic_core, model_packages, segmentation_writer, volume_bridge
+from lungtumorseg.postprocess import LesionFilter
+
+from . import kept_probability, logic_core, model_packages, segmentation_writer, volume_bridge
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "Resources" / "SampleData"
 SAMPLE_NAME = "ChestCTPhantom"
@@ -60,6 +62,30 @@ def load_sample_volume(name: str = SAMPLE_NAME):
     if node.GetDisplayNode().GetColorNode() is None:  # the application's volumes module would set it
         node.GetDisplayNode().SetAndObserveColorNodeID("vtkMRMLColorTableNodeGrey")
     return node
+
+
+def _segment_voxels(node, volume) -> dict[str, int]:
+    segmentation = node.GetSegmentation()
+    return {segmentation.GetSegment(s).GetName(): int((slicer.util.arrayFromSegmentBinaryLabelmap(node, s, volume) > 0).sum())
+            for s in segmentation.GetSegmentIDs()}
+
+
+def _check_update_from_kept_map(result: logic_core.RunResult, volume, log: Callable[[str], None]) -> None:
+    """"Update lesions" with the run's own operating point reproduces the run's segments
+    voxel for voxel, and with no size/confidence/shape limits it keeps at least as many."""
+    node = result.segmentation_node
+    before = _segment_voxels(node, volume)
+    post = result.report.get("postprocessing") or {}
+    threshold = float(post.get("threshold", result.report.get("threshold")))
+    update = kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node)
+    after = _segment_voxels(node, volume)
+    log(f"Update from the kept probability map with the run's settings: {len(after)} lesion(s) "
+        f"in {update.elapsed_s:.1f} s")
+    _check(after == before, f"updating with the run's own settings changed the lesions: {before} -> {after}")
+    loose = kept_probability.update_lesions(node, threshold, LesionFilter(), result.table_node)
+    _check(len(loose.lesions) >= len(before), "dropping every lesion filter removed lesions")
+    kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node)
+    _check(_segment_voxels(node, volume) == before, "restoring the run's settings did not restore its lesions")
 
 
 @dataclass
@@ -143,6 +169,7 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
         union |= mask
     dice = 2.0 * float((union & truth).sum()) / max(int(union.sum() + truth.sum()), 1)
     log(f"Dice of all lesions vs truth: {dice:.3f}")
+    _check_update_from_kept_map(result, volume, log)
     _check(volume_bridge.volume_checksum(volume) == checksum, "the input volume was modified")
     if check_accuracy:
         _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,

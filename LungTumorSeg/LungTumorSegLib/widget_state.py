@@ -59,6 +59,18 @@ def apply_state(input_info: InputInfo, model_info: ModelInfo, running: bool,
     return True, tip
 
 
+def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[bool, str]:
+    """(enabled, tooltip) of "Update lesions", which re-derives the lesions from the kept
+    probability map with the current threshold and filters instead of running the network."""
+    if running:
+        return False, "Wait for the running segmentation to finish."
+    if not has_kept_probability:
+        return False, ("Run the segmentation first, with 'Keep probability map' on: updating re-uses the "
+                       "probability map of that run.")
+    return True, ("Recompute the lesions of the output segmentation from its kept probability map with the "
+                  "threshold and filters set below (about a second; the network is not run again).")
+
+
 def apply_button_text(running: bool) -> str:
     """Label of the Apply button, which turns into Cancel while a run is going."""
     return "Cancel" if running else "Apply"

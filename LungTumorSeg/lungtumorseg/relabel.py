@@ -49,23 +49,83 @@ class MeasureContext:
                 "midline_x_lps_mm": self.midline_x_lps_mm}
 
 
+def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    return (a.GetSize() == b.GetSize() and np.allclose(a.GetSpacing(), b.GetSpacing())
+            and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=1e-3)
+            and np.allclose(a.GetDirection(), b.GetDirection(), atol=1e-6))
+
+
+def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
+    """(index, size) in SimpleITK (x, y, z) order of the box around ``mask`` (z, y, x); None if empty."""
+    if not mask.any():
+        return None
+    lo, hi = [], []
+    for axis in range(3):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]) + 1)
+    return lo[::-1], [h - l for l, h in zip(lo, hi)][::-1]
+
+
+def _in_box(probability: sitk.Image, ct: sitk.Image, box, threshold: float, lesion_filter: LesionFilter,
+            context: MeasureContext) -> tuple[sitk.Image, list[Lesion]]:
+    """Label and measure inside ``box`` only, then place the labels on the full grid.
+
+    Every voxel outside the box is below the threshold, so components, their order (raster
+    order is kept by a crop) and their measurements are those of the whole image — at the
+    cost of the lungs' box instead of the whole scan.
+    """
+    full = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
+    full.CopyInformation(ct)
+    if box is None:
+        return full, []
+    index, size = box
+    crop_probability = sitk.RegionOfInterest(probability, size, index)
+    crop_ct = sitk.RegionOfInterest(ct, size, index)
+    labels = label_lesions(crop_probability, threshold, lesion_filter.min_lesion_mm3,
+                           min_peak_probability=lesion_filter.min_peak_probability,
+                           max_elongation=lesion_filter.max_elongation)
+    lesions = measure_lesions(labels, crop_ct, crop_probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
+    return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
+
+
+def _check(probability: sitk.Image, ct: sitk.Image, threshold: float) -> None:
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    if not _same_grid(probability, ct):
+        raise ValueError("the probability map and the CT image are not on the same voxel grid")
+
+
 def lesions_from_probability(
     probability: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
     context: MeasureContext = MeasureContext(),
 ) -> tuple[sitk.Image, list[Lesion]]:
-    """Lesion labels (1..N by decreasing volume, uint16) and their measurements.
+    """Lesion labels (1..N by decreasing volume, uint16, on the CT's grid) and their measurements.
 
     ``probability`` and ``ct`` (HU) must share one grid; neither is modified.
     """
-    if probability.GetSize() != ct.GetSize() or not np.allclose(probability.GetSpacing(), ct.GetSpacing()) \
-            or not np.allclose(probability.GetOrigin(), ct.GetOrigin(), atol=1e-3) \
-            or not np.allclose(probability.GetDirection(), ct.GetDirection(), atol=1e-6):
-        raise ValueError("the probability map and the CT image are not on the same voxel grid")
-    labels = label_lesions(probability, threshold, lesion_filter.min_lesion_mm3,
-                           min_peak_probability=lesion_filter.min_peak_probability,
-                           max_elongation=lesion_filter.max_elongation)
-    lesions = measure_lesions(labels, ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
-    return labels, lesions
+    _check(probability, ct, threshold)
+    box = _box(sitk.GetArrayViewFromImage(probability) >= threshold)
+    return _in_box(probability, ct, box, threshold, lesion_filter, context)
+
+
+def lesions_from_percent(
+    percent: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
+    context: MeasureContext = MeasureContext(),
+) -> tuple[sitk.Image, list[Lesion]]:
+    """:func:`lesions_from_probability` for a map in whole percent (see the module doc);
+    only the box of voxels at or above the threshold is converted to probabilities."""
+    _check(percent, ct, threshold)
+    box = _box(sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9))
+    if box is None:
+        return _in_box(percent, ct, None, threshold, lesion_filter, context)
+    index, size = box
+    crop = probability_from_percent(sitk.RegionOfInterest(percent, size, index))
+    labels, lesions = _in_box(crop, sitk.RegionOfInterest(ct, size, index), ([0, 0, 0], size), threshold,
+                              lesion_filter, context)
+    full = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
+    full.CopyInformation(ct)
+    return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 
 def probability_to_percent(probability: sitk.Image) -> sitk.Image:
@@ -77,13 +137,20 @@ def probability_to_percent(probability: sitk.Image) -> sitk.Image:
     return out
 
 
+# PERCENT_TO_PROBABILITY[k]: the smallest float32 that is not below k / 100, so that a
+# float32 map compares with a threshold k / 100 (a double) exactly as k compares with k.
+_NEAREST = (np.arange(101) / 100.0).astype(np.float32)
+PERCENT_TO_PROBABILITY = np.where(_NEAREST.astype(np.float64) < np.arange(101) / 100.0,
+                                  np.nextafter(_NEAREST, np.float32(2.0)), _NEAREST).astype(np.float32)
+
+
 def probability_from_percent(percent: sitk.Image) -> sitk.Image:
-    """A percent map back as probabilities (float64: ``k / 100`` equals the threshold ``k / 100``
-    exactly, which float32 would not guarantee)."""
-    values = sitk.GetArrayViewFromImage(percent).astype(np.float64)
+    """A percent map back as float32 probabilities (``k`` becomes the smallest float32 not
+    below ``k / 100``, so ``p >= k / 100`` holds exactly when the percent is at least ``k``)."""
+    values = sitk.GetArrayViewFromImage(percent)
     if values.size and (values.min() < 0 or values.max() > 100):
         raise ValueError("a percent probability map must hold values between 0 and 100")
-    out = sitk.GetImageFromArray(values / 100.0)
+    out = sitk.GetImageFromArray(PERCENT_TO_PROBABILITY[values.astype(np.intp)])
     out.CopyInformation(percent)
     return out
 
