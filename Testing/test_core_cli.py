@@ -305,3 +305,37 @@ def test_impossible_lesion_filter_fails_before_any_inference(tmp_path, threshold
     assert code == 2
     assert ("elongation" if "elongation" in flag else "peak") in _one_line_error(err)
     assert threshold_networks.calls == 0 and not (tmp_path / "l.nii.gz").exists()
+
+
+def test_relabel_reproduces_predict_and_applies_new_settings(predicted, tmp_path):
+    """predict once, relabel with the run's settings (same labels as predict) and with a
+    higher minimum volume (only the larger lesions stay); the input files are not touched."""
+    out = predicted["dir"]
+    inputs = [predicted["src"], out / "prob.nrrd", out / "report.json"]
+    before = {p: sha256_tree(p) for p in inputs}
+    code, stdout, err = run_cli(["relabel", predicted["src"], out / "prob.nrrd", "-o", tmp_path / "same.nii.gz",
+                                 "--run-report", out / "report.json", "--report", tmp_path / "same.json"])
+    assert code == 0, err
+    original = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "same.nii.gz"))), original)
+    run_report = json.loads((out / "report.json").read_text())
+    same = json.loads((tmp_path / "same.json").read_text())
+    assert [(l["label"], l["voxels"], l["zone"], l["side"]) for l in same["lesions"]] == \
+        [(l["label"], l["voxels"], l["zone"], l["side"]) for l in run_report["lesions"]]
+    assert "no new inference" in stdout
+
+    sizes = sorted((l["volume_mm3"] for l in run_report["lesions"]), reverse=True)
+    assert len(sizes) >= 2, "the fixture run needs two lesions of different size"
+    limit = (sizes[0] + sizes[1]) / 2
+    code, _, err = run_cli(["relabel", predicted["src"], out / "prob.nrrd", "-o", tmp_path / "big.nii.gz",
+                            "--run-report", out / "report.json", "--min-lesion-mm3", str(limit)])
+    assert code == 0, err
+    big = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "big.nii.gz")))
+    assert big.max() == 1 and np.array_equal(big > 0, original == 1)
+    assert {p: sha256_tree(p) for p in inputs} == before
+
+
+def test_relabel_without_settings_says_what_to_give(predicted, tmp_path):
+    code, _, err = run_cli(["relabel", predicted["src"], predicted["dir"] / "prob.nrrd", "-o", tmp_path / "x.nii.gz"])
+    assert code == 2 and "--threshold" in err
+    assert not (tmp_path / "x.nii.gz").exists()

@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser("install", help="verify and install a model package from a folder or a zip URL")
     install.add_argument("source", help="package folder, or URL of a zip holding one package")
     install.add_argument("--dest", type=Path, default=None, help="models folder (default: $LUNGTUMORSEG_MODELS or ~/.lungtumorseg/models)")
+    from .cli_relabel import add_relabel_parser
+
+    add_relabel_parser(sub)
     info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
     info.add_argument("--model", type=Path, default=None)
     try:

@@ -1,0 +1,76 @@
+"""``lungtumorseg relabel``: lesions for another operating point from a kept probability map.
+
+For batch users who sweep thresholds or lesion filters: ``predict --probabilities P
+--report R`` once, then ``relabel`` as often as needed — seconds per case instead of a
+network run. The lesions are those ``predict`` would give with the same settings (the same
+:func:`lungtumorseg.relabel.lesions_from_probability`); zone and side need the run's report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from .errors import LungTumorSegError
+from .postprocess import LesionFilter
+
+
+def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("relabel", help="lesions for another threshold / lesion filter from a kept probability map")
+    p.add_argument("input", type=Path, help="the CT the map was computed for (file or DICOM folder)")
+    p.add_argument("probabilities", type=Path,
+                   help="the map written by predict --probabilities (float 0..1, or uint8 percent)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="lesion label image to write (0, 1..N)")
+    p.add_argument("--run-report", type=Path, default=None,
+                   help="the report of the predict run: its settings are the defaults here, and it gives "
+                        "each lesion's zone and side")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--min-lesion-mm3", type=float, default=None)
+    p.add_argument("--min-peak-probability", type=float, default=None)
+    p.add_argument("--max-elongation", type=float, default=None, help="1 = sphere; inf = no limit")
+    p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
+    p.set_defaults(runner=run_relabel)
+
+
+def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, LesionFilter]:
+    """Threshold and lesion filter: the run report's, overridden by the options given."""
+    post = dict(run_report.get("postprocessing") or {})
+    threshold = args.threshold if args.threshold is not None else post.get("threshold", run_report.get("threshold"))
+    if threshold is None:
+        raise LungTumorSegError("give --threshold, or --run-report with the predict run's settings")
+    base = LesionFilter.from_dict(post)
+    rule = LesionFilter(
+        base.min_lesion_mm3 if args.min_lesion_mm3 is None else args.min_lesion_mm3,
+        base.min_peak_probability if args.min_peak_probability is None else args.min_peak_probability,
+        base.max_elongation if args.max_elongation is None else args.max_elongation)
+    return float(threshold), rule
+
+
+def run_relabel(args: argparse.Namespace) -> int:
+    from .io import read_image, write_image, write_text_atomic
+    from .relabel import MeasureContext, lesions_from_percent, lesions_from_probability
+
+    run_report = json.loads(args.run_report.read_text(encoding="utf-8")) if args.run_report else {}
+    threshold, rule = _settings(args, run_report)
+    ct = read_image(args.input)
+    probability = read_image(args.probabilities)
+    percent = probability.GetPixelID() == sitk.sitkUInt8
+    relabel = lesions_from_percent if percent else lesions_from_probability
+    labels, lesions = relabel(probability, ct, threshold, rule, MeasureContext.from_report(run_report))
+    write_image(labels, args.output)
+    n = len(lesions)
+    message = f"{n} lesion{'s' if n != 1 else ''} from the probability map (no new inference)"
+    if args.report:
+        report = {"status": "ok", "message": message, "input": str(args.input), "model": run_report.get("model"),
+                  "threshold": threshold, "postprocessing": {"threshold": threshold, **rule.to_dict()},
+                  **MeasureContext.from_report(run_report).to_dict(),
+                  "source": f"relabel of {args.probabilities}", "lesions": [l.to_dict() for l in lesions]}
+        write_text_atomic(json.dumps(report, indent=2) + "\n", args.report)
+    print(message)
+    for lesion in lesions:
+        print(f"  lesion {lesion.label}: {lesion.volume_ml:.2f} mL, long axis {lesion.long_axis_mm:.1f} mm, "
+              f"{lesion.zone} zone, {lesion.side}")
+    return 0
