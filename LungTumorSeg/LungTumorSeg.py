@@ -50,8 +50,10 @@ a lesion table (volume, long/short axis, zone, side, HU statistics).</p>
 separate process; <b>Cancel</b> stops it and leaves the scene unchanged.</p>
 <p><b>Advanced</b> holds the model card's post-processing, which you can change per run:
 probability threshold, minimum lesion size, minimum confidence (a finding is kept only if
-its highest probability reaches it) and maximum elongation (tube-shaped findings such as
-vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed).</p>
+its highest probability reaches it), maximum elongation (tube-shaped findings such as
+vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed) and
+maximum mean density (findings denser on average than this, such as bone, calcification or
+contrast-filled vessels, are dropped; raise it for a densely calcified tumour).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in
@@ -113,6 +115,7 @@ class LungTumorSegParameterNode:
     minLesionMm3: float = 0.0
     minPeakProbability: float = 0.0
     maxElongation: float = 0.0  # 0 = no limit (the spin box shows "no limit")
+    maxMeanHu: float = 3000.0  # widget_state.NO_DENSITY_LIMIT_HU = no limit
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -229,6 +232,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.minLesionMm3 = package.min_lesion_mm3
             self._parameterNode.minPeakProbability = package.min_peak_probability
             self._parameterNode.maxElongation = widget_state.elongation_for_gui(package.max_elongation)
+            self._parameterNode.maxMeanHu = widget_state.mean_hu_for_gui(package.max_mean_hu)
             self._parameterNode.zoneOverlapMm = package.zone_overlap_mm
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
@@ -414,7 +418,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         return logic_core.RunRequest(
             input_volume=p.inputVolume, model_dir=p.modelPath or None, threshold=p.threshold,
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
-            max_elongation=widget_state.elongation_from_gui(p.maxElongation), zone_overlap_mm=p.zoneOverlapMm,
+            max_elongation=widget_state.elongation_from_gui(p.maxElongation),
+            max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation,
             table_node=p.lesionTable, show3d=p.show3D, keep_probability=p.keepProbability)
 
@@ -423,7 +428,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         """Lesions of the output segmentation re-derived from its kept probability map with the
         parameter node's threshold and filters (no inference); replaces segments and table rows."""
         p = parameterNode
-        rule = LesionFilter(p.minLesionMm3, p.minPeakProbability, widget_state.elongation_from_gui(p.maxElongation))
+        rule = LesionFilter(p.minLesionMm3, p.minPeakProbability, widget_state.elongation_from_gui(p.maxElongation),
+                            widget_state.mean_hu_from_gui(p.maxMeanHu))
         package = model_packages.read_package(p.modelPath) if p.modelPath else None
         terminology = segmentation_writer.terminology_from_card(package.lesion_terminology if package else None)
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,

@@ -129,7 +129,7 @@ def test_predict_report_has_the_documented_fields(predicted):
     assert report["threshold"] == 0.5
     # the card of the test package sets no peak or elongation limit: recorded as such
     assert report["postprocessing"] == {"threshold": 0.5, "min_lesion_mm3": 30.0,
-                                        "min_peak_probability": 0.0, "max_elongation": None}
+                                        "min_peak_probability": 0.0, "max_elongation": None, "max_mean_hu": None}
     truth_ml = (sitk.GetArrayFromImage(phantom(2).lungs) > 0).sum() * np.prod(phantom(2).image.GetSpacing()) / 1000
     assert report["lung_volume_ml"] == pytest.approx(truth_ml, rel=0.15)
     assert set(report["zones_lps_z_mm"]) == {"upper", "middle", "lower"}

@@ -225,8 +225,34 @@ def test_peak_probability_limit_is_hysteresis():
     assert np.array_equal(arr == 1, masks["ball"])
 
 
+def test_density_limit_drops_bone_dense_findings_and_needs_the_ct():
+    """Same probability everywhere; the CT says ball = soft tissue (40 HU), rod = bone (400 HU),
+    disc = contrast-filled vessel (160 HU), faint = part-solid (-300 HU)."""
+    img, masks = _filter_scene()
+    ct_array = np.full(sitk.GetArrayFromImage(img).shape, -850.0, np.float32)
+    for name, hu in {"ball": 40.0, "rod": 400.0, "disc": 160.0, "faint": -300.0}.items():
+        ct_array[masks[name]] = hu
+    ct = sitk.GetImageFromArray(ct_array)
+    ct.CopyInformation(img)
+    assert _kept(label_lesions(img, 0.5, 0.0, max_mean_hu=150.0, ct=ct), masks) == {"ball", "faint"}
+    assert _kept(label_lesions(img, 0.5, 0.0, max_mean_hu=500.0, ct=ct), masks) == {"ball", "rod", "faint", "disc"}
+    with pytest.raises(ValueError, match="needs the CT"):
+        label_lesions(img, 0.5, 0.0, max_mean_hu=150.0)
+
+
+def test_lesion_filter_card_form_round_trips_and_none_means_no_limit():
+    from lungtumorseg.postprocess import LesionFilter
+
+    rule = LesionFilter(250.0, 0.6, 2.0, 150.0)
+    assert LesionFilter.from_dict(rule.to_dict()) == rule
+    assert LesionFilter().to_dict() == {"min_lesion_mm3": 0.0, "min_peak_probability": 0.0,
+                                        "max_elongation": None, "max_mean_hu": None}
+    assert LesionFilter.from_dict({"min_lesion_mm3": 30.0}) == LesionFilter(30.0)  # an older card: no limits
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"min_peak_probability": 1.2}, "peak"), ({"max_elongation": 0.5}, "elongation"), ({"min_lesion_mm3": -1.0}, "volume"),
+    ({"max_mean_hu": float("nan")}, "density"), ({"max_mean_hu": -2000.0}, "density"),
 ])
 def test_lesion_filter_rejects_impossible_limits(kwargs, message):
     from lungtumorseg.postprocess import LesionFilter

@@ -134,6 +134,30 @@ def test_shape_and_peak_filters_in_the_grid_and_the_record() -> None:
     assert record["chosen"]["max_elongation"] == 4.0
 
 
+def test_density_filter_in_the_grid_needs_and_uses_the_ct() -> None:
+    """Truth: a 12³ cube found exactly. False: a 5³ blob at 0.9 whose CT is bone (500 HU)."""
+    from lungtumorseg.postprocess import LesionFilter
+
+    prob, truth = _tumour_case()
+    truth[40:43, 40:43, 4:7] = 0
+    prob[:] = 0.0
+    prob[4:16, 4:16, 4:16] = 0.9
+    prob[30:35, 4:9, 30:35] = 0.9
+    hu = np.full(prob.shape, -850.0)
+    hu[4:16, 4:16, 4:16] = 30.0
+    hu[30:35, 4:9, 30:35] = 500.0
+    filters = [LesionFilter(), LesionFilter(max_mean_hu=150.0)]
+    curve = case_curve(prob, truth, SPACING, (0.5,), filters, hu=hu)
+    np.testing.assert_array_equal(curve.false_positives, [[1, 0]])
+    np.testing.assert_allclose(curve.dice[0, 1], 1.0)
+    chosen = choose_operating_point(summarise_curves([curve]), (0.5,), filters)
+    assert chosen.max_mean_hu == 150.0 and chosen.lesion_filter == filters[1]
+    record = calibration_record(["a"], (0.5,), filters, summarise_curves([curve]), chosen, 0.005)
+    assert record["max_mean_hu"] == [None, 150.0] and record["chosen"]["max_mean_hu"] == 150.0
+    with pytest.raises(ValueError, match="need the CT"):
+        case_curve(prob, truth, SPACING, (0.5,), filters)
+
+
 def test_calibration_and_pipeline_filters_agree() -> None:
     """The grid's component measures and label_lesions' (ITK) decide alike on an oblique,
     anisotropic image: the calibrated point means the same thing in the pipeline."""

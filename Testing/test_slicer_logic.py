@@ -209,9 +209,10 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
 
     from LungTumorSegLib import process_runner
 
-    options = process_runner.PredictOptions(min_peak_probability=0.6, max_elongation=math.inf)
+    options = process_runner.PredictOptions(min_peak_probability=0.6, max_elongation=math.inf, max_mean_hu=150.0)
     cmd = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", options, python="py")
     assert float(cmd[cmd.index("--min-peak-probability") + 1]) == 0.6
+    assert float(cmd[cmd.index("--max-mean-hu") + 1]) == 150.0
     assert float(cmd[cmd.index("--max-elongation") + 1]) == math.inf  # what argparse's float() reads back
     plain = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
-    assert "--max-elongation" not in plain and "--min-peak-probability" not in plain
+    assert "--max-elongation" not in plain and "--min-peak-probability" not in plain and "--max-mean-hu" not in plain

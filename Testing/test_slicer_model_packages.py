@@ -41,10 +41,10 @@ def test_read_and_list(tmp_path, monkeypatch):
 def test_card_lesion_limits_prefill_the_gui(tmp_path):
     folder = _package(tmp_path / "limits")
     card = json.loads((folder / "model.json").read_text())
-    card["postprocessing"].update({"min_peak_probability": 0.6, "max_elongation": 2.0})
+    card["postprocessing"].update({"min_peak_probability": 0.6, "max_elongation": 2.0, "max_mean_hu": 150.0})
     (folder / "model.json").write_text(json.dumps(card))
     info = model_packages.read_package(folder)
-    assert (info.min_peak_probability, info.max_elongation) == (0.6, 2.0)
+    assert (info.min_peak_probability, info.max_elongation, info.max_mean_hu) == (0.6, 2.0, 150.0)
 
 
 def test_install_from_folder_verifies_checksums(tmp_path):

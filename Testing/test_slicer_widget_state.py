@@ -72,3 +72,13 @@ def test_update_lesions_needs_a_kept_map_and_no_running_segmentation():
     assert not enabled and "running" in tip
     enabled, tip = update_lesions_state(has_kept_probability=True, running=False)
     assert enabled and "not run again" in tip
+
+
+def test_density_spin_box_top_value_means_no_limit():
+    import math
+
+    from LungTumorSegLib.widget_state import NO_DENSITY_LIMIT_HU, mean_hu_for_gui, mean_hu_from_gui
+
+    assert mean_hu_for_gui(math.inf) == NO_DENSITY_LIMIT_HU and mean_hu_from_gui(NO_DENSITY_LIMIT_HU) == math.inf
+    assert mean_hu_from_gui(mean_hu_for_gui(150.0)) == 150.0
+    assert mean_hu_from_gui(-100.0) == -100.0  # 0 and negative densities are real limits here

@@ -1,6 +1,6 @@
 """Choose a package's operating point on cases its weights were NOT trained on and record it
 in the card: probability threshold, lesion filter (minimum volume, minimum peak probability,
-maximum elongation) and (optionally) test-time mirroring.
+maximum elongation, maximum mean density) and (optionally) test-time mirroring.
 
 Runs the full pipeline once per calibration case and configuration, keeps the probability
 map, and evaluates every (threshold, filter) pair of the grids below with
@@ -50,8 +50,14 @@ MIN_PEAKS = (0.0, 0.6, 0.7, 0.8, 0.9)
 # follow the map's noise floor, and an elongation limit under 1.75 would reject ordinary
 # oval nodules (a sphere is 1, a 2:1 ellipsoid 2, a 3:1 ellipsoid 3).
 MAX_ELONGATIONS = (math.inf, 4.0, 3.0, 2.5, 2.0, 1.75)
+# A mean density above 150 HU is bone, calcification or a contrast-filled vessel: lung cancer
+# measures ~20-60 HU and malignant nodules enhance by 15-60 HU with contrast (Swensen et al.,
+# Radiology 2000). Lower caps would start to reject enhancing tumours on real scans, whatever
+# synthetic phantoms (0-60 HU tumours) would allow.
+MAX_MEAN_HUS = (math.inf, 150.0)
 # Most permissive first: on a full tie the earlier filter wins.
-FILTERS = [LesionFilter(v, p, e) for e, p, v in itertools.product(MAX_ELONGATIONS, MIN_PEAKS, MIN_VOLUMES_MM3)]
+FILTERS = [LesionFilter(v, p, e, h) for h, e, p, v
+           in itertools.product(MAX_MEAN_HUS, MAX_ELONGATIONS, MIN_PEAKS, MIN_VOLUMES_MM3)]
 TOLERANCE = 0.005
 
 
@@ -80,7 +86,8 @@ def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
         prob = _probability(case, package, threads, cache, key)
-        curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, FILTERS))
+        curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, FILTERS,
+                                 hu=sitk.GetArrayFromImage(image)))
         print(f"  {case.name} done", flush=True)
     summary = summarise_curves(curves)
     return summary, choose_operating_point(summary, THRESHOLDS, FILTERS, TOLERANCE)
@@ -88,7 +95,9 @@ def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache
 
 def _describe(rule: LesionFilter) -> str:
     elongation = "any" if math.isinf(rule.max_elongation) else f"<={rule.max_elongation:g}"
-    return f"vol>={rule.min_lesion_mm3:>4.0f} peak>={rule.min_peak_probability:.1f} elong {elongation:>5s}"
+    density = "any" if math.isinf(rule.max_mean_hu) else f"<={rule.max_mean_hu:g}"
+    return (f"vol>={rule.min_lesion_mm3:>4.0f} peak>={rule.min_peak_probability:.1f} elong {elongation:>5s} "
+            f"HU {density:>5s}")
 
 
 def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint, rows: int = 12) -> None:
@@ -100,7 +109,8 @@ def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint, rows: in
         print(f"  t={THRESHOLDS[a]:.2f} {_describe(FILTERS[b])}: {summary['mean_dice'][a, b]:.3f} / "
               f"{summary['false_positives_per_case'][a, b]:.2f} / {summary['sensitivity_large'][a, b]:.2f} / "
               f"{summary['clean_fraction'][a, b]:.2f}")
-    plain = [b for b, r in enumerate(FILTERS) if r.min_peak_probability == 0 and math.isinf(r.max_elongation)]
+    plain = [b for b, r in enumerate(FILTERS)
+             if r.min_peak_probability == 0 and math.isinf(r.max_elongation) and math.isinf(r.max_mean_hu)]
     a, b = max(((a, b) for a in range(len(THRESHOLDS)) for b in plain), key=lambda ab: dice[ab])
     print(f"best without peak/elongation limits: t={THRESHOLDS[a]:.2f} {_describe(FILTERS[b])}: "
           f"{summary['mean_dice'][a, b]:.3f} / {summary['false_positives_per_case'][a, b]:.2f} / "

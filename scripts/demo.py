@@ -157,6 +157,7 @@ def _truth_match(label_image, volume) -> str:
 def _operating_points(result, volume) -> None:
     """Print how other operating points change the lesions, each recomputed from the kept
     probability map (no inference), then restore the run's own lesions."""
+    import dataclasses
     import math
 
     from lungtumorseg.postprocess import LesionFilter
@@ -166,8 +167,8 @@ def _operating_points(result, volume) -> None:
     card = LesionFilter.from_dict(post)
     threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
     points = [("model card", threshold, card),
-              ("more sensitive: no confidence/shape limit", threshold, LesionFilter(card.min_lesion_mm3)),
-              ("stricter: confidence >= 0.8", threshold, LesionFilter(card.min_lesion_mm3, 0.8, card.max_elongation)),
+              ("more sensitive: only the size limit", threshold, LesionFilter(card.min_lesion_mm3)),
+              ("stricter: confidence >= 0.8", threshold, dataclasses.replace(card, min_peak_probability=0.8)),
               ("no filters at all", threshold, LesionFilter(0.0, 0.0, math.inf))]
     print("Operating points (recomputed from the kept probability map, no new inference):")
     for name, t, rule in points:

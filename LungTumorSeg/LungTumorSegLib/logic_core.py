@@ -43,6 +43,7 @@ class RunRequest:
     min_lesion_mm3: float | None = None
     min_peak_probability: float | None = None
     max_elongation: float | None = None  # math.inf = no limit
+    max_mean_hu: float | None = None  # math.inf = no limit
     zone_overlap_mm: float | None = None
     threads: int | None = None
     segmentation_node: object | None = None  # reuse (replace segments) when given
@@ -119,6 +120,7 @@ class SegmentationRun:
                 model_dir=str(self.request.model_dir or DEFAULT_MODEL_DIR),
                 threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
+                max_mean_hu=self.request.max_mean_hu,
                 zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,

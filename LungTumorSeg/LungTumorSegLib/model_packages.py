@@ -37,6 +37,7 @@ class PackageInfo:
     zone_overlap_mm: float = 15.0
     min_peak_probability: float = 0.0
     max_elongation: float = math.inf  # no limit
+    max_mean_hu: float = math.inf  # no limit
     #: the card's lesion terminology {"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}
     lesion_terminology: dict | None = None
 
@@ -56,6 +57,7 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        min_lesion_mm3=float(post.get("min_lesion_mm3", 0.0)),
                        zone_overlap_mm=float((card.get("zones", {}) or {}).get("overlap_mm", 15.0)),
                        min_peak_probability=limits.min_peak_probability, max_elongation=limits.max_elongation,
+                       max_mean_hu=limits.max_mean_hu,
                        lesion_terminology=lesion_label.get("terminology"))
 
 

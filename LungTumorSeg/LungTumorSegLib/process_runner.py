@@ -36,6 +36,7 @@ class PredictOptions:
     min_lesion_mm3: float | None = None
     min_peak_probability: float | None = None
     max_elongation: float | None = None  # math.inf = no limit
+    max_mean_hu: float | None = None  # math.inf = no limit
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
@@ -77,6 +78,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--min-peak-probability", f"{options.min_peak_probability:g}"]
     if options.max_elongation is not None:
         cmd += ["--max-elongation", f"{options.max_elongation:g}"]
+    if options.max_mean_hu is not None:
+        cmd += ["--max-mean-hu", f"{options.max_mean_hu:g}"]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

@@ -98,6 +98,20 @@ def result_summary(lesions: list[dict], elapsed_s: float, status: str = "ok", mo
     return text
 
 
+#: The density spin box's top value, shown as "no limit" (CT values end near 3071 HU).
+NO_DENSITY_LIMIT_HU = 3000.0
+
+
+def mean_hu_for_gui(max_mean_hu: float) -> float:
+    """The Widget's spin-box value for a density limit: its top value shows "no limit"."""
+    return NO_DENSITY_LIMIT_HU if math.isinf(max_mean_hu) else min(float(max_mean_hu), NO_DENSITY_LIMIT_HU)
+
+
+def mean_hu_from_gui(value: float) -> float:
+    """The run's density limit from the spin box: its top value ("no limit") means infinity."""
+    return math.inf if value >= NO_DENSITY_LIMIT_HU else float(value)
+
+
 def elongation_for_gui(max_elongation: float) -> float:
     """The Widget's spin-box value for a card/run elongation limit: 0 shows "no limit"."""
     return 0.0 if math.isinf(max_elongation) else float(max_elongation)

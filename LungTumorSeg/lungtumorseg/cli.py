@@ -31,6 +31,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                    help="keep a lesion only if its highest probability reaches this (default: card)")
     p.add_argument("--max-elongation", type=float, default=None,
                    help="drop tube-shaped findings (vessels) more elongated than this; 1 = sphere (default: card)")
+    p.add_argument("--max-mean-hu", type=float, default=None,
+                   help="drop findings denser on average than this (bone, calcification, contrast-filled vessels); "
+                        "inf = no limit (default: card)")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -112,7 +115,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         image,
         package,
         SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
-                       args.min_peak_probability, args.max_elongation),
+                       args.min_peak_probability, args.max_elongation, args.max_mean_hu),
         progress,
     )
     write_image(result.labels, args.output)

@@ -31,6 +31,7 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-lesion-mm3", type=float, default=None)
     p.add_argument("--min-peak-probability", type=float, default=None)
     p.add_argument("--max-elongation", type=float, default=None, help="1 = sphere; inf = no limit")
+    p.add_argument("--max-mean-hu", type=float, default=None, help="inf = no limit")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -45,7 +46,8 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
     rule = LesionFilter(
         base.min_lesion_mm3 if args.min_lesion_mm3 is None else args.min_lesion_mm3,
         base.min_peak_probability if args.min_peak_probability is None else args.min_peak_probability,
-        base.max_elongation if args.max_elongation is None else args.max_elongation)
+        base.max_elongation if args.max_elongation is None else args.max_elongation,
+        base.max_mean_hu if args.max_mean_hu is None else args.max_mean_hu)
     return float(threshold), rule
 
 

@@ -37,6 +37,7 @@ class SegmentOptions:
     device: str = "cpu"
     min_peak_probability: Optional[float] = None
     max_elongation: Optional[float] = None
+    max_mean_hu: Optional[float] = None
 
 
 @dataclass
@@ -93,7 +94,7 @@ def segment(
     post = card["postprocessing"]
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
     overrides = {"min_lesion_mm3": options.min_lesion_mm3, "min_peak_probability": options.min_peak_probability,
-                 "max_elongation": options.max_elongation}
+                 "max_elongation": options.max_elongation, "max_mean_hu": options.max_mean_hu}
     lesion_filter = replace(card.lesion_filter, **{k: float(v) for k, v in overrides.items() if v is not None})
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")

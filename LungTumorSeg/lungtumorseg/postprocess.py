@@ -11,7 +11,12 @@ A connected component of the thresholded map is kept as a lesion only when it is
   A sphere scores 1, a 3:1 ellipsoid 3; a vessel segment or a sliver along the pleura or
   the mediastinum scores far higher. Each voxel counts as its whole box (the voxel's own
   variance ``spacing²/12`` per axis is added), so a lesion seen on a single thick slice is
-  not mistaken for a flat sheet.
+  not mistaken for a flat sheet, and
+* of tumour density: its **mean CT density** is at most ``max_mean_hu``. Bone, calcified
+  structures and contrast-filled vessels are far denser than lung cancer, which measures
+  about 20-60 HU before and rarely above ~100 HU after contrast (malignant nodules enhance
+  by 15-60 HU: Swensen et al., "Lung nodule enhancement at CT: multicenter study",
+  Radiology 214:73-80, 2000).
 
 The three limits are model-card parameters chosen on cases the network was not trained on
 (``scripts/calibrate_threshold.py``); users can override them.
@@ -35,6 +40,7 @@ class LesionFilter:
     min_lesion_mm3: float = 0.0
     min_peak_probability: float = 0.0
     max_elongation: float = math.inf
+    max_mean_hu: float = math.inf
 
     def __post_init__(self) -> None:
         if not self.min_lesion_mm3 >= 0.0:
@@ -43,27 +49,35 @@ class LesionFilter:
             raise ValueError(f"minimum peak probability must be between 0 and 1, got {self.min_peak_probability}")
         if not self.max_elongation >= 1.0:
             raise ValueError(f"maximum elongation must be >= 1 (a sphere is 1), got {self.max_elongation}")
+        if math.isnan(self.max_mean_hu) or self.max_mean_hu < -1000.0:
+            raise ValueError(f"maximum mean density must be a CT value of at least -1000 HU, got {self.max_mean_hu}")
 
-    def keeps(self, volume_mm3, peak_probability, elongation):
+    def keeps(self, volume_mm3, peak_probability, elongation, mean_hu=-math.inf):
         """Whether components with these measurements are lesions (numbers or numpy arrays)."""
         return ((volume_mm3 >= self.min_lesion_mm3) & (peak_probability >= self.min_peak_probability)
-                & (elongation <= self.max_elongation))
+                & (elongation <= self.max_elongation) & (mean_hu <= self.max_mean_hu))
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "LesionFilter":
-        """From a card's ``postprocessing`` (absent limit = none; ``null`` elongation = no limit)."""
-        elongation = values.get("max_elongation")
+        """From a card's ``postprocessing`` (absent limit = none; ``null`` = no limit)."""
+        def limit(key: str) -> float:
+            value = values.get(key)
+            return math.inf if value is None else float(value)
+
         return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
-                   math.inf if elongation is None else float(elongation))
+                   limit("max_elongation"), limit("max_mean_hu"))
 
     def to_dict(self) -> dict[str, float | None]:
-        """The card/report form: JSON has no infinity, so "no elongation limit" is ``None``."""
+        """The card/report form: JSON has no infinity, so "no limit" is ``None``."""
         return {"min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
-                "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None}
+                "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None,
+                "max_mean_hu": self.max_mean_hu if math.isfinite(self.max_mean_hu) else None}
 
     @property
-    def needs_shape(self) -> bool:
-        return self.min_peak_probability > 0.0 or math.isfinite(self.max_elongation)
+    def needs_measures(self) -> bool:
+        """Whether a limit beyond the minimum volume is set (components must be measured)."""
+        return (self.min_peak_probability > 0.0 or math.isfinite(self.max_elongation)
+                or math.isfinite(self.max_mean_hu))
 
 
 def elongation_from_covariance(covariance: np.ndarray) -> float | np.ndarray:
@@ -109,16 +123,23 @@ def _relabel_by_size(labels: sitk.Image, min_voxels: int) -> sitk.Image:
     return relabel.Execute(labels)
 
 
-def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter) -> dict[int, int]:
-    """Label → 0 for every component the peak or elongation limit rejects."""
+def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter,
+                 ct: sitk.Image | None) -> dict[int, int]:
+    """Label → 0 for every component the peak, elongation or density limit rejects."""
     shape = sitk.LabelShapeStatisticsImageFilter()
     shape.Execute(labels)
     peaks = sitk.LabelStatisticsImageFilter()
     peaks.Execute(probability, labels)
+    density = None
+    if math.isfinite(rule.max_mean_hu):
+        density = sitk.LabelStatisticsImageFilter()
+        density.Execute(sitk.Cast(ct, sitk.sitkFloat32), labels)
     box = voxel_box_covariance(labels.GetSpacing(), labels.GetDirection())
     drop: dict[int, int] = {}
     for label in shape.GetLabels():
-        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), label_elongation(shape, label, box)):
+        mean_hu = density.GetMean(label) if density is not None else -math.inf
+        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), label_elongation(shape, label, box),
+                          mean_hu):
             drop[int(label)] = 0
     return drop
 
@@ -126,23 +147,27 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
 def label_lesions(
     probability: sitk.Image, threshold: float, min_lesion_mm3: float, *,
     min_peak_probability: float = 0.0, max_elongation: float = math.inf,
+    max_mean_hu: float = math.inf, ct: sitk.Image | None = None,
 ) -> sitk.Image:
     """Connected lesions as labels 1..N by decreasing volume (uint16, same grid).
 
-    Components below ``min_lesion_mm3``, never reaching ``min_peak_probability`` or more
-    elongated than ``max_elongation`` are removed (see the module docstring). Face
-    connectivity (6-neighbour) keeps two lesions touching only at a corner apart.
+    Components below ``min_lesion_mm3``, never reaching ``min_peak_probability``, more
+    elongated than ``max_elongation`` or denser on average than ``max_mean_hu`` in ``ct``
+    (the CT on the same grid, needed only for that limit) are removed (see the module
+    docstring). Face connectivity (6-neighbour) keeps two lesions touching only at a corner apart.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    rule = LesionFilter(float(min_lesion_mm3), float(min_peak_probability), float(max_elongation))
+    rule = LesionFilter(float(min_lesion_mm3), float(min_peak_probability), float(max_elongation), float(max_mean_hu))
+    if math.isfinite(rule.max_mean_hu) and ct is None:
+        raise ValueError("a maximum mean density needs the CT image")
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
     voxel_mm3 = float(np.prod(probability.GetSpacing()))
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
     labels = _relabel_by_size(components, min_voxels)
-    if rule.needs_shape and sitk.GetArrayViewFromImage(labels).any():
-        drop = _implausible(labels, probability, rule)
+    if rule.needs_measures and sitk.GetArrayViewFromImage(labels).any():
+        drop = _implausible(labels, probability, rule, ct)
         if drop:
             labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
     return sitk.Cast(labels, sitk.sitkUInt16)

@@ -84,7 +84,8 @@ def _in_box(probability: sitk.Image, ct: sitk.Image, box, threshold: float, lesi
     crop_ct = sitk.RegionOfInterest(ct, size, index)
     labels = label_lesions(crop_probability, threshold, lesion_filter.min_lesion_mm3,
                            min_peak_probability=lesion_filter.min_peak_probability,
-                           max_elongation=lesion_filter.max_elongation)
+                           max_elongation=lesion_filter.max_elongation, max_mean_hu=lesion_filter.max_mean_hu,
+                           ct=crop_ct)
     lesions = measure_lesions(labels, crop_ct, crop_probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 

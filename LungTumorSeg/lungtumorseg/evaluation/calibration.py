@@ -1,7 +1,7 @@
 """Choose a package's post-processing operating point on cases it was not trained on.
 
 The operating point is the probability threshold and the lesion filter (minimum volume,
-minimum peak probability, maximum elongation) that
+minimum peak probability, maximum elongation, maximum mean density) that
 :func:`lungtumorseg.postprocess.label_lesions` applies. Voxel-pooled Dice alone hardly
 notices small false-positive lesions, yet they dominate the false-positive count a reader
 sees, so the choice is made on the per-case targets the held-out benchmark reports:
@@ -61,10 +61,11 @@ class OperatingPoint:
     clean_fraction: float
     min_peak_probability: float = 0.0
     max_elongation: float = math.inf
+    max_mean_hu: float = math.inf
 
     @property
     def lesion_filter(self) -> LesionFilter:
-        return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation)
+        return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation, self.max_mean_hu)
 
 
 def as_filters(filters: Sequence[FilterLike]) -> list[LesionFilter]:
@@ -101,15 +102,27 @@ def component_measures(
     return count * float(np.prod(spacing_zyx)), peak, elongation
 
 
+def component_means(labels: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` (e.g. HU) over each of components 1..n of ``labels``."""
+    if n == 0:
+        return np.zeros(0)
+    inside = np.nonzero(labels)
+    which = labels[inside].astype(np.int64) - 1
+    sums = np.bincount(which, weights=np.asarray(values)[inside].astype(np.float64), minlength=n)
+    return sums / np.bincount(which, minlength=n)
+
+
 def case_curve(
     probability: np.ndarray,
     truth: np.ndarray,
     spacing_xyz: Sequence[float],
     thresholds: Sequence[float],
     filters: Sequence[FilterLike],
+    hu: np.ndarray | None = None,
 ) -> CaseCurve:
     """Dice, false-positive lesions and large-lesion detections of one case for every
-    (threshold, filter) pair; a bare number as filter is a minimum volume in mm³.
+    (threshold, filter) pair; a bare number as filter is a minimum volume in mm³. ``hu``
+    (the CT on the same grid) is needed by filters with a maximum mean density.
 
     Components use face connectivity like the pipeline's post-processing; a predicted
     component is a true positive when it touches the truth (the benchmark's rule).
@@ -124,19 +137,24 @@ def case_curve(
     large = np.array([equivalent_diameter_mm(s * voxel_mm3) >= LARGE_LESION_MM for s in t_size], dtype=bool)
     truth_sum = float(ref.sum())
     rules = as_filters(filters)
+    if hu is None and any(math.isfinite(r.max_mean_hu) for r in rules):
+        raise ValueError("filters with a maximum mean density need the CT (hu)")
+    if hu is not None and np.shape(hu) != prob.shape:
+        raise ValueError(f"CT shape {np.shape(hu)} differs from probability shape {prob.shape}")
     shape = (len(thresholds), len(rules))
     dice, fp = np.zeros(shape), np.zeros(shape, dtype=np.int64)
     det, det_large = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
     for a, t in enumerate(thresholds):
         p_lab, n_p = label_components(prob >= t)
         p_mm3, p_peak, p_elongation = component_measures(p_lab, n_p, prob, spacing_xyz)
+        p_hu = component_means(p_lab, n_p, hu) if hu is not None else np.full(n_p, -np.inf)
         inter = np.zeros((n_t + 1, n_p + 1), dtype=np.int64)
         both = ref & (p_lab > 0)
         np.add.at(inter, (t_lab[both], p_lab[both]), 1)
         inter = inter[1:, 1:]
         overlap = inter.sum(axis=0)
         for b, rule in enumerate(rules):
-            keep = rule.keeps(p_mm3, p_peak, p_elongation)
+            keep = rule.keeps(p_mm3, p_peak, p_elongation, p_hu)
             kept_sum = float(p_mm3[keep].sum() / voxel_mm3)
             denominator = kept_sum + truth_sum
             dice[a, b] = 2.0 * float(overlap[keep].sum()) / denominator if denominator else 1.0
@@ -187,7 +205,7 @@ def choose_operating_point(
     return OperatingPoint(
         float(thresholds[a]), rule.min_lesion_mm3, float(summary["mean_dice"][a, b]),
         float(fp[a, b]), float(summary["sensitivity_large"][a, b]), float(summary["clean_fraction"][a, b]),
-        rule.min_peak_probability, rule.max_elongation,
+        rule.min_peak_probability, rule.max_elongation, rule.max_mean_hu,
     )
 
 
@@ -217,12 +235,14 @@ def calibration_record(
         "min_lesion_mm3": [r.min_lesion_mm3 for r in rules],
         "min_peak_probability": [r.min_peak_probability for r in rules],
         "max_elongation": [r.to_dict()["max_elongation"] for r in rules],
+        "max_mean_hu": [r.to_dict()["max_mean_hu"] for r in rules],
         "rule": f"best mean Dice over tumour cases; within {tolerance} of it, fewest false positives per case, "
                 "then best sensitivity for lesions >= 10 mm",
         **{name: table(values) for name, values in summary.items()},
         "chosen": {"threshold": chosen.threshold, "min_lesion_mm3": chosen.min_lesion_mm3,
                    "min_peak_probability": chosen.min_peak_probability,
                    "max_elongation": chosen.lesion_filter.to_dict()["max_elongation"],
+                   "max_mean_hu": chosen.lesion_filter.to_dict()["max_mean_hu"],
                    "mean_dice": round(chosen.mean_dice, 4),
                    "false_positives_per_case": round(chosen.false_positives_per_case, 3),
                    "sensitivity_large": round(chosen.sensitivity_large, 3),
