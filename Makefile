@@ -28,6 +28,7 @@ test: setup
 benchmark: setup
 	$(PY) benchmarks/heldout_phantoms.py
 	$(PY) benchmarks/predict_timing.py
+	$(PY) benchmarks/relabel_timing.py
 	$(PY) benchmarks/train_step_cost.py
 
 clean:

@@ -91,10 +91,12 @@ def measure_lesions(
     shape = sitk.LabelShapeStatisticsImageFilter()
     shape.Execute(labels)
     hu_stats = sitk.LabelStatisticsImageFilter()
+    hu_stats.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
     hu_stats.Execute(sitk.Cast(ct, sitk.sitkFloat32), labels)
     prob_stats = None
     if probability is not None:
         prob_stats = sitk.LabelStatisticsImageFilter()
+        prob_stats.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
         prob_stats.Execute(probability, labels)
     label_array = sitk.GetArrayFromImage(labels)
     spacing = np.array(labels.GetSpacing())

@@ -129,10 +129,12 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
     shape = sitk.LabelShapeStatisticsImageFilter()
     shape.Execute(labels)
     peaks = sitk.LabelStatisticsImageFilter()
+    peaks.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
     peaks.Execute(probability, labels)
     density = None
     if math.isfinite(rule.max_mean_hu):
         density = sitk.LabelStatisticsImageFilter()
+        density.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
         density.Execute(sitk.Cast(ct, sitk.sitkFloat32), labels)
     box = voxel_box_covariance(labels.GetSpacing(), labels.GetDirection())
     drop: dict[int, int] = {}
