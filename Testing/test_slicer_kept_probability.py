@@ -138,6 +138,23 @@ def test_rerun_reuses_the_probability_node(slicer_env, contract, tmp_path):
     assert scene.GetNumberOfNodes() == n_nodes
 
 
+def test_rerun_on_another_ct_relinks_and_renames_the_map(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    first_ct, _ = _ct(scene)
+    second_ct, _ = _ct(scene, lesions=((2, 5, 3, 9, 3, 9),))
+    second_ct.SetName("follow-up")
+    first = _run(first_ct, tmp_path)
+    node = kept_probability.kept_run(first.segmentation_node).probability_node
+    second = _run(second_ct, tmp_path, segmentation_node=first.segmentation_node, table_node=first.table_node)
+    kept = kept_probability.kept_run(second.segmentation_node)
+    assert kept.probability_node is node and kept.input_volume is second_ct
+    assert node.GetName() == "follow-up tumour probability (%)"
+    assert _segment_names(second.segmentation_node) == ["Lesion 1"]
+
+
 def test_missing_probability_map_fails_the_run_and_leaves_the_scene_unchanged(slicer_env, contract, tmp_path):
     from LungTumorSegLib import process_runner
 

@@ -103,6 +103,7 @@ def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, re
     if created:
         node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", probability_node_name(volume))
     try:
+        node.SetName(probability_node_name(volume))  # a reused node may have belonged to another CT
         volume_bridge.set_volume_from_image(node, percent)
         node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
         style_probability_node(node)
