@@ -234,3 +234,37 @@ def test_probability_overlay_in_the_slice_views(slicer_env, contract, tmp_path):
     assert [c.GetForegroundVolumeID() for c in composites] == [None, None, other.GetID()]
     plain = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
     assert not kept_probability.show_overlay(plain, True)
+
+
+def test_kept_map_survives_saving_and_reloading_the_scene(slicer_env, contract, tmp_path):
+    """Save the scene (MRML + NRRD / .seg.nrrd files, as Slicer's "Save" does), load it into a
+    new scene: the links, the run record and the map come back, and Update lesions works there."""
+    import slicer
+
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    result = _run(volume, tmp_path)
+    kept = kept_probability.kept_run(result.segmentation_node)
+    for node, suffix in ((volume, ".nrrd"), (kept.probability_node, ".nrrd"), (result.segmentation_node, ".seg.nrrd")):
+        if node.GetStorageNode() is None:
+            node.AddDefaultStorageNode()
+        node.GetStorageNode().SetFileName(str(tmp_path / f"{node.GetID()}{suffix}"))
+        assert node.GetStorageNode().WriteData(node)
+    scene.SetURL(str(tmp_path / "scene.mrml"))
+    assert scene.Commit()
+
+    reloaded = slicer.vtkMRMLScene()
+    reloaded.SetURL(str(tmp_path / "scene.mrml"))
+    assert reloaded.Connect()
+    segmentation = reloaded.GetFirstNodeByName(result.segmentation_node.GetName())
+    again = kept_probability.kept_run(segmentation)
+    assert again is not None and again.record == kept.record
+    assert again.input_volume.GetName() == "chest"
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(again.probability_node),
+                                  slicer.util.arrayFromVolume(kept.probability_node))
+    update = kept_probability.update_lesions(segmentation, 0.65, LesionFilter())
+    assert _segment_names(segmentation) == ["Lesion 1", "Lesion 2"] and len(update.lesions) == 2
