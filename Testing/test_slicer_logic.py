@@ -216,3 +216,12 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
     assert float(cmd[cmd.index("--max-elongation") + 1]) == math.inf  # what argparse's float() reads back
     plain = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
     assert "--max-elongation" not in plain and "--min-peak-probability" not in plain and "--max-mean-hu" not in plain
+
+
+def test_child_openmp_threads_sleep_unless_the_user_says_otherwise(monkeypatch):
+    from LungTumorSegLib import process_runner
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert process_runner.child_environment()["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert process_runner.child_environment()["OMP_WAIT_POLICY"] == "ACTIVE"

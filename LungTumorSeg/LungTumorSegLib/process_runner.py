@@ -95,6 +95,9 @@ def child_environment(threads: int | None = None, module_dir: Path = MODULE_DIR)
     paths = [str(module_dir)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
+    # Sleeping, not spinning, idle OpenMP threads: Slicer itself and other programs share the
+    # cores (see lungtumorseg.cli); a user's own setting wins.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threads:
         env["OMP_NUM_THREADS"] = str(int(threads))
     return env
