@@ -18,7 +18,7 @@ from lungtumorseg.pipeline import SegmentOptions, segment
 from lungtumorseg.postprocess import LesionFilter, label_lesions
 from lungtumorseg.measure import measure_lesions
 from lungtumorseg.relabel import (
-    MeasureContext, is_whole_percent, lesions_from_percent, lesions_from_probability, probability_from_percent,
+    MeasureContext, lesions_from_percent, lesions_from_probability, probability_from_percent,
     probability_to_percent,
 )
 
@@ -121,11 +121,6 @@ def test_percent_map_refuses_values_outside_0_to_100():
     bad = sitk.GetImageFromArray(np.array([[[0, 50, 101]]], np.int16))
     with pytest.raises(ValueError, match="between 0 and 100"):
         probability_from_percent(bad)
-
-
-@pytest.mark.parametrize("value,expected", [(0.1, True), (0.35, True), (0.125, False), (0.6, True), (1 / 3, False)])
-def test_whole_percent(value, expected):
-    assert is_whole_percent(value) is expected
 
 
 def test_measure_context_from_a_report_without_lungs():

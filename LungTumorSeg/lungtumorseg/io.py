@@ -69,6 +69,15 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
     return image
 
 
+def same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    """Whether two images share one voxel grid (size, spacing, origin, direction; file
+    formats round the geometry slightly, hence the tolerances)."""
+    return (a.GetSize() == b.GetSize()
+            and all(abs(x - y) <= 1e-4 for x, y in zip(a.GetSpacing(), b.GetSpacing()))
+            and all(abs(x - y) <= 1e-3 for x, y in zip(a.GetOrigin(), b.GetOrigin()))
+            and all(abs(x - y) <= 1e-4 for x, y in zip(a.GetDirection(), b.GetDirection())))
+
+
 def default_file_mode() -> int:
     """Permissions a newly created file would get (mkstemp makes 0600 files)."""
     mask = os.umask(0)

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import SimpleITK as sitk
 
+from .io import same_grid
 from .measure import Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
 
@@ -49,12 +50,6 @@ class MeasureContext:
                 "midline_x_lps_mm": self.midline_x_lps_mm}
 
 
-def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
-    return (a.GetSize() == b.GetSize() and np.allclose(a.GetSpacing(), b.GetSpacing())
-            and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=1e-3)
-            and np.allclose(a.GetDirection(), b.GetDirection(), atol=1e-6))
-
-
 def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
     """(index, size) in SimpleITK (x, y, z) order of the box around ``mask`` (z, y, x); None if empty."""
     if not mask.any():
@@ -67,34 +62,35 @@ def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
     return lo[::-1], [h - l for l, h in zip(lo, hi)][::-1]
 
 
-def _in_box(probability: sitk.Image, ct: sitk.Image, box, threshold: float, lesion_filter: LesionFilter,
-            context: MeasureContext) -> tuple[sitk.Image, list[Lesion]]:
-    """Label and measure inside ``box`` only, then place the labels on the full grid.
+def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarray, to_probability,
+                    threshold: float, lesion_filter: LesionFilter,
+                    context: MeasureContext) -> tuple[sitk.Image, list[Lesion]]:
+    """Label and measure only inside the box of ``at_or_above`` (the voxels reaching the
+    threshold), then place the labels on the full grid.
 
     Every voxel outside the box is below the threshold, so components, their order (raster
     order is kept by a crop) and their measurements are those of the whole image — at the
-    cost of the lungs' box instead of the whole scan.
+    cost of the lungs' box instead of the whole scan. ``to_probability`` turns the cropped
+    map into probabilities (identity for a probability map).
     """
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    if not same_grid(map_image, ct):
+        raise ValueError("the probability map and the CT image are not on the same voxel grid")
     full = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
     full.CopyInformation(ct)
+    box = _box(at_or_above)
     if box is None:
         return full, []
     index, size = box
-    crop_probability = sitk.RegionOfInterest(probability, size, index)
+    probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
-    labels = label_lesions(crop_probability, threshold, lesion_filter.min_lesion_mm3,
+    labels = label_lesions(probability, threshold, lesion_filter.min_lesion_mm3,
                            min_peak_probability=lesion_filter.min_peak_probability,
                            max_elongation=lesion_filter.max_elongation, max_mean_hu=lesion_filter.max_mean_hu,
                            ct=crop_ct)
-    lesions = measure_lesions(labels, crop_ct, crop_probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
+    lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
-
-
-def _check(probability: sitk.Image, ct: sitk.Image, threshold: float) -> None:
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    if not _same_grid(probability, ct):
-        raise ValueError("the probability map and the CT image are not on the same voxel grid")
 
 
 def lesions_from_probability(
@@ -105,9 +101,8 @@ def lesions_from_probability(
 
     ``probability`` and ``ct`` (HU) must share one grid; neither is modified.
     """
-    _check(probability, ct, threshold)
-    box = _box(sitk.GetArrayViewFromImage(probability) >= threshold)
-    return _in_box(probability, ct, box, threshold, lesion_filter, context)
+    return _lesions_in_box(probability, ct, sitk.GetArrayViewFromImage(probability) >= threshold,
+                           lambda crop: crop, threshold, lesion_filter, context)
 
 
 def lesions_from_percent(
@@ -116,17 +111,8 @@ def lesions_from_percent(
 ) -> tuple[sitk.Image, list[Lesion]]:
     """:func:`lesions_from_probability` for a map in whole percent (see the module doc);
     only the box of voxels at or above the threshold is converted to probabilities."""
-    _check(percent, ct, threshold)
-    box = _box(sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9))
-    if box is None:
-        return _in_box(percent, ct, None, threshold, lesion_filter, context)
-    index, size = box
-    crop = probability_from_percent(sitk.RegionOfInterest(percent, size, index))
-    labels, lesions = _in_box(crop, sitk.RegionOfInterest(ct, size, index), ([0, 0, 0], size), threshold,
-                              lesion_filter, context)
-    full = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
-    full.CopyInformation(ct)
-    return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
+    at_or_above = sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9)
+    return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context)
 
 
 def probability_to_percent(probability: sitk.Image) -> sitk.Image:
@@ -155,7 +141,3 @@ def probability_from_percent(percent: sitk.Image) -> sitk.Image:
     out.CopyInformation(percent)
     return out
 
-
-def is_whole_percent(value: float) -> bool:
-    """Whether ``value`` (a threshold or peak limit) lies on the 1 % grid of a percent map."""
-    return math.isclose(value * 100.0, round(value * 100.0), abs_tol=1e-9)

@@ -81,11 +81,9 @@ def _truth_on_image_grid(label, image):  # noqa: ANN001, ANN202 (SimpleITK image
     """The reference label resampled (nearest neighbour) onto the image grid if it differs."""
     import SimpleITK as sitk
 
-    same = (label.GetSize() == image.GetSize()
-            and np.allclose(label.GetSpacing(), image.GetSpacing(), atol=1e-4)
-            and np.allclose(label.GetOrigin(), image.GetOrigin(), atol=1e-3)
-            and np.allclose(label.GetDirection(), image.GetDirection(), atol=1e-4))
-    if same:
+    from ..io import same_grid
+
+    if same_grid(label, image):
         return label
     return sitk.Resample(label, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, label.GetPixelID())
 
