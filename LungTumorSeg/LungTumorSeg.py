@@ -20,7 +20,7 @@ from slicer.parameterNodeWrapper import parameterNodeWrapper
 
 from lungtumorseg.postprocess import LesionFilter
 from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner,
-                             segmentation_writer, widget_state)
+                             widget_state)
 from LungTumorSegLib.scenario import SAMPLE_DIR, SAMPLE_NAME, sample_metadata
 
 MODULE_DIR = Path(__file__).resolve().parent
@@ -430,10 +430,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         p = parameterNode
         rule = LesionFilter(p.minLesionMm3, p.minPeakProbability, widget_state.elongation_from_gui(p.maxElongation),
                             widget_state.mean_hu_from_gui(p.maxMeanHu))
-        package = model_packages.read_package(p.modelPath) if p.modelPath else None
-        terminology = segmentation_writer.terminology_from_card(package.lesion_terminology if package else None)
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
-                                                 terminology=terminology)
+                                                 terminology=logic_core.lesion_terminology(p.modelPath or None))
         p.lesionTable = result.table_node
         return result
 

@@ -33,6 +33,16 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models"
 _EXPORT_SHARE, _PROCESS_SHARE = 0.03, 0.92
 
 
+def lesion_terminology(model_dir: str | Path | None = None) -> str:
+    """The serialised lesion terminology of a model package's card (default package when
+    ``None``; the lung-neoplasm entry when the card cannot be read or has none)."""
+    try:
+        card = model_packages.read_package(model_dir or DEFAULT_MODEL_DIR)
+    except ValueError:
+        return segmentation_writer.terminology_string()
+    return segmentation_writer.terminology_from_card(card.lesion_terminology)
+
+
 @dataclass
 class RunRequest:
     """What to segment and how. ``None`` options mean "the model card's default"."""
@@ -192,14 +202,6 @@ class SegmentationRun:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- import ------------------------------------------------------------------------
-    def _lesion_terminology(self) -> str:
-        """The model card's lesion terminology (default: lung neoplasm)."""
-        try:
-            card = model_packages.read_package(self.request.model_dir or DEFAULT_MODEL_DIR)
-        except ValueError:
-            return segmentation_writer.terminology_string()
-        return segmentation_writer.terminology_from_card(card.lesion_terminology)
-
     def _import_result(self) -> RunResult:
         request = self.request
         volume = request.input_volume
@@ -215,7 +217,7 @@ class SegmentationRun:
         labels.SetOrigin(origin)
         labels.SetDirection(direction)
         segmentation = segmentation_writer.build_segmentation(labels, volume, report.get("lesions"),
-                                                              terminology=self._lesion_terminology())
+                                                              terminology=lesion_terminology(request.model_dir))
         table = segmentation_writer.build_table(report.get("lesions", []))
         percent = self._read_probability(labels) if request.keep_probability else None
 
