@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.inference import count_windows, predict_zone  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
-from lungtumorseg.phantoms import PhantomConfig, make_phantom  # noqa: E402
+from lungtumorseg.models.package import load_package  # noqa: E402
+from clinical_case import add_timing_arguments, clinical_phantom  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.preprocess import IntensityWindow, network_input, to_canonical  # noqa: E402
@@ -32,16 +32,12 @@ from lungtumorseg.progress import ProgressSpan  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=default_package_dir())
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=20001)
+    add_timing_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     package = load_package(args.model)
-    cfg = PhantomConfig(size="full", matrix=512, spacing=(0.7, 0.7, 1.0), z_extent_mm=300.0,
-                        orientation="axial-lps", n_tumours=2)
     t0 = time.perf_counter()
-    case = make_phantom(args.seed, cfg)
+    case = clinical_phantom(args.seed)
     t_phantom = time.perf_counter() - t0
     print(f"phantom {case.image.GetSize()} at {case.image.GetSpacing()} mm made in {t_phantom:.1f} s")
 

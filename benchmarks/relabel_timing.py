@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.measure import measure_lesions  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
-from lungtumorseg.phantoms import PhantomConfig, make_phantom  # noqa: E402
+from lungtumorseg.models.package import load_package  # noqa: E402
+from clinical_case import add_timing_arguments, clinical_phantom  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter, label_lesions  # noqa: E402
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, probability_to_percent  # noqa: E402
@@ -49,16 +49,12 @@ def _median_seconds(function, repeats: int) -> tuple[float, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=default_package_dir())
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=20001)
+    add_timing_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     package = load_package(args.model)
-    cfg = PhantomConfig(size="full", matrix=512, spacing=(0.7, 0.7, 1.0), z_extent_mm=300.0,
-                        orientation="axial-lps", n_tumours=2)
-    case = make_phantom(args.seed, cfg)
+    case = clinical_phantom(args.seed)
     print(f"phantom {case.image.GetSize()} at {case.image.GetSpacing()} mm")
 
     start = time.perf_counter()
