@@ -141,24 +141,30 @@ def _render_probability(env, volume, result, out: Path) -> list[Path]:
     return [path]
 
 
-def _truth_match(label_image, volume) -> str:
-    """'k of n true tumours found, m other findings' against the built-in example's truth."""
+def _sample_truth():
+    """The built-in example's truth mask (z, y, x booleans)."""
+    import SimpleITK as sitk
+
+    from LungTumorSegLib import scenario
+
+    return sitk.GetArrayFromImage(sitk.ReadImage(str(scenario.sample_files()[1]))) > 0
+
+
+def _truth_match(label_image, truth) -> str:
+    """'k of n true tumours found, m other findings' against the example's ``truth``."""
     import SimpleITK as sitk
 
     from lungtumorseg.evaluation.lesions import detect_lesions
-    from LungTumorSegLib import scenario
 
-    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(scenario.sample_files()[1]))) > 0
-    found = detect_lesions(sitk.GetArrayFromImage(label_image) > 0, truth, label_image.GetSpacing())
+    found = detect_lesions(sitk.GetArrayViewFromImage(label_image) > 0, truth, label_image.GetSpacing())
     return (f"{found.n_detected} of {found.n_truth} true tumours found, "
             f"{found.n_false_positive} other finding{'s' if found.n_false_positive != 1 else ''}")
 
 
-def _operating_points(result, volume) -> None:
+def _operating_points(result, truth) -> None:
     """Print how other operating points change the lesions, each recomputed from the kept
     probability map (no inference), then restore the run's own lesions."""
     import dataclasses
-    import math
 
     from lungtumorseg.postprocess import LesionFilter
     from LungTumorSegLib import kept_probability
@@ -166,14 +172,14 @@ def _operating_points(result, volume) -> None:
     post = result.report.get("postprocessing") or {}
     card = LesionFilter.from_dict(post)
     threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
-    points = [("model card", threshold, card),
-              ("more sensitive: only the size limit", threshold, LesionFilter(card.min_lesion_mm3)),
-              ("stricter: confidence >= 0.8", threshold, dataclasses.replace(card, min_peak_probability=0.8)),
-              ("no filters at all", threshold, LesionFilter(0.0, 0.0, math.inf))]
+    points = [("model card", card),
+              ("more sensitive: only the size limit", LesionFilter(card.min_lesion_mm3)),
+              ("stricter: confidence >= 0.8", dataclasses.replace(card, min_peak_probability=0.8)),
+              ("no filters at all", LesionFilter())]
     print("Operating points (recomputed from the kept probability map, no new inference):")
-    for name, t, rule in points:
-        update = kept_probability.update_lesions(result.segmentation_node, t, rule, result.table_node)
-        print(f"  {name:42s} {len(update.lesions):2d} lesion(s); {_truth_match(update.label_image, volume)} "
+    for name, rule in points:
+        update = kept_probability.update_lesions(result.segmentation_node, threshold, rule, result.table_node)
+        print(f"  {name:42s} {len(update.lesions):2d} lesion(s); {_truth_match(update.label_image, truth)} "
               f"({update.elapsed_s:.1f} s)")
     kept_probability.update_lesions(result.segmentation_node, threshold, card, result.table_node)
 
@@ -264,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}")
         if args.input is None:
             truth = scenario.sample_metadata().get("tumours", [])
-            print(f"Truth (phantom): {len(truth)} tumour(s); {_truth_match(result.label_image, volume)}")
-            _operating_points(result, volume)
+            truth_mask = _sample_truth()
+            print(f"Truth (phantom): {len(truth)} tumour(s); {_truth_match(result.label_image, truth_mask)}")
+            _operating_points(result, truth_mask)
         timings = result.report.get("timings_s", {})
         if timings:
             print("Core timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
