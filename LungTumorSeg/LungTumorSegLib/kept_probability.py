@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import SimpleITK as sitk
 
 from lungtumorseg.postprocess import LesionFilter
-from lungtumorseg.relabel import MeasureContext, lesions_from_percent
+from lungtumorseg.relabel import MeasureContext, lesions_from_percent, relabel_report
 
 from . import segmentation_writer, volume_bridge
 
@@ -157,22 +157,17 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     ct = volume_bridge.image_from_volume(volume)
     percent = volume_bridge.image_from_volume(kept.probability_node)
     labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context)
-    lesion_dicts = [lesion.to_dict() for lesion in lesions]
-    segmentation = segmentation_writer.build_segmentation(labels, volume, lesion_dicts, terminology=terminology)
-    table = segmentation_writer.build_table(lesion_dicts)
+    report = relabel_report(lesions, threshold, lesion_filter, kept.context, kept.record.get("model", {}),
+                            "kept probability map (no new inference)")
+    segmentation = segmentation_writer.build_segmentation(labels, volume, report["lesions"], terminology=terminology)
+    table = segmentation_writer.build_table(report["lesions"])
     show3d = segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface")
     committed = segmentation_writer.commit_with_rollback(
         volume.GetScene(), volume, segmentation, table, segmentation_node, table_node, None, show3d)
-    record = dict(kept.record, threshold=threshold, postprocessing={"threshold": threshold, **lesion_filter.to_dict()})
-    segmentation_node.SetAttribute(RUN_ATTRIBUTE, json.dumps(record))
-    n = len(lesions)
-    report = {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the kept probability map",
-              "model": kept.record.get("model", {}), "threshold": threshold,
-              "postprocessing": record["postprocessing"], **kept.context.to_dict(), "lesions": lesion_dicts,
-              "source": "kept probability map (no new inference)"}
+    segmentation_node.SetAttribute(RUN_ATTRIBUTE, json.dumps(
+        dict(kept.record, threshold=threshold, postprocessing=report["postprocessing"])))
     return UpdateResult(committed.segmentation_node, committed.table_node, report, labels,
                         time.monotonic() - started)
-
 
 
 def show_overlay(segmentation_node, show: bool, opacity: float = 0.5) -> bool:

@@ -135,11 +135,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.progress == "bar" else sys.stdout
     print(result.message, file=stream, flush=True)
     for lesion in result.lesions:
-        print(
-            f"  lesion {lesion.label}: {lesion.volume_ml:.2f} mL, long axis {lesion.long_axis_mm:.1f} mm, "
-            f"{lesion.zone} zone, {lesion.side}",
-            file=stream,
-        )
+        print(f"  {lesion.summary()}", file=stream)
     return 0
 
 

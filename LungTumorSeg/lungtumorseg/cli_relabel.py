@@ -53,7 +53,7 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
 
 def run_relabel(args: argparse.Namespace) -> int:
     from .io import read_image, write_image, write_text_atomic
-    from .relabel import MeasureContext, lesions_from_percent, lesions_from_probability
+    from .relabel import MeasureContext, lesions_from_percent, lesions_from_probability, relabel_report
 
     run_report = json.loads(args.run_report.read_text(encoding="utf-8")) if args.run_report else {}
     threshold, rule = _settings(args, run_report)
@@ -61,18 +61,14 @@ def run_relabel(args: argparse.Namespace) -> int:
     probability = read_image(args.probabilities)
     percent = probability.GetPixelID() == sitk.sitkUInt8
     relabel = lesions_from_percent if percent else lesions_from_probability
-    labels, lesions = relabel(probability, ct, threshold, rule, MeasureContext.from_report(run_report))
+    context = MeasureContext.from_report(run_report)
+    labels, lesions = relabel(probability, ct, threshold, rule, context)
     write_image(labels, args.output)
-    n = len(lesions)
-    message = f"{n} lesion{'s' if n != 1 else ''} from the probability map (no new inference)"
+    report = relabel_report(lesions, threshold, rule, context, run_report.get("model"),
+                            f"relabel of {args.probabilities}", input=str(args.input))
     if args.report:
-        report = {"status": "ok", "message": message, "input": str(args.input), "model": run_report.get("model"),
-                  "threshold": threshold, "postprocessing": {"threshold": threshold, **rule.to_dict()},
-                  **MeasureContext.from_report(run_report).to_dict(),
-                  "source": f"relabel of {args.probabilities}", "lesions": [l.to_dict() for l in lesions]}
         write_text_atomic(json.dumps(report, indent=2) + "\n", args.report)
-    print(message)
+    print(report["message"])
     for lesion in lesions:
-        print(f"  lesion {lesion.label}: {lesion.volume_ml:.2f} mL, long axis {lesion.long_axis_mm:.1f} mm, "
-              f"{lesion.zone} zone, {lesion.side}")
+        print(f"  {lesion.summary()}")
     return 0

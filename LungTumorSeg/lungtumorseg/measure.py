@@ -44,6 +44,11 @@ class Lesion:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One terminal line: label, volume, long axis, zone, side."""
+        return (f"lesion {self.label}: {self.volume_ml:.2f} mL, long axis {self.long_axis_mm:.1f} mm, "
+                f"{self.zone} zone, {self.side}")
+
 
 def _hull_points(points: np.ndarray) -> np.ndarray:
     if len(points) < 4:

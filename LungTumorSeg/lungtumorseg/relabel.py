@@ -115,6 +115,18 @@ def lesions_from_percent(
     return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context)
 
 
+def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: LesionFilter, context: MeasureContext,
+                   model: Any, source: str, **extra: Any) -> dict[str, Any]:
+    """The report of lesions recomputed from a map: the fields of a ``predict`` report that
+    still apply, plus ``source`` (where the map came from)."""
+    n = len(lesions)
+    return {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the probability map "
+                                       "(no new inference)",
+            **extra, "model": model, "threshold": threshold,
+            "postprocessing": {"threshold": threshold, **lesion_filter.to_dict()}, **context.to_dict(),
+            "source": source, "lesions": [lesion.to_dict() for lesion in lesions]}
+
+
 def probability_to_percent(probability: sitk.Image) -> sitk.Image:
     """The map in whole percent, rounded down (uint8 0..100, same grid); see the module doc."""
     values = sitk.GetArrayViewFromImage(probability).astype(np.float64)
