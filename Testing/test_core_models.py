@@ -142,6 +142,14 @@ def test_card_mirror_axes_are_read(package_copy):  # noqa: F811
     assert load_package(package_copy).card.mirror_axes == (2,)
 
 
+def test_card_whose_network_takes_other_input_channels_than_preprocessing_makes(package_copy):  # noqa: F811
+    """E.g. a package with a channel this version cannot build: refused by name, before any weights load."""
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["network"]["in_channels"] = 4
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    _expect(CARD_FILE, load_package, package_copy, match="takes 4 input channel")
+
+
 def test_card_zone_without_weights(package_copy):  # noqa: F811
     raw = json.loads((package_copy / CARD_FILE).read_text())
     del raw["weights"]["middle"]

@@ -197,6 +197,18 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert "of the starting weights (step 0)" not in wide_log
     assert [h["step"] for h in wide_card["metrics"]["validation"]["whole"]["history"]] == [1]
 
+    # A nodule-enhancement channel added to a lung-channel model: its input weights start at
+    # zero, so the starting network is the source model and competes as "the starting weights".
+    blob = tmp_path / "blob"
+    assert main(["train", str(data), "-o", str(blob), "--steps", "1", "--val-every", "1", "--roi", "32",
+                 "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--blob-channel",
+                 "--single-model", "--init-from", str(out)]) == 0
+    blob_package = load_package(blob)
+    assert blob_package.card.raw["network"]["in_channels"] == 3
+    assert blob_package.card.blob_filter is not None and blob_package.card.raw["preprocessing"]["input_channels"][-1] \
+        .startswith("nodule enhancement")
+    assert "of the starting weights (step 0)" in (tmp_path / "blob.work" / "train.log").read_text()
+
     report = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0
     summary = json.loads((report / "summary.json").read_text())
@@ -302,6 +314,24 @@ def test_transfer_weights_keeps_the_transformer_when_the_decoder_is_wider():
     assert not any(k.startswith("vit.") for k in fresh)
     assert "out.conv.conv.weight" in fresh and state["out.conv.conv.weight"].shape[1] == 16
     assert all(state[k].shape != source[k].shape for k in fresh if k in source)
+
+
+def test_an_added_input_channel_starts_at_zero_so_the_network_computes_what_its_source_did():
+    import torch
+
+    from lungtumorseg.models.network import build_unetr, reduced_unetr_config
+    from lungtumorseg.training.trainer import transfer_weights
+
+    torch.manual_seed(1)
+    source = build_unetr({**reduced_unetr_config(32), "in_channels": 2}).eval()
+    target = build_unetr({**reduced_unetr_config(32), "in_channels": 3}).eval()
+    state, fresh = transfer_weights(source.state_dict(), target.state_dict())
+    target.load_state_dict(state)
+    assert fresh == []
+    x = torch.rand(1, 3, 32, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(target(x), source(x[:, :2]), atol=1e-5)
+        assert not torch.allclose(target(x), build_unetr({**reduced_unetr_config(32), "in_channels": 3}).eval()(x))
 
 
 def test_feature_size_must_be_a_multiple_of_four(tmp_path, capsys):

@@ -49,7 +49,8 @@ def main() -> int:
     # Baseline: one zone model over the whole canonical volume (no zone crops).
     canonical = sitk.GetArrayFromImage(to_canonical(case.image, package.card.spacing_mm))
     lungs = find_lungs(canonical, package.card.spacing_mm)
-    image = network_input(canonical, lungs.mask, IntensityWindow(*package.card.window_hu), package.card.lung_channel)
+    image = network_input(canonical, lungs.mask, IntensityWindow(*package.card.window_hu), package.card.lung_channel,
+                          package.card.blob_filter, package.card.spacing_mm)
     net = package.load_network(package.card.zones[0])
     overlap = float(package.card.get("inference", {}).get("overlap", 0.25))
     t0 = time.perf_counter()

@@ -6,9 +6,10 @@ machine before anyone spends a session on it: one training step (forward, DiceCE
 backward, AdamW update; batch of two 48³ patches with the lung-prior channel, the demo
 recipe's setting) for
 
-* the demo configuration (hidden 192, decoder feature size 8) — the baseline,
-* a wider convolutional encoder/decoder (feature size 16, as in the UNETR paper),
-* a wider transformer (hidden 384, 8 heads, MLP 1536) with the demo decoder.
+* the demo configuration (hidden 192, decoder feature size 8), default memory layout — the baseline,
+* the same in channels-last 3D layout (what ``lungtumorseg train`` uses since core 0.4.0),
+* a wider convolutional encoder/decoder (feature size 16, as in the UNETR paper), channels-last,
+* a wider transformer (hidden 384, 8 heads, MLP 1536) with the demo decoder, channels-last.
 
 Prints seconds per step and the ratio to the baseline; writes
 ``benchmarks/results/train_step_cost.json``.
@@ -35,24 +36,27 @@ from lungtumorseg.models.network import build_unetr, reduced_unetr_config  # noq
 ROI = 48
 
 
-def configurations() -> dict[str, dict]:
-    """Network sections to compare; the first is the baseline."""
+def configurations() -> dict[str, tuple[dict, bool]]:
+    """(network section, channels-last layout) to compare; the first is the baseline."""
     base = {**reduced_unetr_config(ROI), "in_channels": 2}
     return {
-        "demo (hidden 192, feature 8)": base,
-        "wider decoder (hidden 192, feature 16)": {**base, "feature_size": 16},
-        "wider transformer (hidden 384, feature 8)": {**base, "hidden_size": 384, "num_heads": 8, "mlp_dim": 1536},
+        "demo (hidden 192, feature 8)": (base, False),
+        "demo, channels-last 3D": (base, True),
+        "wider decoder (feature 16), channels-last": ({**base, "feature_size": 16}, True),
+        "wider transformer (hidden 384), channels-last": (
+            {**base, "hidden_size": 384, "num_heads": 8, "mlp_dim": 1536}, True),
     }
 
 
-def seconds_per_step(network: dict, steps: int, seed: int = 0) -> tuple[float, int]:
+def seconds_per_step(network: dict, steps: int, channels_last: bool, seed: int = 0) -> tuple[float, int]:
     """Median wall time of ``steps`` training steps after one warm-up step; also the parameter count."""
     torch.manual_seed(seed)
-    net = build_unetr(network).train()
+    layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+    net = build_unetr(network).to(memory_format=layout).train()
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(seed)
-    image = torch.rand((2, network["in_channels"], ROI, ROI, ROI), generator=generator)
+    image = torch.rand((2, network["in_channels"], ROI, ROI, ROI), generator=generator).to(memory_format=layout)
     label = (torch.rand((2, 1, ROI, ROI, ROI), generator=generator) > 0.9).float()
     times = []
     for i in range(steps + 1):
@@ -75,12 +79,12 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows, baseline = [], None
-    for name, network in configurations().items():
-        seconds, params = seconds_per_step(network, args.steps)
+    for name, (network, channels_last) in configurations().items():
+        seconds, params = seconds_per_step(network, args.steps, channels_last)
         baseline = baseline or seconds
         rows.append({"configuration": name, "seconds_per_step": round(seconds, 3),
                      "ratio_to_demo": round(seconds / baseline, 2), "parameters": params})
-        print(f"{name:44s} {seconds:6.2f} s/step  ratio {seconds / baseline:5.2f}  {params / 1e6:5.1f} M parameters",
+        print(f"{name:48s} {seconds:6.2f} s/step  ratio {seconds / baseline:5.2f}  {params / 1e6:5.1f} M parameters",
               flush=True)
     result = {"roi": ROI, "batch": 2, "threads": args.threads, "steps_timed": args.steps,
               "torch": torch.__version__, "rows": rows}

@@ -83,6 +83,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "a different width keeps the transformer weights and starts the convolutions fresh")
     p.add_argument("--spacing", type=float, default=None, help="isotropic model grid spacing in mm (default 1.5)")
     p.add_argument("--lung-channel", action="store_true", help="give the network the lung mask as a second input channel")
+    p.add_argument("--blob-channel", action="store_true",
+                   help="give the network a nodule-enhancement channel (multi-scale Hessian blob filter) as its "
+                        "last input channel; with --init-from a model without it, the channel's weights start at zero")
     p.add_argument("--hard-negatives", choices=["lung", "dense"], default=None,
                    help="with --lung-channel: centre hard-negative patches on any lung voxel, or only on dense "
                         "lung structures (vessels, fissures) that look like nodules in one slice (default lung)")
@@ -159,6 +162,7 @@ def _run_phantom(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     from .training.config import TrainConfig
     from .training.run import run_training
+    from .enhance import BlobFilter
     from .models.network import reduced_unetr_config, standard_unetr_config
 
     cfg = TrainConfig.for_device(
@@ -197,7 +201,9 @@ def _run_train(args: argparse.Namespace) -> int:
         cfg.network["feature_size"] = int(args.feature_size)
     if args.lung_channel:  # after --roi, which replaces the network section
         cfg.lung_channel = True
-        cfg.network["in_channels"] = 2
+    if args.blob_channel:
+        cfg.blob_channel = BlobFilter().to_card()
+    cfg.network["in_channels"] = 1 + int(cfg.lung_channel) + int(cfg.blob_channel is not None)
     workdir = args.workdir or args.output.with_name(args.output.name + ".work")
     workdir.mkdir(parents=True, exist_ok=True)
     log_file = open(workdir / "train.log", "a", encoding="utf-8")

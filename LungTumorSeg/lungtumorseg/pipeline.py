@@ -137,7 +137,9 @@ def segment(
         z.name: [float(origin_z + z.box[0].start * spacing[2]), float(origin_z + (z.box[0].stop - 1) * spacing[2])]
         for z in zones
     }
-    network_in = network_input(hu, lungs.mask, IntensityWindow(*card.window_hu), card.lung_channel)
+    network_in = network_input(hu, lungs.mask, IntensityWindow(*card.window_hu), card.lung_channel,
+                               card.blob_filter, spacing)
+    lap("input_channels")
     inf = card.get("inference", {})
     probs = run_zones(
         network_in,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from .enhance import BlobFilter
+
 AIR_HU = -1024.0
 
 
@@ -36,18 +38,31 @@ class IntensityWindow:
         return out
 
 
-def network_input(hu: np.ndarray, lung_mask: np.ndarray, window: IntensityWindow, lung_channel: bool) -> np.ndarray:
+def network_input(
+    hu: np.ndarray,
+    lung_mask: np.ndarray,
+    window: IntensityWindow,
+    lung_channel: bool,
+    blob: BlobFilter | None = None,
+    spacing_mm: tuple[float, float, float] | None = None,
+) -> np.ndarray:
     """The network's input channels on the canonical grid, shape (C, z, y, x), float32.
 
-    Channel 0 is the windowed CT. With ``lung_channel`` a second channel holds the
+    Channel 0 is the windowed CT. With ``lung_channel`` the next channel holds the
     classical lung mask (0/1): a tumour is dense tissue *inside or against the lung*, and
     the same density in the chest wall or mediastinum is not — the prior gives the network
-    that context directly instead of making it learn it from scratch. Training and
-    inference both build their input here.
+    that context directly instead of making it learn it from scratch. With ``blob`` the
+    last channel is the nodule-enhancement response (:mod:`lungtumorseg.enhance`; needs
+    ``spacing_mm``). Training and inference both build their input here.
     """
-    channels = [window.apply(hu)]
+    ct = window.apply(hu)
+    channels = [ct]
     if lung_channel:
         channels.append(lung_mask.astype(np.float32))
+    if blob is not None:
+        if spacing_mm is None:
+            raise ValueError("the blob channel needs the grid spacing")
+        channels.append(blob.apply(ct, spacing_mm, lung_mask))
     return np.stack(channels)
 
 

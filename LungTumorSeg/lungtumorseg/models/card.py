@@ -34,6 +34,7 @@ def make_card(
     metrics: dict[str, Any] | None = None,
     intended_use: str | None = None,
     lung_channel: bool = False,
+    blob_channel: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A complete card except ``weights``, which :func:`save_package` fills in."""
     use = intended_use or (
@@ -55,7 +56,9 @@ def make_card(
             "intensity_window_hu": window_hu,
             "normalisation": "clip to window, scale to [0, 1]",
             "lung_channel": lung_channel,
-            "input_channels": ["CT (windowed)"] + (["classical lung mask"] if lung_channel else []),
+            **({"blob_channel": blob_channel} if blob_channel else {}),
+            "input_channels": ["CT (windowed)"] + (["classical lung mask"] if lung_channel else [])
+            + (["nodule enhancement (multi-scale Hessian blob filter)"] if blob_channel else []),
         },
         "inference": {"roi_size": network["img_size"], "sw_batch_size": 2, "overlap": 0.25, "blend_mode": "gaussian"},
         "zones": {

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .. import __version__
 from ..errors import ModelPackageError
 from ..io import default_file_mode, write_text_atomic
 from ..postprocess import LesionFilter
@@ -86,6 +87,13 @@ class ModelCard:
     def lung_channel(self) -> bool:
         """Whether the network takes the lung mask as a second input channel."""
         return bool(self.raw["preprocessing"].get("lung_channel", False))
+
+    @property
+    def blob_filter(self) -> "BlobFilter | None":
+        """The nodule-enhancement input channel's parameters, or None (older packages have none)."""
+        from ..enhance import BlobFilter
+
+        return BlobFilter.from_card(self.raw["preprocessing"].get("blob_channel"))
 
     @property
     def roi_size(self) -> tuple[int, int, int]:
@@ -204,6 +212,14 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
     for zone in card.zones:
         if zone not in raw["weights"]:
             raise ModelPackageError(f"{card_path} names zone {zone!r} but lists no weights for it.")
+    channels = raw.get("network", {}).get("in_channels")
+    built = 1 + int(card.lung_channel) + int(card.blob_filter is not None)  # what network_input makes
+    if channels is not None and channels != built:
+        raise ModelPackageError(
+            f"{card_path}: the network takes {channels} input channel(s) but its preprocessing section gives "
+            f"{built} ({', '.join(raw['preprocessing'].get('input_channels', [])) or 'CT'}) in LungTumorSeg "
+            f"{__version__}; the package may need a newer LungTumorSeg."
+        )
     mirror = raw.get("inference", {}).get("mirror_axes", [])
     if not isinstance(mirror, list) or any(a not in (0, 1, 2) for a in mirror):
         raise ModelPackageError(

@@ -59,10 +59,14 @@ def build_augmentation(seed: int, elastic_prob: float = 0.1) -> Compose:
     return transform
 
 
-def augment_batch(transform: Compose, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def augment_batch(
+    transform: Compose, images: np.ndarray, labels: np.ndarray, lung_channel: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``transform`` to each (C, D, H, W) input patch and (1, D, H, W) label of a batch.
 
-    Channel 0 is the CT; further channels (the lung prior) travel as "prior".
+    Channel 0 is the CT; further channels (the lung prior, then the blob channel) travel as
+    "prior": moved with the CT, never intensity-augmented. With ``lung_channel`` channel 1
+    is a mask and is re-binarised after interpolation.
     """
     out_i, out_l = [], []
     for image, label in zip(images, labels):
@@ -70,7 +74,10 @@ def augment_batch(transform: Compose, images: np.ndarray, labels: np.ndarray) ->
         sample = transform({"image": image[:1], "prior": prior, "label": label.astype(np.float32)})
         ct = np.asarray(sample["image"], dtype=np.float32)
         if image.shape[0] > 1:
-            ct = np.concatenate([ct, (np.asarray(sample["prior"]) > 0.5).astype(np.float32)])
+            prior = np.asarray(sample["prior"], dtype=np.float32)
+            if lung_channel:  # the mask stays 0/1; a blob channel keeps its values
+                prior[:1] = prior[:1] > 0.5
+            ct = np.concatenate([ct, prior])
         out_i.append(ct)
         out_l.append((np.asarray(sample["label"]) > 0.5).astype(np.uint8))
     return np.stack(out_i), np.stack(out_l)

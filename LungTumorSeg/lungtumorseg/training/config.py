@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..enhance import BlobFilter
 from ..models.network import reduced_unetr_config, standard_unetr_config
 
 
@@ -21,6 +22,7 @@ class TrainConfig:
     spacing_mm: list[float] = field(default_factory=lambda: [1.5, 1.5, 1.5])
     window_hu: list[float] = field(default_factory=lambda: [-1000.0, 500.0])
     lung_channel: bool = False  # second input channel: the classical lung mask
+    blob_channel: dict[str, Any] | None = None  # last input channel: BlobFilter parameters (enhance.py)
     zone_overlap_mm: float = 15.0
     zone_margin_mm: float = 20.0
     zone_context_mm: float = 16.0
@@ -62,6 +64,10 @@ class TrainConfig:
             raise ValueError(f"hard_negatives must be 'lung' or 'dense', got {self.hard_negatives!r}")
         low, high = self.window_hu
         return (self.dense_hu - low) / (high - low)
+
+    def blob_filter(self) -> BlobFilter | None:
+        """The nodule-enhancement channel's filter, or None without that channel."""
+        return BlobFilter.from_card(self.blob_channel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

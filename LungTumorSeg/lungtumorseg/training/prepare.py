@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from ..enhance import BlobFilter
 from ..io import read_image
 from ..lungs import find_lungs
 from ..preprocess import IntensityWindow, canonical_reference, network_input, to_canonical
@@ -44,6 +45,7 @@ def prepare_case(
     spec: ZoneSpec,
     zone_names: list[str],
     lung_channel: bool = False,
+    blob: BlobFilter | None = None,
 ) -> PreparedCase | None:
     """Prepared crops, or None when no lungs are found (the case is then skipped)."""
     image = read_image(case.image)
@@ -56,7 +58,7 @@ def prepare_case(
     lungs = find_lungs(hu, spacing_mm)
     if not lungs.found:
         return None
-    norm = network_input(hu, lungs.mask, window, lung_channel)
+    norm = network_input(hu, lungs.mask, window, lung_channel, blob, spacing_mm)
     zones = {}
     names = ("whole",) if list(zone_names) == ["whole"] else ZONE_NAMES
     for zone in make_zones(lungs.mask, spacing_mm, spec, names):

@@ -34,6 +34,8 @@ def _cache_key(cfg: TrainConfig) -> str:
     relevant = [cfg.spacing_mm, cfg.window_hu, cfg.zones, cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm]
     if cfg.lung_channel:
         relevant.append("lung_channel")
+    if cfg.blob_channel:
+        relevant.append({"blob_channel": cfg.blob_channel})
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
 
@@ -53,6 +55,7 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase |
     prepared = prepare_case(
         case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
         ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones, cfg.lung_channel,
+        cfg.blob_filter(),
     )
     tmp = file.with_name(file.stem + ".tmp.npz")
     if prepared is None:
@@ -213,6 +216,7 @@ def run_training(
         spacing_mm=cfg.spacing_mm,
         window_hu=cfg.window_hu,
         lung_channel=cfg.lung_channel,
+        blob_channel=cfg.blob_channel,
         zone_names=cfg.zones,
         zone_overlap_mm=cfg.zone_overlap_mm,
         zone_margin_mm=cfg.zone_margin_mm,
