@@ -19,9 +19,8 @@ from slicer.util import VTKObservationMixin
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 
 from lungtumorseg.postprocess import LesionFilter
-from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner,
+from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner, sample_data,
                              widget_state)
-from LungTumorSegLib.scenario import SAMPLE_DIR, SAMPLE_NAME, sample_metadata
 
 MODULE_DIR = Path(__file__).resolve().parent
 
@@ -57,7 +56,8 @@ contrast-filled vessels, are dropped; raise it for a densely calcified tumour).<
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in
-about a second, without running the network again; <b>Show probability map</b> overlays it
+about a second, without running the network again (by itself with <b>Automatically</b>
+on, half a second after the last change); <b>Show probability map</b> overlays it
 on the CT, which shows where the model hesitated below the threshold.</p>
 <p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
 demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
@@ -74,28 +74,7 @@ middle / lower) UNETR segmentation of lung tumours in CT. UNETR: A. Hatamizadeh 
 (Project MONAI, https://monai.io). Medical Segmentation Decathlon: M. Antonelli et al.,
 "The Medical Segmentation Decathlon", Nature Communications 13, 4128 (2022).
 """
-        slicer.app.connect("startupCompleted()", registerSampleData)
-
-
-def registerSampleData():
-    """Register the shipped synthetic chest CT with the Sample Data module."""
-    import SampleData
-
-    ct_name = f"{SAMPLE_NAME}.nii.gz"
-    ct_path = SAMPLE_DIR / ct_name
-    if not ct_path.exists():
-        return
-    sha256 = sample_metadata()["sha256"][ct_name]
-    SampleData.SampleDataLogic.registerCustomSampleDataSource(
-        category="LungTumorSeg",
-        sampleName=SAMPLE_NAME,
-        thumbnailFileName=str(MODULE_DIR / "Resources" / "Icons" / "LungTumorSeg.png"),
-        uris=ct_path.as_uri(),
-        fileNames=ct_name,
-        nodeNames=SAMPLE_NAME,
-        checksums=f"SHA256:{sha256}",
-        loadFileType="VolumeFile",
-    )
+        slicer.app.connect("startupCompleted()", lambda: sample_data.register(MODULE_DIR))
 
 
 #
@@ -120,6 +99,7 @@ class LungTumorSegParameterNode:
     threads: int = 0
     show3D: bool = True
     keepProbability: bool = True
+    autoUpdate: bool = True
     showProbability: bool = False
 
 
@@ -141,6 +121,10 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._timer = qt.QTimer()
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._pollRun)
+        # Automatic "Update lesions": one update half a second after the last change of the operating point.
+        self._lastOperatingPoint, self._autoUpdateTimer = None, qt.QTimer()
+        self._autoUpdateTimer.singleShot, self._autoUpdateTimer.interval = True, 500
+        self._autoUpdateTimer.timeout.connect(self._autoUpdate)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -164,6 +148,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        self._autoUpdateTimer.stop()
         self._cancelRun()
         self.removeObservers()
 
@@ -200,6 +185,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
             self._selectModel(self._parameterNode.modelPath)
+            self._lastOperatingPoint = widget_state.operating_point(self._parameterNode)
         self._updateApplyState()
 
     # -- model packages ------------------------------------------------------------------
@@ -278,9 +264,16 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.toolTip = tooltip
         self.ui.applyButton.text = widget_state.apply_button_text(running)
         output = self._parameterNode.outputSegmentation if self._parameterNode else None
-        enabled, tooltip = widget_state.update_lesions_state(kept_probability.kept_run(output) is not None, running)
+        has_kept = kept_probability.kept_run(output) is not None
+        enabled, tooltip = widget_state.update_lesions_state(has_kept, running)
         self.ui.updateLesionsButton.enabled = enabled
         self.ui.updateLesionsButton.toolTip = tooltip
+        if self._parameterNode:
+            point = widget_state.operating_point(self._parameterNode)
+            if widget_state.auto_update_due(self._parameterNode.autoUpdate, has_kept, running,
+                                            self._lastOperatingPoint, point):
+                self._autoUpdateTimer.start()  # restarts on every change: one update after the last
+            self._lastOperatingPoint = point
         for widget in (self.ui.inputSelector, self.ui.modelComboBox, self.ui.outputSelector,
                        self.ui.advancedCollapsibleButton):
             widget.enabled = not running
@@ -320,9 +313,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self._finishRun()
         self.logic.adoptResult(self._parameterNode, result)
-        model = result.report.get("model", {})
-        summary = widget_state.result_summary(result.lesions, result.elapsed_s, result.report.get("status", "ok"),
-                                              model.get("warning", "") if model.get("demo") else "")
+        summary = widget_state.report_summary(result.report, result.lesions, result.elapsed_s,
+                                              result.report.get("status", "ok"))
         self.ui.statusLabel.text = summary
         self._onLog(summary)
         self.ui.lesionTableView.setMRMLTableNode(result.table_node)
@@ -334,13 +326,15 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay("Could not update the lesions; they were left as they were.",
                                              waitCursor=True):
             result = self.logic.updateLesions(self._parameterNode)
-            model = result.report.get("model", {})
-            summary = widget_state.result_summary(result.lesions, result.elapsed_s, "ok",
-                                                  model.get("warning", "") if model.get("demo") else "")
-            summary = "Updated from the kept probability map: " + summary
+            summary = "Updated from the kept probability map: " + widget_state.report_summary(
+                result.report, result.lesions, result.elapsed_s)
             self.ui.statusLabel.text = summary
             self._onLog(summary)
             self.ui.lesionTableView.setMRMLTableNode(result.table_node)
+
+    def _autoUpdate(self) -> None:
+        if self._run is None and self._parameterNode is not None:
+            self.onUpdateLesions()
 
     def onShowProbability(self, show: bool) -> None:
         if self._parameterNode and self._parameterNode.outputSegmentation:

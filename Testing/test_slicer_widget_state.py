@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import slicer_env  # noqa: F401  (puts LungTumorSeg/ on sys.path)
+from LungTumorSegLib import widget_state
 from LungTumorSegLib.widget_state import (InputInfo, ModelInfo, apply_button_text, apply_state,
                                           progress_text, result_summary)
 
@@ -82,3 +83,21 @@ def test_density_spin_box_top_value_means_no_limit():
     assert mean_hu_for_gui(math.inf) == NO_DENSITY_LIMIT_HU and mean_hu_from_gui(NO_DENSITY_LIMIT_HU) == math.inf
     assert mean_hu_from_gui(mean_hu_for_gui(150.0)) == 150.0
     assert mean_hu_from_gui(-100.0) == -100.0  # 0 and negative densities are real limits here
+
+
+def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and_possible():
+    from types import SimpleNamespace
+
+    params = SimpleNamespace(threshold=0.1, minLesionMm3=250.0, minPeakProbability=0.6, maxElongation=2.0,
+                             maxMeanHu=150.0, inputVolume="ct")
+    before = widget_state.operating_point(params)
+    assert before == (0.1, 250.0, 0.6, 2.0, 150.0)
+    params.inputVolume = "another ct"  # not part of the operating point
+    assert not widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+    params.threshold = 0.3
+    after = widget_state.operating_point(params)
+    assert widget_state.auto_update_due(True, True, False, before, after)
+    assert not widget_state.auto_update_due(False, True, False, before, after)  # switched off
+    assert not widget_state.auto_update_due(True, False, False, before, after)  # no kept map
+    assert not widget_state.auto_update_due(True, True, True, before, after)  # a run is going
+    assert not widget_state.auto_update_due(True, True, False, None, after)  # nothing seen yet

@@ -71,6 +71,26 @@ def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[boo
                   "threshold and filters set below (about a second; the network is not run again).")
 
 
+# Parameter-node fields that define the operating point "Update lesions" applies.
+OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu")
+
+
+def operating_point(parameters: object) -> tuple[float, ...]:
+    """The current operating point (threshold and lesion filter) read from a parameter node
+    (or any object with those attributes), to notice when the user changed it."""
+    return tuple(float(getattr(parameters, name)) for name in OPERATING_POINT_PARAMETERS)
+
+
+def auto_update_due(auto_update: bool, has_kept_probability: bool, running: bool,
+                    previous: tuple[float, ...] | None, current: tuple[float, ...]) -> bool:
+    """Whether a change of the operating point should re-derive the lesions by itself.
+
+    Only when the user asked for it, a kept map exists, nothing is running, and the point
+    really changed (the parameter node also reports unrelated edits, e.g. a new input).
+    """
+    return auto_update and has_kept_probability and not running and previous is not None and previous != current
+
+
 def apply_button_text(running: bool) -> str:
     """Label of the Apply button, which turns into Cancel while a run is going."""
     return "Cancel" if running else "Apply"
@@ -96,6 +116,13 @@ def result_summary(lesions: list[dict], elapsed_s: float, status: str = "ok", mo
     if model_warning:
         text += f" {model_warning}"
     return text
+
+
+def report_summary(report: dict, lesions: list[dict], elapsed_s: float, status: str = "ok") -> str:
+    """:func:`result_summary` for a run's or an update's report: the demo warning comes from the
+    report's model section (shown only for demo models)."""
+    model = report.get("model", {})
+    return result_summary(lesions, elapsed_s, status, model.get("warning", "") if model.get("demo") else "")
 
 
 #: The density spin box's top value, shown as "no limit" (CT values end near 3071 HU).
