@@ -91,6 +91,29 @@ def test_tolerance_trades_a_little_dice_for_fewer_false_positives() -> None:
     assert strict.min_lesion_mm3 == 10.0 and strict.mean_dice == pytest.approx(0.8)
 
 
+def test_the_lesion_f1_rule_prefers_balanced_detection_then_dice() -> None:
+    """Point 0: best Dice but many false findings; 1: a little less Dice, far fewer false
+    findings (best F1); 2: as good an F1 as 1 within the tolerance but less Dice."""
+    summary = {
+        "mean_dice": np.array([[0.59, 0.56, 0.50]]),
+        "false_positives_per_case": np.array([[1.5, 0.5, 0.4]]),
+        "sensitivity_large": np.array([[0.8, 0.75, 0.7]]),
+        "clean_fraction": np.array([[0.1, 0.6, 0.6]]),
+        "lesion_f1": np.array([[0.55, 0.650, 0.652]]),
+    }
+    volumes = (10.0, 50.0, 500.0)
+    assert choose_operating_point(summary, (0.5,), volumes).min_lesion_mm3 == 10.0  # the Dice rule
+    by_f1 = choose_operating_point(summary, (0.5,), volumes, rule="lesion-f1")
+    assert by_f1.min_lesion_mm3 == 50.0 and by_f1.lesion_f1 == pytest.approx(0.65)
+    record = calibration_record(["a"], (0.5,), volumes, summary, by_f1, 0.005, "lesion-f1")
+    assert record["rule"].startswith("best pooled lesion F1") and record["chosen"]["lesion_f1"] == 0.65
+    points = [OperatingPoint(0.5, 10.0, 0.59, 1.5, 0.8, 0.1, lesion_f1=0.55),
+              OperatingPoint(0.5, 50.0, 0.56, 0.5, 0.75, 0.6, lesion_f1=0.65)]
+    assert choose_among(points) == 0 and choose_among(points, rule="lesion-f1") == 1
+    with pytest.raises(ValueError, match="unknown calibration rule"):
+        choose_operating_point(summary, (0.5,), volumes, rule="accuracy")
+
+
 def test_mismatched_shapes_and_empty_case_lists_are_refused() -> None:
     with pytest.raises(ValueError, match="shape"):
         case_curve(np.zeros((4, 4, 4)), np.zeros((4, 4, 5)), SPACING, THRESHOLDS, VOLUMES)

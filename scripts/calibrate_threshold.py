@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
-    OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, summarise_curves,
+    RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, summarise_curves,
 )
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
@@ -79,7 +79,8 @@ def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Pa
     return prob
 
 
-def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str):
+def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str,
+              rule: str = "dice"):
     """Curves of every calibration case under the package's current inference settings."""
     curves = []
     for case in cases:
@@ -90,7 +91,7 @@ def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache
                                  hu=sitk.GetArrayFromImage(image)))
         print(f"  {case.name} done", flush=True)
     summary = summarise_curves(curves)
-    return summary, choose_operating_point(summary, THRESHOLDS, FILTERS, TOLERANCE)
+    return summary, choose_operating_point(summary, THRESHOLDS, FILTERS, TOLERANCE, rule)
 
 
 def _describe(rule: LesionFilter) -> str:
@@ -117,7 +118,8 @@ def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint, rows: in
           f"{summary['sensitivity_large'][a, b]:.2f}")
     print(f"chosen: threshold {chosen.threshold:.2f}, {_describe(chosen.lesion_filter)} -> "
           f"mean Dice {chosen.mean_dice:.3f}, {chosen.false_positives_per_case:.2f} FP/case, "
-          f"sensitivity >=10 mm {chosen.sensitivity_large:.2f}, tumour-free clean {chosen.clean_fraction:.2f}")
+          f"sensitivity >=10 mm {chosen.sensitivity_large:.2f}, tumour-free clean {chosen.clean_fraction:.2f}, "
+          f"lesion F1 {chosen.lesion_f1:.3f}")
 
 
 def calibration_cases(package: ModelPackage, data: Path, extra: list[Path]) -> tuple[list[CasePaths], str]:
@@ -145,6 +147,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--try-mirror-axes", type=int, nargs="+", choices=(0, 1, 2),
                         help="also try test-time mirroring along these canonical axes (0 z, 1 y, 2 x = left-right)")
+    parser.add_argument("--rule", choices=sorted(RULES), default="dice",
+                        help="dice: best mean Dice first; lesion-f1: best lesion-level F1 first (found tumours "
+                             "against false findings), then Dice")
     parser.add_argument("--dry-run", action="store_true", help="print the tables and the choice, leave the card alone")
     args = parser.parse_args()
     package = load_package(args.model)
@@ -159,9 +164,9 @@ def main() -> int:
         print(f"test-time mirroring {mirror or 'off'} on {source}:", flush=True)
         # The core version is part of the key: a pipeline change (e.g. the lung finder) makes old maps stale.
         key = f"{weights_key}-v{lungtumorseg.__version__}-m{''.join(map(str, mirror))}"
-        results.append(calibrate(package, cases, args.threads, args.cache, key))
+        results.append(calibrate(package, cases, args.threads, args.cache, key, args.rule))
         print_table(*results[-1])
-    pick = choose_among([chosen for _, chosen in results], TOLERANCE)
+    pick = choose_among([chosen for _, chosen in results], TOLERANCE, args.rule)
     summary, chosen = results[pick]
     print(f"chosen: mirroring {options[pick] or 'off'}")
     if args.dry_run:
@@ -172,7 +177,7 @@ def main() -> int:
     post["threshold"] = chosen.threshold
     post.update(chosen.lesion_filter.to_dict())
     card.setdefault("inference", {})["mirror_axes"] = options[pick]
-    record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE)
+    record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE, args.rule)
     record["calibration_data"] = source
     record["command"] = "python scripts/calibrate_threshold.py " + " ".join(sys.argv[1:])
     record["mirror_axes_tried"] = {json.dumps(m): {"mean_dice": round(p.mean_dice, 4),

@@ -15,11 +15,15 @@
 #    Each first mines the shared model's own false positives on its training crops and
 #    centres 30 % of its patches there (40 % tumour, 15 % dense lung, 15 % anywhere). The
 #    starting weights are validated first; a zone whose fine-tune never beats them keeps them.
-# 4. Package: the operating point (threshold, minimum lesion volume, minimum peak
+# 4. Nodule-enhancement channel (0.5.0): the zone models get a third input channel, a
+#    multi-scale Hessian blob filter (lungtumorseg.enhance), whose input weights start at
+#    zero, so training starts from exactly the step-3 networks; 2,400 more steps per zone
+#    (45 % tumour / 35 % dense lung / 20 % anywhere patches, lr 2e-4), keep-the-start rule as above.
+# 5. Package: the operating point (threshold, minimum lesion volume, minimum peak
 #    probability, maximum elongation) calibrated on 40 phantoms never used in training
 #    (seeds 160-199; more cases than the 9-case validation split), held-out phantom
 #    benchmark (seeds 10000-10015) written into the card, then the shipped package is replaced.
-# 5. The region-wise claim: a single model given the same fine-tuning compute (3 × the
+# 6. The region-wise claim (on the step-3 zone models, which have the same inputs as the single model): a single model given the same fine-tuning compute (3 × the
 #    steps of one zone model), from the same shared start, evaluated beside the zone models
 #    (benchmarks/region_vs_single.py).
 #
@@ -33,6 +37,7 @@ SHARED_MINUTES=${SHARED_MINUTES:-60}
 SHARED2_STEPS=${SHARED2_STEPS:-4800}
 SHARED2_MINUTES=${SHARED2_MINUTES:-55}
 ZONE_STEPS=${ZONE_STEPS:-600}
+BLOB_STEPS=${BLOB_STEPS:-2400}
 DATA=$WORK/data
 PKG=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom
 PY=.venv/bin/python
@@ -83,19 +88,32 @@ if [ ! -f "$WORK/model/model.json" ]; then
   $PY -m lungtumorseg.cli train $ZONE_ARGS --description "$DESCRIPTION"  # collects the three zones into $WORK/model
 fi
 
+BLOB_ARGS="$DATA -o $WORK/model-blob --workdir $WORK/blob-run $COMMON --blob-channel --name lungtumorseg-demo-phantom
+           --version 0.5.0 --init-from $WORK/model --steps $BLOB_STEPS --val-every $((BLOB_STEPS / 4)) --lr 2e-4
+           --threads 1 --hard-negatives dense --positive-ratio 0.45 --lung-ratio 0.35"
+if [ ! -f "$WORK/model-blob/model.json" ]; then
+  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $BLOB_ARGS --prepare-only
+  export OMP_NUM_THREADS=1
+  for zone in upper middle lower; do
+    $PY -m lungtumorseg.cli train $BLOB_ARGS --zone "$zone" > "$WORK/train_blob_$zone.log" 2>&1 &
+  done
+  wait
+  $PY -m lungtumorseg.cli train $BLOB_ARGS --description "$DESCRIPTION"  # collects the three zones
+fi
+
 export OMP_NUM_THREADS=2
 CALIBRATION=$WORK/calibration-data
 [ -f "$CALIBRATION/dataset.json" ] || \
   $PY -m lungtumorseg.cli phantom "$CALIBRATION" --cases 40 --seed 160 --size small --msd --workers 2
-$PY scripts/calibrate_threshold.py --model "$WORK/model" --data "$DATA" --calibration-data "$CALIBRATION" \
+$PY scripts/calibrate_threshold.py --model "$WORK/model-blob" --data "$DATA" --calibration-data "$CALIBRATION" \
   --cache "$WORK/calibration-cache" --try-mirror-axes 2
-$PY benchmarks/heldout_phantoms.py --model "$WORK/model" --cases 16 --write-card
-rm -rf "$PKG" && cp -r "$WORK/model" "$PKG"
+$PY benchmarks/heldout_phantoms.py --model "$WORK/model-blob" --cases 16 --write-card
+rm -rf "$PKG" && cp -r "$WORK/model-blob" "$PKG"
 echo "demo package updated: $PKG"
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then
-  $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$PKG" --init-from "$WORK/shared-dense" \
-    --heldout-data benchmarks/.cache/heldout-small-10000-16 --zones-eval benchmarks/results/heldout \
+  $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$WORK/model" --init-from "$WORK/shared-dense" \
+    --heldout-data benchmarks/.cache/heldout-small-10000-16 \
     --steps "$ZONE_STEPS" --roi 48 --lr 1e-4 --lung-channel --seed 3 --threads 2 $ZONE_SAMPLING \
     --calibration-data "$CALIBRATION" --calibration-cache "$WORK/calibration-cache-single"
 fi

@@ -62,6 +62,7 @@ class OperatingPoint:
     min_peak_probability: float = 0.0
     max_elongation: float = math.inf
     max_mean_hu: float = math.inf
+    lesion_f1: float = math.nan
 
     @property
     def lesion_filter(self) -> LesionFilter:
@@ -188,40 +189,65 @@ def summarise_curves(curves: Sequence[CaseCurve]) -> dict[str, np.ndarray]:
     }
 
 
+#: Calibration rules: "dice" is segmentation-first; "lesion-f1" balances found tumours against
+#: false findings, which three of the four demo targets count (sensitivity, FP/case, clean cases).
+RULES = {
+    "dice": "best mean Dice over tumour cases; within {tol} of it, fewest false positives per case, "
+            "then best sensitivity for lesions >= 10 mm",
+    "lesion-f1": "best pooled lesion F1 (2 TP / (2 TP + FP + FN), lesions of every size); within {tol} of it, "
+                 "best mean Dice over tumour cases, then fewest false positives per case",
+}
+
+
+def _ranking(rule: str, dice: float, f1: float, fp: float, sens: float) -> tuple[float, tuple[float, ...]]:
+    """(primary score, tie-break key to minimise) of a point under ``rule``."""
+    if rule == "dice":
+        return dice, (fp, -sens, -dice)
+    if rule == "lesion-f1":
+        return f1, (-dice, fp, -sens)
+    raise ValueError(f"unknown calibration rule {rule!r}; rules are {sorted(RULES)}")
+
+
 def choose_operating_point(
     summary: dict[str, np.ndarray],
     thresholds: Sequence[float],
     filters: Sequence[FilterLike],
     tolerance: float = 0.005,
+    rule: str = "dice",
 ) -> OperatingPoint:
-    """Best mean Dice; within ``tolerance`` of it, fewest false positives, then best sensitivity
-    (then the earlier grid entry: list the more permissive filters first)."""
+    """The best (threshold, filter) pair by ``rule`` (see :data:`RULES`); on a full tie the
+    earlier grid entry (list the more permissive filters first)."""
     dice = np.nan_to_num(summary["mean_dice"], nan=0.0)
+    f1_table = summary.get("lesion_f1", np.full(dice.shape, np.nan))
+    f1 = np.nan_to_num(f1_table, nan=0.0)
     fp = summary["false_positives_per_case"]
     sens = np.nan_to_num(summary["sensitivity_large"], nan=0.0)
-    candidates = np.argwhere(dice >= dice.max() - tolerance)
-    a, b = min(candidates, key=lambda ab: (fp[ab[0], ab[1]], -sens[ab[0], ab[1]], -dice[ab[0], ab[1]]))
-    rule = as_filters(filters)[b]
+    scores = {(a, b): _ranking(rule, dice[a, b], f1[a, b], fp[a, b], sens[a, b]) for a, b in np.ndindex(dice.shape)}
+    best = max(score for score, _ in scores.values())
+    a, b = min((ab for ab, (score, _) in scores.items() if score >= best - tolerance), key=lambda ab: scores[ab][1])
+    chosen = as_filters(filters)[b]
     return OperatingPoint(
-        float(thresholds[a]), rule.min_lesion_mm3, float(summary["mean_dice"][a, b]),
+        float(thresholds[a]), chosen.min_lesion_mm3, float(summary["mean_dice"][a, b]),
         float(fp[a, b]), float(summary["sensitivity_large"][a, b]), float(summary["clean_fraction"][a, b]),
-        rule.min_peak_probability, rule.max_elongation, rule.max_mean_hu,
+        chosen.min_peak_probability, chosen.max_elongation, chosen.max_mean_hu, float(f1_table[a, b]),
     )
 
 
-def choose_among(points: Sequence[OperatingPoint], tolerance: float = 0.005) -> int:
+def choose_among(points: Sequence[OperatingPoint], tolerance: float = 0.005, rule: str = "dice") -> int:
     """Index of the best of several operating points (e.g. with and without test-time
     mirroring) by the same rule; on a full tie the earlier (cheaper) one wins."""
     if not points:
         raise ValueError("no operating points to choose from")
-    best = max(p.mean_dice for p in points)
-    candidates = [i for i, p in enumerate(points) if p.mean_dice >= best - tolerance]
-    return min(candidates, key=lambda i: (points[i].false_positives_per_case, -points[i].sensitivity_large, i))
+    scores = [_ranking(rule, p.mean_dice, np.nan_to_num(p.lesion_f1), p.false_positives_per_case,
+                       p.sensitivity_large) for p in points]
+    best = max(score for score, _ in scores)
+    return min((i for i, (score, _) in enumerate(scores) if score >= best - tolerance),
+               key=lambda i: (*scores[i][1], i))
 
 
 def calibration_record(
     cases: Sequence[str], thresholds: Sequence[float], filters: Sequence[FilterLike],
-    summary: dict[str, np.ndarray], chosen: OperatingPoint, tolerance: float,
+    summary: dict[str, np.ndarray], chosen: OperatingPoint, tolerance: float, rule: str = "dice",
 ) -> dict[str, Any]:
     """The card's ``metrics.threshold_calibration`` block: the full table (rows thresholds,
     columns filters, described by three parallel lists) and the choice."""
@@ -236,8 +262,7 @@ def calibration_record(
         "min_peak_probability": [r.min_peak_probability for r in rules],
         "max_elongation": [r.to_dict()["max_elongation"] for r in rules],
         "max_mean_hu": [r.to_dict()["max_mean_hu"] for r in rules],
-        "rule": f"best mean Dice over tumour cases; within {tolerance} of it, fewest false positives per case, "
-                "then best sensitivity for lesions >= 10 mm",
+        "rule": RULES[rule].format(tol=tolerance),
         **{name: table(values) for name, values in summary.items()},
         "chosen": {"threshold": chosen.threshold, "min_lesion_mm3": chosen.min_lesion_mm3,
                    "min_peak_probability": chosen.min_peak_probability,
@@ -246,7 +271,8 @@ def calibration_record(
                    "mean_dice": round(chosen.mean_dice, 4),
                    "false_positives_per_case": round(chosen.false_positives_per_case, 3),
                    "sensitivity_large": round(chosen.sensitivity_large, 3),
-                   "clean_fraction": None if np.isnan(chosen.clean_fraction) else round(chosen.clean_fraction, 3)},
+                   "clean_fraction": None if np.isnan(chosen.clean_fraction) else round(chosen.clean_fraction, 3),
+                   "lesion_f1": None if np.isnan(chosen.lesion_f1) else round(chosen.lesion_f1, 3)},
         "note": "chosen on cases the weights were not trained on (never the held-out phantoms); "
                 "synthetic phantoms, not clinical accuracy",
     }
