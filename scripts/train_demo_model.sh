@@ -106,7 +106,7 @@ CALIBRATION=$WORK/calibration-data
 [ -f "$CALIBRATION/dataset.json" ] || \
   $PY -m lungtumorseg.cli phantom "$CALIBRATION" --cases 40 --seed 160 --size small --msd --workers 2
 $PY scripts/calibrate_threshold.py --model "$WORK/model-blob" --data "$DATA" --calibration-data "$CALIBRATION" \
-  --cache "$WORK/calibration-cache" --try-mirror-axes 2
+  --cache "$WORK/calibration-cache" --try-mirror-axes 2 --rule lesion-f1
 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-blob" --cases 16 --write-card
 rm -rf "$PKG" && cp -r "$WORK/model-blob" "$PKG"
 echo "demo package updated: $PKG"
