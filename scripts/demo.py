@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("lesion*_*.png"):  # pictures of a previous run's lesions (it may have found more)
+        stale.unlink()
     env = headless.boot()
     try:
         if args.input is None:
