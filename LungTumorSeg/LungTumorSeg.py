@@ -159,7 +159,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
 
     def onSceneStartClose(self, caller, event) -> None:
         self._cancelRun()
@@ -179,11 +179,11 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateApplyState)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
             self._selectModel(self._parameterNode.modelPath)
             self._lastOperatingPoint = widget_state.operating_point(self._parameterNode)
         self._updateApplyState()
@@ -264,16 +264,9 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.toolTip = tooltip
         self.ui.applyButton.text = widget_state.apply_button_text(running)
         output = self._parameterNode.outputSegmentation if self._parameterNode else None
-        has_kept = kept_probability.kept_run(output) is not None
-        enabled, tooltip = widget_state.update_lesions_state(has_kept, running)
+        enabled, tooltip = widget_state.update_lesions_state(kept_probability.kept_run(output) is not None, running)
         self.ui.updateLesionsButton.enabled = enabled
         self.ui.updateLesionsButton.toolTip = tooltip
-        if self._parameterNode:
-            point = widget_state.operating_point(self._parameterNode)
-            if widget_state.auto_update_due(self._parameterNode.autoUpdate, has_kept, running,
-                                            self._lastOperatingPoint, point):
-                self._autoUpdateTimer.start()  # restarts on every change: one update after the last
-            self._lastOperatingPoint = point
         for widget in (self.ui.inputSelector, self.ui.modelComboBox, self.ui.outputSelector,
                        self.ui.advancedCollapsibleButton):
             widget.enabled = not running
@@ -331,6 +324,15 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.statusLabel.text = summary
             self._onLog(summary)
             self.ui.lesionTableView.setMRMLTableNode(result.table_node)
+
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
+        self._updateApplyState()
+        point = widget_state.operating_point(self._parameterNode)
+        has_kept = kept_probability.kept_run(self._parameterNode.outputSegmentation) is not None
+        if widget_state.auto_update_due(self._parameterNode.autoUpdate, has_kept, self._run is not None,
+                                        self._lastOperatingPoint, point):
+            self._autoUpdateTimer.start()  # restarts on every change: one update after the last
+        self._lastOperatingPoint = point
 
     def _autoUpdate(self) -> None:
         if self._run is None and self._parameterNode is not None:

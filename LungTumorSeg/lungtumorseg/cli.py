@@ -163,6 +163,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from .training.config import TrainConfig
     from .training.run import run_training
     from .enhance import BlobFilter
+    from .preprocess import input_channel_names
     from .models.network import reduced_unetr_config, standard_unetr_config
 
     cfg = TrainConfig.for_device(
@@ -203,7 +204,7 @@ def _run_train(args: argparse.Namespace) -> int:
         cfg.lung_channel = True
     if args.blob_channel:
         cfg.blob_channel = BlobFilter().to_card()
-    cfg.network["in_channels"] = 1 + int(cfg.lung_channel) + int(cfg.blob_channel is not None)
+    cfg.network["in_channels"] = len(input_channel_names(cfg.lung_channel, cfg.blob_channel is not None))
     workdir = args.workdir or args.output.with_name(args.output.name + ".work")
     workdir.mkdir(parents=True, exist_ok=True)
     log_file = open(workdir / "train.log", "a", encoding="utf-8")

@@ -38,6 +38,13 @@ class IntensityWindow:
         return out
 
 
+def input_channel_names(lung_channel: bool, blob: bool) -> list[str]:
+    """What :func:`network_input` stacks, in order (the card's ``preprocessing.input_channels``;
+    its length is the network's ``in_channels``)."""
+    return (["CT (windowed)"] + (["classical lung mask"] if lung_channel else [])
+            + (["nodule enhancement (multi-scale Hessian blob filter)"] if blob else []))
+
+
 def network_input(
     hu: np.ndarray,
     lung_mask: np.ndarray,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..preprocess import input_channel_names
 from .package import DEMO_WARNING
 
 # Standard terminology for the lesion label (SNOMED CT codes, as Slicer's terminology
@@ -57,8 +58,7 @@ def make_card(
             "normalisation": "clip to window, scale to [0, 1]",
             "lung_channel": lung_channel,
             **({"blob_channel": blob_channel} if blob_channel else {}),
-            "input_channels": ["CT (windowed)"] + (["classical lung mask"] if lung_channel else [])
-            + (["nodule enhancement (multi-scale Hessian blob filter)"] if blob_channel else []),
+            "input_channels": input_channel_names(lung_channel, bool(blob_channel)),
         },
         "inference": {"roi_size": network["img_size"], "sw_batch_size": 2, "overlap": 0.25, "blend_mode": "gaussian"},
         "zones": {

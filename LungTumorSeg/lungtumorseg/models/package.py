@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import __version__
+from ..enhance import BlobFilter
 from ..errors import ModelPackageError
 from ..io import default_file_mode, write_text_atomic
 from ..postprocess import LesionFilter
+from ..preprocess import input_channel_names
 
 if TYPE_CHECKING:  # torch is imported only when weights are read or written, so listing
     import torch  # and verifying packages stays light (the Slicer GUI does both).
@@ -89,10 +91,8 @@ class ModelCard:
         return bool(self.raw["preprocessing"].get("lung_channel", False))
 
     @property
-    def blob_filter(self) -> "BlobFilter | None":
+    def blob_filter(self) -> BlobFilter | None:
         """The nodule-enhancement input channel's parameters, or None (older packages have none)."""
-        from ..enhance import BlobFilter
-
         return BlobFilter.from_card(self.raw["preprocessing"].get("blob_channel"))
 
     @property
@@ -213,12 +213,12 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
         if zone not in raw["weights"]:
             raise ModelPackageError(f"{card_path} names zone {zone!r} but lists no weights for it.")
     channels = raw.get("network", {}).get("in_channels")
-    built = 1 + int(card.lung_channel) + int(card.blob_filter is not None)  # what network_input makes
-    if channels is not None and channels != built:
+    built = input_channel_names(card.lung_channel, card.blob_filter is not None)  # what network_input makes
+    if channels is not None and channels != len(built):
         raise ModelPackageError(
             f"{card_path}: the network takes {channels} input channel(s) but its preprocessing section gives "
-            f"{built} ({', '.join(raw['preprocessing'].get('input_channels', [])) or 'CT'}) in LungTumorSeg "
-            f"{__version__}; the package may need a newer LungTumorSeg."
+            f"{len(built)} ({', '.join(built)}) in LungTumorSeg {__version__}; the package may need a newer "
+            "LungTumorSeg."
         )
     mirror = raw.get("inference", {}).get("mirror_axes", [])
     if not isinstance(mirror, list) or any(a not in (0, 1, 2) for a in mirror):
