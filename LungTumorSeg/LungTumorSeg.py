@@ -18,7 +18,6 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 
-from lungtumorseg.postprocess import LesionFilter
 from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner, sample_data,
                              widget_state)
 
@@ -52,7 +51,9 @@ probability threshold, minimum lesion size, minimum confidence (a finding is kep
 its highest probability reaches it), maximum elongation (tube-shaped findings such as
 vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed) and
 maximum mean density (findings denser on average than this, such as bone, calcification or
-contrast-filled vessels, are dropped; raise it for a densely calcified tumour).</p>
+contrast-filled vessels, are dropped; raise it for a densely calcified tumour). A model card may also
+set <b>zone limits</b>, stricter limits in a zone where its network errs more (e.g. a larger minimum
+size in the hilar middle zone); uncheck "Zone limits from the model" to apply the general limits alone.</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in
@@ -95,6 +96,7 @@ class LungTumorSegParameterNode:
     minPeakProbability: float = 0.0
     maxElongation: float = 0.0  # 0 = no limit (the spin box shows "no limit")
     maxMeanHu: float = 3000.0  # widget_state.NO_DENSITY_LIMIT_HU = no limit
+    zoneLimits: bool = True  # the model card's zone limits (if any) on top of the general limits
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -220,6 +222,9 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNode.maxElongation = widget_state.elongation_for_gui(package.max_elongation)
             self._parameterNode.maxMeanHu = widget_state.mean_hu_for_gui(package.max_mean_hu)
             self._parameterNode.zoneOverlapMm = package.zone_overlap_mm
+            self._parameterNode.zoneLimits = True
+        enabled, tooltip = widget_state.zone_limits_text(package.zone_limits if package else {})
+        self.ui.zoneLimitsCheckBox.enabled, self.ui.zoneLimitsCheckBox.toolTip = enabled, tooltip
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
         self._updateApplyState()
@@ -416,16 +421,21 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
             max_elongation=widget_state.elongation_from_gui(p.maxElongation),
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
-            threads=p.threads or None, segmentation_node=p.outputSegmentation,
-            table_node=p.lesionTable, show3d=p.show3D, keep_probability=p.keepProbability)
+            threads=p.threads or None, segmentation_node=p.outputSegmentation, table_node=p.lesionTable,
+            show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits)
 
     @staticmethod
     def updateLesions(parameterNode) -> kept_probability.UpdateResult:
         """Lesions of the output segmentation re-derived from its kept probability map with the
-        parameter node's threshold and filters (no inference); replaces segments and table rows."""
+        parameter node's threshold and filters (no inference); replaces segments and table rows.
+        The run's card zone limits stay on top of the filters unless "zone limits" is unchecked."""
         p = parameterNode
-        rule = LesionFilter(p.minLesionMm3, p.minPeakProbability, widget_state.elongation_from_gui(p.maxElongation),
-                            widget_state.mean_hu_from_gui(p.maxMeanHu))
+        kept = kept_probability.kept_run(p.outputSegmentation)
+        rule = kept_probability.update_rule(
+            kept.record if kept else None, logic_core.card_zone_limits(p.modelPath or None), p.zoneLimits,
+            min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
+            max_elongation=widget_state.elongation_from_gui(p.maxElongation),
+            max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
                                                  terminology=logic_core.lesion_terminology(p.modelPath or None))
         p.lesionTable = result.table_node

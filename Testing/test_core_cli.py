@@ -36,6 +36,7 @@ from core_fixtures import (
 )
 from lungtumorseg.cli import main
 from lungtumorseg.models import CARD_FILE
+from lungtumorseg.postprocess import LesionFilter
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
@@ -333,6 +334,28 @@ def test_relabel_reproduces_predict_and_applies_new_settings(predicted, tmp_path
     big = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "big.nii.gz")))
     assert big.max() == 1 and np.array_equal(big > 0, original == 1)
     assert {p: sha256_tree(p) for p in inputs} == before
+
+
+def test_relabel_applies_the_run_reports_zone_limits_unless_told_not_to(predicted, tmp_path):
+    """A zone limit in the run report (as a card's would be) removes the lesions of its zone;
+    --no-zone-limits gives back predict's lesions."""
+    out = predicted["dir"]
+    run_report = json.loads((out / "report.json").read_text())
+    zone = run_report["lesions"][0]["zone"]
+    run_report["postprocessing"]["zone_limits"] = {zone: {"min_lesion_mm3": 1e9}}
+    (tmp_path / "zoned.json").write_text(json.dumps(run_report))
+    original = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
+    for flags, name in (([], "zoned"), (["--no-zone-limits"], "plain")):
+        code, _, err = run_cli(["relabel", predicted["src"], out / "prob.nrrd", "-o", tmp_path / f"{name}.nii.gz",
+                                "--run-report", tmp_path / "zoned.json", "--report", tmp_path / f"{name}-out.json",
+                                *flags])
+        assert code == 0, err
+    zoned = json.loads((tmp_path / "zoned-out.json").read_text())
+    assert [l["zone"] for l in zoned["lesions"]] == [l["zone"] for l in run_report["lesions"] if l["zone"] != zone]
+    assert zoned["postprocessing"]["zone_limits"] == {zone: LesionFilter(1e9).to_dict()}
+    plain = json.loads((tmp_path / "plain-out.json").read_text())
+    assert "zone_limits" not in plain["postprocessing"]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "plain.nii.gz"))), original)
 
 
 def test_relabel_without_settings_says_what_to_give(predicted, tmp_path):

@@ -134,6 +134,24 @@ def test_card_with_invalid_mirror_axes(package_copy, axes):  # noqa: F811
     _expect(CARD_FILE, load_package, package_copy, match="mirror_axes")
 
 
+@pytest.mark.parametrize("zone_limits,match", [({"hilum": {"min_lesion_mm3": 900}}, "unknown zone"),
+                                               ({"middle": {"max_elongation": 0.5}}, "elongation")])
+def test_card_with_invalid_zone_limits(package_copy, zone_limits, match):  # noqa: F811
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["postprocessing"]["zone_limits"] = zone_limits
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    _expect(CARD_FILE, load_package, package_copy, match=match)
+
+
+def test_card_zone_limits_are_read(package_copy):  # noqa: F811
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["postprocessing"]["zone_limits"] = {"middle": {"min_lesion_mm3": 850.0, "min_peak_probability": 0.6}}
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    rule = load_package(package_copy).card.lesion_filter
+    assert [(zone, lim.min_lesion_mm3, lim.min_peak_probability) for zone, lim in rule.zone_limits] == [
+        ("middle", 850.0, 0.6)]
+
+
 def test_card_mirror_axes_are_read(package_copy):  # noqa: F811
     raw = json.loads((package_copy / CARD_FILE).read_text())
     assert load_package(package_copy).card.mirror_axes == tuple(raw["inference"].get("mirror_axes", ()))

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 
 from core_fixtures import index_to_lps, make_grid, rotation, voxel_centres
 from lungtumorseg.measure import axial_axes_mm, measure_lesions
-from lungtumorseg.postprocess import label_lesions, restrict_to_lung_region
+from lungtumorseg.postprocess import LesionFilter, label_lesions, restrict_to_lung_region
 
 RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -41,7 +41,7 @@ def test_labels_by_decreasing_volume_and_small_ones_removed():
     prob, masks = _spheres_scene()
     voxel_mm3 = 1.0 * 1.0 * 1.5
     assert masks["tiny"].sum() * voxel_mm3 < 30.0 < masks["r3"].sum() * voxel_mm3
-    labels = label_lesions(prob, threshold=0.5, min_lesion_mm3=30.0)
+    labels = label_lesions(prob, 0.5, LesionFilter(min_lesion_mm3=30.0))
     assert labels.GetPixelID() == sitk.sitkUInt16
     assert labels.GetSize() == prob.GetSize() and labels.GetDirection() == prob.GetDirection()
     arr = sitk.GetArrayFromImage(labels)
@@ -50,10 +50,10 @@ def test_labels_by_decreasing_volume_and_small_ones_removed():
         assert np.array_equal(arr == label, masks[name]), name
     assert not arr[masks["tiny"]].any() and not arr[masks["faint"]].any()
     # no minimum size: the tiny sphere is kept (and is the smallest, last label)
-    arr0 = sitk.GetArrayFromImage(label_lesions(prob, 0.5, 0.0))
+    arr0 = sitk.GetArrayFromImage(label_lesions(prob, 0.5))
     assert arr0.max() == 4 and np.array_equal(arr0 == 4, masks["tiny"])
     # threshold between the two sphere values: only the brighter ones
-    arr_hi = sitk.GetArrayFromImage(label_lesions(prob, 0.85, 0.0))
+    arr_hi = sitk.GetArrayFromImage(label_lesions(prob, 0.85))
     assert arr_hi.max() == 2 and np.array_equal(arr_hi == 1, masks["r3"]) and np.array_equal(arr_hi == 2, masks["tiny"])
 
 
@@ -68,14 +68,14 @@ def test_face_connectivity(second, expected):
     arr = np.zeros((10, 10, 10), np.float32)
     arr[2:5, 2:5, 2:5] = 1.0
     arr[second] = 1.0
-    labels = sitk.GetArrayFromImage(label_lesions(sitk.GetImageFromArray(arr), 0.5, 0.0))
+    labels = sitk.GetArrayFromImage(label_lesions(sitk.GetImageFromArray(arr), 0.5))
     assert labels.max() == expected
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.0, 1.5, -0.2, float("nan")])
 def test_invalid_threshold(threshold):
     with pytest.raises(ValueError, match="threshold"):
-        label_lesions(sitk.GetImageFromArray(np.zeros((4, 4, 4), np.float32)), threshold, 0.0)
+        label_lesions(sitk.GetImageFromArray(np.zeros((4, 4, 4), np.float32)), threshold)
 
 
 def test_restrict_to_lung_region_uses_mm_per_axis():
@@ -207,18 +207,18 @@ def _kept(labels: sitk.Image, masks: dict[str, np.ndarray]) -> set[str]:
 
 def test_elongation_limit_drops_the_rod_and_keeps_round_and_single_slice_lesions():
     img, masks = _filter_scene()
-    assert _kept(label_lesions(img, 0.5, 0.0), masks) == {"ball", "rod", "faint", "disc"}
+    assert _kept(label_lesions(img, 0.5), masks) == {"ball", "rod", "faint", "disc"}
     # rod: variances 30²/12 and 2²/12 (voxel boxes counted) -> elongation 15, removed by 4;
     # a single 2 mm slice of a 12 mm disc: ~36/4 = 9 against 2²/12 -> about 5.2, kept by 6
-    labels = label_lesions(img, 0.5, 0.0, max_elongation=6.0)
+    labels = label_lesions(img, 0.5, LesionFilter(max_elongation=6.0))
     assert _kept(labels, masks) == {"ball", "faint", "disc"}
     assert sitk.GetArrayFromImage(labels).max() == 3  # relabelled 1..3 without gaps
-    assert _kept(label_lesions(img, 0.5, 0.0, max_elongation=4.0), masks) == {"ball", "faint"}
+    assert _kept(label_lesions(img, 0.5, LesionFilter(max_elongation=4.0)), masks) == {"ball", "faint"}
 
 
 def test_peak_probability_limit_is_hysteresis():
     img, masks = _filter_scene()
-    labels = label_lesions(img, 0.5, 0.0, min_peak_probability=0.8)
+    labels = label_lesions(img, 0.5, LesionFilter(min_peak_probability=0.8))
     assert _kept(labels, masks) == {"ball", "rod", "disc"}
     arr = sitk.GetArrayFromImage(labels)
     # the kept outlines follow the lower threshold: whole ball, labels by decreasing volume
@@ -234,10 +234,10 @@ def test_density_limit_drops_bone_dense_findings_and_needs_the_ct():
         ct_array[masks[name]] = hu
     ct = sitk.GetImageFromArray(ct_array)
     ct.CopyInformation(img)
-    assert _kept(label_lesions(img, 0.5, 0.0, max_mean_hu=150.0, ct=ct), masks) == {"ball", "faint"}
-    assert _kept(label_lesions(img, 0.5, 0.0, max_mean_hu=500.0, ct=ct), masks) == {"ball", "rod", "faint", "disc"}
+    assert _kept(label_lesions(img, 0.5, LesionFilter(max_mean_hu=150.0), ct=ct), masks) == {"ball", "faint"}
+    assert _kept(label_lesions(img, 0.5, LesionFilter(max_mean_hu=500.0), ct=ct), masks) == {"ball", "rod", "faint", "disc"}
     with pytest.raises(ValueError, match="needs the CT"):
-        label_lesions(img, 0.5, 0.0, max_mean_hu=150.0)
+        label_lesions(img, 0.5, LesionFilter(max_mean_hu=150.0))
 
 
 def test_lesion_filter_card_form_round_trips_and_none_means_no_limit():

@@ -49,8 +49,8 @@ def test_report_and_probability_reproduce_the_runs_lesions_exactly(run):
     # the same as labelling and measuring the whole image (the function works in the box of the
     # voxels at or above the threshold only)
     rule = LesionFilter.from_dict(report["postprocessing"])
-    whole = label_lesions(result.probability, report["threshold"], rule.min_lesion_mm3,
-                          min_peak_probability=rule.min_peak_probability, max_elongation=rule.max_elongation)
+    whole = label_lesions(result.probability, report["threshold"], rule, ct=case.image,
+                          lung_z_lps_mm=context.lung_z_lps_mm)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(whole), sitk.GetArrayFromImage(labels))
     measured = measure_lesions(whole, case.image, result.probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     for a, b in zip(measured, lesions):
@@ -105,8 +105,8 @@ def test_relabel_leaves_its_inputs_alone_and_checks_the_grid(run):
 
 def test_higher_threshold_never_adds_voxels(run):
     case, result = run
-    low = sitk.GetArrayFromImage(label_lesions(result.probability, 0.55, 0.0)) > 0
-    high = sitk.GetArrayFromImage(label_lesions(result.probability, 0.65, 0.0)) > 0
+    low = sitk.GetArrayFromImage(label_lesions(result.probability, 0.55)) > 0
+    high = sitk.GetArrayFromImage(label_lesions(result.probability, 0.65)) > 0
     assert high.sum() < low.sum() and not (high & ~low).any()
 
 
@@ -127,3 +127,20 @@ def test_measure_context_from_a_report_without_lungs():
     context = MeasureContext.from_report({"lung_z_lps_mm": None})
     assert context == MeasureContext(None, None)
     assert MeasureContext.from_report(MeasureContext((-10.0, 200.0), 3.5).to_dict()) == MeasureContext((-10.0, 200.0), 3.5)
+
+
+def test_a_zone_limit_removes_exactly_the_lesions_of_its_zone(run):
+    """On a real run: an impossible size limit in the zone of the largest lesion removes every
+    lesion of that zone and no other; without the lungs' extent no lesion has a zone."""
+    case, result = run
+    report = result.report("case", load_package(shared_package_dir()))
+    context = MeasureContext.from_report(report)
+    zone = result.lesions[0].zone
+    rule = LesionFilter.from_dict(report["postprocessing"]).with_zone_limit(zone, LesionFilter(min_lesion_mm3=1e9))
+    _, lesions = lesions_from_probability(result.probability, case.image, report["threshold"], rule, context)
+    expected = [l.to_dict() for l in result.lesions if l.zone != zone]
+    assert len(expected) < len(result.lesions)
+    assert [(l.to_dict()["voxels"], l.zone) for l in lesions] == \
+        [(l["voxels"], l["zone"]) for l in expected]
+    _, unzoned = lesions_from_probability(result.probability, case.image, report["threshold"], rule, MeasureContext())
+    assert len(unzoned) == len(result.lesions)

@@ -188,7 +188,7 @@ def test_calibration_and_pipeline_filters_agree() -> None:
 
     from lungtumorseg.evaluation.calibration import component_measures
     from lungtumorseg.evaluation.lesions import label_components
-    from lungtumorseg.postprocess import label_lesions
+    from lungtumorseg.postprocess import LesionFilter, label_lesions
 
     rng = np.random.default_rng(0)
     prob = ndi_smooth(rng.random((24, 40, 40)).astype(np.float32))
@@ -201,7 +201,7 @@ def test_calibration_and_pipeline_filters_agree() -> None:
     for limit in (1.75, 2.5, 4.0):
         keep = (elongation <= limit) & (peak >= 0.6) & (volume >= 5.0)
         expected = np.isin(labels, np.nonzero(keep)[0] + 1)
-        out = sitk.GetArrayFromImage(label_lesions(img, 0.55, 5.0, min_peak_probability=0.6, max_elongation=limit)) > 0
+        out = sitk.GetArrayFromImage(label_lesions(img, 0.55, LesionFilter(5.0, 0.6, limit))) > 0
         assert 0 < keep.sum() < n
         assert np.array_equal(out, expected), limit
 

@@ -93,6 +93,72 @@ def test_update_lesions_with_a_larger_minimum_volume_drops_the_small_lesion(slic
     assert _segment_names(result.segmentation_node) == ["Lesion 1", "Lesion 2"]
 
 
+MIDDLE = {"middle": {"min_lesion_mm3": 850.0, "min_peak_probability": 0.6, "max_elongation": None,
+                     "max_mean_hu": None}}
+GENERAL = dict(min_lesion_mm3=10.0, min_peak_probability=0.2, max_elongation=3.0, max_mean_hu=200.0)
+
+
+def test_update_rule_keeps_the_runs_zone_limits_on_top_of_the_general_limits():
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib.kept_probability import update_rule
+
+    record = {"card_zone_limits": MIDDLE, "postprocessing": {"threshold": 0.5, "min_lesion_mm3": 400.0}}
+    rule = update_rule(record, None, True, **GENERAL)
+    assert (rule.min_lesion_mm3, rule.min_peak_probability, rule.max_elongation, rule.max_mean_hu) == (
+        10.0, 0.2, 3.0, 200.0)  # the user's general limits, not the run's
+    assert rule.zone_limits == (("middle", LesionFilter(850.0, 0.6)),)
+    assert rule.to_dict()["zone_limits"] == MIDDLE
+    # unchecked: the general limits alone
+    assert update_rule(record, None, False, **GENERAL) == LesionFilter(10.0, 0.2, 3.0, 200.0)
+
+
+def test_update_rule_takes_the_zone_limits_of_the_run_before_those_of_the_selected_package():
+    from LungTumorSegLib.kept_probability import update_rule
+
+    other = {"lower": {"min_lesion_mm3": 99.0}}
+    # recorded with the run (even "none") wins over the selected package
+    assert dict(update_rule({"card_zone_limits": MIDDLE}, other, True, **GENERAL).zone_limits).keys() == {"middle"}
+    assert update_rule({"card_zone_limits": {}}, other, True, **GENERAL).zone_limits == ()
+    # a record without them (older scene): the zone limits its lesions were filtered with ...
+    applied = {"postprocessing": {"threshold": 0.5, "zone_limits": MIDDLE}}
+    assert dict(update_rule(applied, other, True, **GENERAL).zone_limits).keys() == {"middle"}
+    # ... else the selected package's; no record at all, likewise
+    assert dict(update_rule({"postprocessing": None}, other, True, **GENERAL).zone_limits).keys() == {"lower"}
+    assert dict(update_rule(None, other, True, **GENERAL).zone_limits)["lower"].min_lesion_mm3 == 99.0
+    assert update_rule(None, None, True, **GENERAL).zone_limits == ()
+
+
+def test_update_lesions_applies_the_runs_zone_limits_unless_switched_off(slicer_env, contract, tmp_path):
+    import json
+
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    node = result.segmentation_node
+    # the stand-in finds no lungs; place them so that lesion 1 (980 mm³, 100 % peak) lies in the
+    # middle zone and lesion 2 (98 mm³) in the upper zone
+    z1, z2 = (lesion["centroid_lps_mm"][2] for lesion in result.lesions)
+    assert z2 > z1 + 5.0
+    record = kept_probability.kept_run(node).record
+    record["context"]["lung_z_lps_mm"] = [z1 - 15.0, z1 + 15.0]
+    record["card_zone_limits"] = {"middle": {"min_lesion_mm3": 2000.0}}
+    node.SetAttribute(kept_probability.RUN_ATTRIBUTE, json.dumps(record))
+    limits = dict(min_lesion_mm3=0.0, min_peak_probability=0.0, max_elongation=float("inf"),
+                  max_mean_hu=float("inf"))
+
+    def update(zone_limits: bool) -> list[float]:
+        rule = kept_probability.update_rule(kept_probability.kept_run(node).record, None, zone_limits, **limits)
+        return [round(l["volume_mm3"]) for l in kept_probability.update_lesions(node, 0.65, rule).lesions]
+
+    assert update(True) == [98]  # the middle-zone lesion is below the middle zone's minimum
+    assert kept_probability.kept_run(node).record["postprocessing"]["zone_limits"]["middle"]["min_lesion_mm3"] == 2000
+    assert update(False) == [980, 98]
+    assert "zone_limits" not in kept_probability.kept_run(node).record["postprocessing"]
+    assert update(True) == [98]  # back on: the card's zone limits were kept with the run
+
+
 def test_invalid_threshold_is_refused_and_leaves_the_scene_unchanged(slicer_env, contract, tmp_path):
     """The core's own validation reaches the caller; segments and table stay as they were."""
     from lungtumorseg.postprocess import LesionFilter

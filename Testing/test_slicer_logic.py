@@ -218,6 +218,54 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
     assert "--max-elongation" not in plain and "--min-peak-probability" not in plain and "--max-mean-hu" not in plain
 
 
+def test_command_switches_zone_limits_off_only_when_asked():
+    from LungTumorSegLib import process_runner
+
+    on = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
+    off = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json",
+                                         process_runner.PredictOptions(zone_limits=False), python="py")
+    assert "--no-zone-limits" not in on
+    assert off.count("--no-zone-limits") == 1 and [a for a in off if a != "--no-zone-limits"] == on
+
+
+def _zoned_package(tmp_path):
+    """A package folder whose card sets a larger minimum size in the middle zone."""
+    from test_slicer_model_packages import _package
+
+    folder = _package(tmp_path / "packages" / "zoned")
+    card = json.loads((folder / "model.json").read_text())
+    card["postprocessing"]["zone_limits"] = {"middle": {"min_lesion_mm3": 850, "min_peak_probability": 0.6}}
+    (folder / "model.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_run_request_zone_limits_reach_the_child_and_the_card_limits_are_kept(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability, logic_core
+
+    workdir = contract("ok")
+    package = _zoned_package(tmp_path)
+    volume, _ = _ct(slicer_env.scene)
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), zone_limits=False)
+    result = run.run(timeout_s=120)
+    argv = json.loads((workdir / "args.json").read_text())
+    assert "--no-zone-limits" in argv and argv[argv.index("--model") + 1] == str(package)
+    # the card's zone limits are kept with the run although it did not apply them: an update can
+    # switch them back on
+    record = kept_probability.kept_run(result.segmentation_node).record
+    assert record["card_zone_limits"] == logic_core.card_zone_limits(package)
+    assert record["card_zone_limits"]["middle"]["min_lesion_mm3"] == 850.0
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), segmentation_node=result.segmentation_node)
+    run.run(timeout_s=120)
+    assert "--no-zone-limits" not in json.loads((workdir / "args.json").read_text())
+
+
+def test_card_zone_limits_of_a_package(tmp_path):
+    from LungTumorSegLib import logic_core
+
+    assert logic_core.card_zone_limits(_zoned_package(tmp_path))["middle"]["min_peak_probability"] == 0.6
+    assert logic_core.card_zone_limits(tmp_path / "no-such-package") == {}
+
+
 def test_child_openmp_threads_sleep_unless_the_user_says_otherwise(monkeypatch):
     from LungTumorSegLib import process_runner
 

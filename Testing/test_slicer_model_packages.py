@@ -47,6 +47,22 @@ def test_card_lesion_limits_prefill_the_gui(tmp_path):
     assert (info.min_peak_probability, info.max_elongation, info.max_mean_hu) == (0.6, 2.0, 150.0)
 
 
+def test_card_zone_limits_reach_the_package_info(tmp_path):
+    folder = _package(tmp_path / "zoned")
+    assert model_packages.read_package(folder).zone_limits == {}  # a card without zone limits
+    card = json.loads((folder / "model.json").read_text())
+    card["postprocessing"]["zone_limits"] = {"middle": {"min_lesion_mm3": 850, "min_peak_probability": 0.6}}
+    (folder / "model.json").write_text(json.dumps(card))
+    info = model_packages.read_package(folder)
+    assert info.zone_limits == {"middle": {"min_lesion_mm3": 850.0, "min_peak_probability": 0.6,
+                                           "max_elongation": None, "max_mean_hu": None}}
+    assert info.min_lesion_mm3 == 30.0  # the general limit is not the middle zone's
+    card["postprocessing"]["zone_limits"] = {"hilum": {"min_lesion_mm3": 850}}  # not a zone: refused
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="hilum"):
+        model_packages.read_package(folder)
+
+
 def test_install_from_folder_verifies_checksums(tmp_path):
     good = _package(tmp_path / "src" / "good")
     bad = _package(tmp_path / "src" / "bad", tamper=True)

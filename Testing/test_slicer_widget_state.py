@@ -89,9 +89,9 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     from types import SimpleNamespace
 
     params = SimpleNamespace(threshold=0.1, minLesionMm3=250.0, minPeakProbability=0.6, maxElongation=2.0,
-                             maxMeanHu=150.0, inputVolume="ct")
+                             maxMeanHu=150.0, zoneLimits=True, inputVolume="ct")
     before = widget_state.operating_point(params)
-    assert before == (0.1, 250.0, 0.6, 2.0, 150.0)
+    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0)
     params.inputVolume = "another ct"  # not part of the operating point
     assert not widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.threshold = 0.3
@@ -101,3 +101,30 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     assert not widget_state.auto_update_due(True, False, False, before, after)  # no kept map
     assert not widget_state.auto_update_due(True, True, True, before, after)  # a run is going
     assert not widget_state.auto_update_due(True, True, False, None, after)  # nothing seen yet
+    params.threshold = 0.1
+    params.zoneLimits = False  # unchecking "Zone limits from the model" changes the lesions too
+    assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+
+
+def test_zone_limits_box_describes_the_cards_zone_limits_in_words():
+    from LungTumorSegLib.widget_state import zone_limits_text
+
+    enabled, tip = zone_limits_text({"middle": {"min_lesion_mm3": 850.0, "min_peak_probability": 0.6,
+                                                "max_elongation": None, "max_mean_hu": None}})
+    assert enabled
+    assert "middle zone: at least 850 mm³, confidence at least 0.60." in tip
+    assert "Unchecked: the general limits alone" in tip and "upper zone" not in tip
+    # zones in anatomical order, every kind of limit, and a zone entry that adds nothing
+    enabled, tip = zone_limits_text({"lower": {"max_elongation": 2.5, "max_mean_hu": 150.0},
+                                     "upper": {"min_lesion_mm3": 0.0}})
+    assert enabled
+    assert ("upper zone: no limit beyond the general ones; lower zone: elongation at most 2.5, "
+            "mean density at most 150 HU") in tip
+
+
+def test_zone_limits_box_is_disabled_without_zone_limits():
+    from LungTumorSegLib.widget_state import zone_limits_text
+
+    for none in ({}, None):
+        enabled, tip = zone_limits_text(none)
+        assert not enabled and "no zone limits" in tip

@@ -71,9 +71,8 @@ def main() -> int:
     print(f"update from the percent map (box): {update_s:.2f} s; same lesions as predict: {same}")
 
     def whole_image(rule: LesionFilter):
-        whole = label_lesions(result.probability, threshold, rule.min_lesion_mm3,
-                              min_peak_probability=rule.min_peak_probability, max_elongation=rule.max_elongation,
-                              max_mean_hu=rule.max_mean_hu, ct=case.image)
+        whole = label_lesions(result.probability, threshold, rule, ct=case.image,
+                              lung_z_lps_mm=context.lung_z_lps_mm)
         return whole, measure_lesions(whole, case.image, result.probability, context.lung_z_lps_mm,
                                       context.midline_x_lps_mm)
 

@@ -12,10 +12,13 @@ with ``--calibration-data DIR``, every case of phantom folders generated with ot
 (more cases make a steadier choice; their seeds are checked against the training folder's).
 Held-out benchmark phantoms must never be used here. With ``--try-mirror-axes 2`` the
 same is done with left-right test-time mirroring, which is kept only if it wins by the same
-rule (it doubles inference time). The weights are untouched.
+rule (it doubles inference time). With ``--zone-limits``, each zone in turn may then get an
+extra limit (a larger minimum volume and/or minimum peak probability for lesions in that
+zone: ``lungtumorseg.postprocess``), kept only where it wins by the same rule. The weights
+are untouched.
 
     python scripts/calibrate_threshold.py --model PKG --data TRAINING_FOLDER [--calibration-data DIR]
-        [--cache DIR] [--try-mirror-axes 2] [--dry-run]
+        [--cache DIR] [--try-mirror-axes 2] [--rule lesion-f1] [--zone-limits] [--dry-run]
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
-    RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, summarise_curves,
+    RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, refine_zone_limits,
+    summarise_curves,
 )
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
 from lungtumorseg.training.dataset import CasePaths, discover_cases  # noqa: E402
+from lungtumorseg.zones import ZONE_NAMES, zone_of_position  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.10, 0.86, 0.05), 2)
 MIN_VOLUMES_MM3 = (30.0, 60.0, 120.0, 250.0, 400.0)  # equivalent diameters 3.9, 4.9, 6.1, 7.8, 9.1 mm
@@ -59,6 +64,10 @@ MAX_MEAN_HUS = (math.inf, 150.0)
 FILTERS = [LesionFilter(v, p, e, h) for h, e, p, v
            in itertools.product(MAX_MEAN_HUS, MAX_ELONGATIONS, MIN_PEAKS, MIN_VOLUMES_MM3)]
 TOLERANCE = 0.005
+# Extra limits a zone may get on top of the chosen point (--zone-limits); only those that
+# tighten the chosen point are tried.
+ZONE_LIMITS = [LesionFilter(v, p) for p in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
+               for v in (250.0, 400.0, 600.0, 850.0, 1200.0, 1700.0)]
 
 
 def _seed(case: CasePaths) -> int | None:
@@ -67,16 +76,39 @@ def _seed(case: CasePaths) -> int | None:
     return json.loads(meta.read_text(encoding="utf-8")).get("seed") if meta.is_file() else None
 
 
-def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None, key: str) -> np.ndarray:
-    """The case's probability map (input grid), from ``cache`` when present."""
+def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None,
+                 key: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """The case's probability map (input grid) and the lungs' LPS z-extent the run found (which
+    places lesions in zones), from ``cache`` when present."""
     cached = cache / f"{case.name}-{key}.npy" if cache else None
-    if cached and cached.is_file():
-        return np.load(cached).astype(np.float32)
-    prob = sitk.GetArrayFromImage(segment(read_image(case.image), package, SegmentOptions(threads=threads)).probability)
+    extent = cached.with_suffix(".json") if cached else None
+    if cached and cached.is_file() and extent.is_file():
+        lung_z = json.loads(extent.read_text(encoding="utf-8"))["lung_z_lps_mm"]
+        return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
+    result = segment(read_image(case.image), package, SegmentOptions(threads=threads))
+    prob = sitk.GetArrayFromImage(result.probability)
     if cached:
         cache.mkdir(parents=True, exist_ok=True)
         np.save(cached, prob.astype(np.float16))
-    return prob
+        extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
+    return prob, result.lung_z_lps_mm
+
+
+def zone_of_centroids(image: sitk.Image, lung_z: tuple[float, float] | None):
+    """Zone names of components from their (z, y, x) index centroids, placed as the pipeline
+    places lesions (centroid's LPS z against the lungs' extent; None without lungs)."""
+    def zones(centroids: np.ndarray) -> np.ndarray:
+        if lung_z is None:
+            return np.full(len(centroids), None, dtype=object)
+        return np.array([zone_of_position(image.TransformContinuousIndexToPhysicalPoint(
+            (float(x), float(y), float(z)))[2], lung_z) for z, y, x in centroids], dtype=object)
+    return zones
+
+
+def _cache_key(weights_key: str, mirror: list[int]) -> str:
+    """Cache name of a configuration's maps. The core version is part of it: a pipeline change
+    (e.g. the lung finder) makes old maps stale."""
+    return f"{weights_key}-v{lungtumorseg.__version__}-m{''.join(map(str, mirror))}"
 
 
 def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str,
@@ -86,12 +118,34 @@ def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache
     for case in cases:
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob = _probability(case, package, threads, cache, key)
+        prob, _ = _probability(case, package, threads, cache, key)
         curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, FILTERS,
                                  hu=sitk.GetArrayFromImage(image)))
         print(f"  {case.name} done", flush=True)
     summary = summarise_curves(curves)
     return summary, choose_operating_point(summary, THRESHOLDS, FILTERS, TOLERANCE, rule)
+
+
+def zone_limits(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str,
+                start: OperatingPoint, rule: str) -> tuple[OperatingPoint, list[dict]]:
+    """Extra limits per zone on top of ``start`` (see ``refine_zone_limits``), printed as they go."""
+    def evaluate(filters: list[LesionFilter]) -> dict[str, np.ndarray]:
+        curves = []
+        for case in cases:
+            image = read_image(case.image)
+            truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+            prob, lung_z = _probability(case, package, threads, cache, key)
+            curves.append(case_curve(prob, truth, image.GetSpacing(), [start.threshold], filters,
+                                     hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
+        return summarise_curves(curves)
+
+    point, steps = refine_zone_limits(evaluate, start, ZONE_NAMES, ZONE_LIMITS, TOLERANCE, rule)
+    for step in steps:
+        limit = "none" if step["limit"] is None else _describe(LesionFilter.from_dict(step["limit"]))
+        print(f"zone {step['zone']}: extra limit {limit} -> mean Dice {step['mean_dice']:.3f}, "
+              f"{step['false_positives_per_case']:.2f} FP/case, sensitivity >=10 mm {step['sensitivity_large']:.2f}, "
+              f"lesion F1 {step['lesion_f1']}", flush=True)
+    return point, steps
 
 
 def _describe(rule: LesionFilter) -> str:
@@ -150,6 +204,9 @@ def main() -> int:
     parser.add_argument("--rule", choices=sorted(RULES), default="dice",
                         help="dice: best mean Dice first; lesion-f1: best lesion-level F1 first (found tumours "
                              "against false findings), then Dice")
+    parser.add_argument("--zone-limits", action="store_true",
+                        help="then try extra limits per zone (larger minimum volume / peak probability), kept "
+                             "where they win by the same rule")
     parser.add_argument("--dry-run", action="store_true", help="print the tables and the choice, leave the card alone")
     args = parser.parse_args()
     package = load_package(args.model)
@@ -162,23 +219,30 @@ def main() -> int:
     for mirror in options:
         package.card.raw.setdefault("inference", {})["mirror_axes"] = mirror  # in memory only
         print(f"test-time mirroring {mirror or 'off'} on {source}:", flush=True)
-        # The core version is part of the key: a pipeline change (e.g. the lung finder) makes old maps stale.
-        key = f"{weights_key}-v{lungtumorseg.__version__}-m{''.join(map(str, mirror))}"
+        key = _cache_key(weights_key, mirror)
         results.append(calibrate(package, cases, args.threads, args.cache, key, args.rule))
         print_table(*results[-1])
     pick = choose_among([chosen for _, chosen in results], TOLERANCE, args.rule)
     summary, chosen = results[pick]
     print(f"chosen: mirroring {options[pick] or 'off'}")
+    steps = None
+    if args.zone_limits:
+        package.card.raw["inference"]["mirror_axes"] = options[pick]
+        chosen, steps = zone_limits(package, cases, args.threads, args.cache, _cache_key(weights_key, options[pick]), chosen,
+                                    args.rule)
     if args.dry_run:
         return 0
     card_path = args.model / "model.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
     post = card["postprocessing"]
     post["threshold"] = chosen.threshold
+    post.pop("zone_limits", None)
     post.update(chosen.lesion_filter.to_dict())
     card.setdefault("inference", {})["mirror_axes"] = options[pick]
     record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE, args.rule)
     record["calibration_data"] = source
+    if steps is not None:
+        record["zone_refinement"] = steps
     record["command"] = "python scripts/calibrate_threshold.py " + " ".join(sys.argv[1:])
     record["mirror_axes_tried"] = {json.dumps(m): {"mean_dice": round(p.mean_dice, 4),
                                                    "false_positives_per_case": round(p.false_positives_per_case, 3),
@@ -187,7 +251,8 @@ def main() -> int:
     tables = ROOT / "benchmarks" / "results" / "calibration" / f"{card['name']}-{card['version']}.json"
     tables.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(json.dumps(record) + "\n", tables)
-    summary_keys = ("cases", "rule", "chosen", "note", "calibration_data", "command", "mirror_axes_tried")
+    summary_keys = ("cases", "rule", "chosen", "note", "calibration_data", "command", "mirror_axes_tried",
+                    *(("zone_refinement",) if steps is not None else ()))
     card.setdefault("metrics", {})["threshold_calibration"] = {
         **{k: record[k] for k in summary_keys}, "tables": str(tables.relative_to(ROOT)),
     }

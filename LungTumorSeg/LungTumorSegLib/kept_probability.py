@@ -15,7 +15,8 @@ What a run leaves on its segmentation node (saved with the scene):
   percent, see :mod:`lungtumorseg.relabel`), on the input CT's grid;
 * node reference ``LungTumorSegInput`` → the input CT (lesion HU statistics);
 * attribute ``LungTumorSeg.Run`` → JSON: the measuring context (lung extent, midline), the
-  model summary and the operating point of the segments currently shown.
+  model summary, the model card's zone limits and the operating point of the segments
+  currently shown.
 
 No Qt: the Widget calls :func:`update_lesions`; the tests call it on real MRML.
 """
@@ -57,10 +58,35 @@ def probability_node_name(volume) -> str:
     return f"{volume.GetName()} tumour probability (%)"
 
 
-def run_record(report: dict) -> dict:
-    """The part of a run report kept on the segmentation node."""
-    return {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
-            "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
+def run_record(report: dict, card_zone_limits: dict | None = None) -> dict:
+    """The part of a run report kept on the segmentation node, with the model card's zone
+    limits (``card_zone_limits``, kept even when the run did not apply them, so that an
+    update can switch them back on)."""
+    record = {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
+              "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
+    if card_zone_limits is not None:
+        record["card_zone_limits"] = dict(card_zone_limits)
+    return record
+
+
+def run_zone_limits(record: dict, package_zone_limits: dict | None = None) -> dict:
+    """The model card's zone limits for updating the lesions of a kept run: those recorded
+    with the run, else those its lesions were last filtered with, else (a scene saved before
+    zone limits were recorded) the selected package's."""
+    if isinstance(record.get("card_zone_limits"), dict):
+        return dict(record["card_zone_limits"])
+    applied = (record.get("postprocessing") or {}).get("zone_limits")
+    return dict(applied or package_zone_limits or {})
+
+
+def update_rule(record: dict | None, package_zone_limits: dict | None, zone_limits: bool, *,
+                min_lesion_mm3: float, min_peak_probability: float, max_elongation: float,
+                max_mean_hu: float) -> LesionFilter:
+    """The lesion filter of "update lesions": the user's general limits, with the kept run's
+    card zone limits (:func:`run_zone_limits`) on top unless ``zone_limits`` is False."""
+    card = LesionFilter.from_dict({"zone_limits": run_zone_limits(record or {}, package_zone_limits)})
+    return card.overridden(min_lesion_mm3=min_lesion_mm3, min_peak_probability=min_peak_probability,
+                           max_elongation=max_elongation, max_mean_hu=max_mean_hu, zone_limits=zone_limits)
 
 
 def kept_run(segmentation_node) -> KeptRun | None:

@@ -43,6 +43,16 @@ def lesion_terminology(model_dir: str | Path | None = None) -> str:
     return segmentation_writer.terminology_from_card(card.lesion_terminology)
 
 
+def card_zone_limits(model_dir: str | Path | None = None) -> dict:
+    """The zone limits of a model package's card (default package when ``None``), in the
+    card's form ``{"middle": {"min_lesion_mm3": ..., ...}}``; empty when it has none or
+    cannot be read."""
+    try:
+        return dict(model_packages.read_package(model_dir or DEFAULT_MODEL_DIR).zone_limits)
+    except ValueError:
+        return {}
+
+
 @dataclass
 class RunRequest:
     """What to segment and how. ``None`` options mean "the model card's default"."""
@@ -61,6 +71,7 @@ class RunRequest:
     output_name: str | None = None
     show3d: bool = False
     keep_probability: bool = True  # keep the probability map for "update lesions" (see kept_probability)
+    zone_limits: bool = True  # apply the card's zone limits (False: the general limits alone)
 
 
 @dataclass
@@ -130,7 +141,7 @@ class SegmentationRun:
                 model_dir=str(self.request.model_dir or DEFAULT_MODEL_DIR),
                 threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
-                max_mean_hu=self.request.max_mean_hu,
+                max_mean_hu=self.request.max_mean_hu, zone_limits=self.request.zone_limits,
                 zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
@@ -220,13 +231,14 @@ class SegmentationRun:
                                                               terminology=lesion_terminology(request.model_dir))
         table = segmentation_writer.build_table(report.get("lesions", []))
         percent = self._read_probability(labels) if request.keep_probability else None
+        zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
 
         def keep_or_forget_probability(segmentation_node) -> list:
             if percent is None:
                 kept_probability.forget(segmentation_node)
                 return []
             node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
-                                                                kept_probability.run_record(report))
+                                                                kept_probability.run_record(report, zone_limits))
             return [node] if created else []
 
         committed = segmentation_writer.commit_with_rollback(

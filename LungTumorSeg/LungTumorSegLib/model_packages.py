@@ -9,7 +9,7 @@ the core's message, which names the bad file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +40,8 @@ class PackageInfo:
     max_mean_hu: float = math.inf  # no limit
     #: the card's lesion terminology {"category"|"type"|"anatomic_region": {"scheme", "code", "meaning"}}
     lesion_terminology: dict | None = None
+    #: the card's zone limits {"middle": {"min_lesion_mm3", "min_peak_probability", ...}} (empty: none)
+    zone_limits: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -58,7 +60,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        zone_overlap_mm=float((card.get("zones", {}) or {}).get("overlap_mm", 15.0)),
                        min_peak_probability=limits.min_peak_probability, max_elongation=limits.max_elongation,
                        max_mean_hu=limits.max_mean_hu,
-                       lesion_terminology=lesion_label.get("terminology"))
+                       lesion_terminology=lesion_label.get("terminology"),
+                       zone_limits=limits.to_dict().get("zone_limits", {}))
 
 
 def user_models_dir() -> Path:

@@ -37,6 +37,7 @@ class PredictOptions:
     min_peak_probability: float | None = None
     max_elongation: float | None = None  # math.inf = no limit
     max_mean_hu: float | None = None  # math.inf = no limit
+    zone_limits: bool = True  # False: --no-zone-limits (the card's general limits alone)
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
@@ -80,6 +81,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--max-elongation", f"{options.max_elongation:g}"]
     if options.max_mean_hu is not None:
         cmd += ["--max-mean-hu", f"{options.max_mean_hu:g}"]
+    if not options.zone_limits:
+        cmd += ["--no-zone-limits"]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,13 @@ def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[boo
 
 
 # Parameter-node fields that define the operating point "Update lesions" applies.
-OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu")
+OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu",
+                              "zoneLimits")
 
 
 def operating_point(parameters: object) -> tuple[float, ...]:
-    """The current operating point (threshold and lesion filter) read from a parameter node
-    (or any object with those attributes), to notice when the user changed it."""
+    """The current operating point (threshold, lesion filter, zone limits on/off) read from a
+    parameter node (or any object with those attributes), to notice when the user changed it."""
     return tuple(float(getattr(parameters, name)) for name in OPERATING_POINT_PARAMETERS)
 
 
@@ -147,3 +149,34 @@ def elongation_for_gui(max_elongation: float) -> float:
 def elongation_from_gui(value: float) -> float:
     """The run's elongation limit from the spin box: 0 ("no limit") means infinity."""
     return math.inf if value <= 0.0 else float(value)
+
+
+ZONE_ORDER = ("upper", "middle", "lower")
+
+
+def describe_limits(limits: Mapping) -> str:
+    """A card's limits (its ``postprocessing`` form: ``None`` = no limit) in words, e.g.
+    "at least 850 mm³, confidence at least 0.60"; only the limits that exclude something."""
+    parts = []
+    if float(limits.get("min_lesion_mm3") or 0.0) > 0.0:
+        parts.append(f"at least {float(limits['min_lesion_mm3']):g} mm³")
+    if float(limits.get("min_peak_probability") or 0.0) > 0.0:
+        parts.append(f"confidence at least {float(limits['min_peak_probability']):.2f}")
+    if limits.get("max_elongation") is not None and math.isfinite(float(limits["max_elongation"])):
+        parts.append(f"elongation at most {float(limits['max_elongation']):g}")
+    if limits.get("max_mean_hu") is not None and math.isfinite(float(limits["max_mean_hu"])):
+        parts.append(f"mean density at most {float(limits['max_mean_hu']):g} HU")
+    return ", ".join(parts) or "no limit beyond the general ones"
+
+
+def zone_limits_text(zone_limits: Mapping | None) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Zone limits from the model" check box for a package's card
+    zone limits (``{"middle": {"min_lesion_mm3": 850, ...}}``; empty when the card has none)."""
+    if not zone_limits:
+        return False, ("The selected model package has no zone limits: the general limits apply in every zone.")
+    zones = sorted(zone_limits, key=lambda z: (ZONE_ORDER.index(z) if z in ZONE_ORDER else len(ZONE_ORDER), z))
+    described = "; ".join(f"{zone} zone: {describe_limits(zone_limits[zone] or {})}" for zone in zones)
+    return True, ("The model card requires more of lesions in some zones, where its network gives more false "
+                  f"findings (e.g. the hilar middle zone): {described}. Checked: a lesion whose centre lies in "
+                  "such a zone must pass these limits too (the stricter applies). Unchecked: the general limits "
+                  "alone, in every zone.")

@@ -40,6 +40,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-mean-hu", type=float, default=None,
                    help="drop findings denser on average than this (bone, calcification, contrast-filled vessels); "
                         "inf = no limit (default: card)")
+    p.add_argument("--no-zone-limits", action="store_true",
+                   help="do not apply the card's zone limits (extra limits for lesions in one zone, e.g. a larger "
+                        "minimum volume in the hilar middle zone)")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -124,7 +127,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         image,
         package,
         SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
-                       args.min_peak_probability, args.max_elongation, args.max_mean_hu),
+                       args.min_peak_probability, args.max_elongation, args.max_mean_hu,
+                       zone_limits=not args.no_zone_limits),
         progress,
     )
     write_image(result.labels, args.output)

@@ -32,6 +32,8 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-peak-probability", type=float, default=None)
     p.add_argument("--max-elongation", type=float, default=None, help="1 = sphere; inf = no limit")
     p.add_argument("--max-mean-hu", type=float, default=None, help="inf = no limit")
+    p.add_argument("--no-zone-limits", action="store_true",
+                   help="drop the zone limits of the run report (extra limits in single zones)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -42,12 +44,9 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
     threshold = args.threshold if args.threshold is not None else post.get("threshold", run_report.get("threshold"))
     if threshold is None:
         raise LungTumorSegError("give --threshold, or --run-report with the predict run's settings")
-    base = LesionFilter.from_dict(post)
-    rule = LesionFilter(
-        base.min_lesion_mm3 if args.min_lesion_mm3 is None else args.min_lesion_mm3,
-        base.min_peak_probability if args.min_peak_probability is None else args.min_peak_probability,
-        base.max_elongation if args.max_elongation is None else args.max_elongation,
-        base.max_mean_hu if args.max_mean_hu is None else args.max_mean_hu)
+    rule = LesionFilter.from_dict(post).overridden(
+        min_lesion_mm3=args.min_lesion_mm3, min_peak_probability=args.min_peak_probability,
+        max_elongation=args.max_elongation, max_mean_hu=args.max_mean_hu, zone_limits=not args.no_zone_limits)
     return float(threshold), rule
 
 

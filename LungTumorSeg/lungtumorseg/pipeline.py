@@ -8,7 +8,7 @@ only wires them in that order, times them and reports progress.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -38,6 +38,7 @@ class SegmentOptions:
     min_peak_probability: Optional[float] = None
     max_elongation: Optional[float] = None
     max_mean_hu: Optional[float] = None
+    zone_limits: bool = True  # apply the card's zone limits (postprocess module doc)
 
 
 @dataclass
@@ -93,9 +94,9 @@ def segment(
     card = package.card
     post = card["postprocessing"]
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
-    overrides = {"min_lesion_mm3": options.min_lesion_mm3, "min_peak_probability": options.min_peak_probability,
-                 "max_elongation": options.max_elongation, "max_mean_hu": options.max_mean_hu}
-    lesion_filter = replace(card.lesion_filter, **{k: float(v) for k, v in overrides.items() if v is not None})
+    lesion_filter = card.lesion_filter.overridden(
+        min_lesion_mm3=options.min_lesion_mm3, min_peak_probability=options.min_peak_probability,
+        max_elongation=options.max_elongation, max_mean_hu=options.max_mean_hu, zone_limits=options.zone_limits)
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     zcfg = card["zones"]

@@ -18,19 +18,29 @@ A connected component of the thresholded map is kept as a lesion only when it is
   by 15-60 HU: Swensen et al., "Lung nodule enhancement at CT: multicenter study",
   Radiology 214:73-80, 2000).
 
-The three limits are model-card parameters chosen on cases the network was not trained on
+The limits are model-card parameters chosen on cases the network was not trained on
 (``scripts/calibrate_threshold.py``); users can override them.
+
+**Zone limits.** Each zone has its own network, and the networks are not equally reliable:
+the middle (hilar) zone, where vessels and bronchi branch, gives more false findings than
+the others. A card may therefore carry ``zone_limits``: extra limits that a lesion whose
+centroid lies in that zone must *also* pass (the stricter of the two applies), e.g. a larger
+minimum volume in the middle zone. A user's override of a limit changes the limit everywhere
+and the zone limits stay on top of it; they can be switched off as a whole
+(``lungtumorseg predict --no-zone-limits``, the Slicer module's "Zone limits" check box).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
+
+from .zones import ZONE_NAMES, zone_of_position
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class LesionFilter:
     min_peak_probability: float = 0.0
     max_elongation: float = math.inf
     max_mean_hu: float = math.inf
+    #: (zone name, extra limits) pairs, in :data:`ZONE_NAMES` order; see the module doc.
+    zone_limits: tuple[tuple[str, "LesionFilter"], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.min_lesion_mm3 >= 0.0:
@@ -51,11 +63,45 @@ class LesionFilter:
             raise ValueError(f"maximum elongation must be >= 1 (a sphere is 1), got {self.max_elongation}")
         if math.isnan(self.max_mean_hu) or self.max_mean_hu < -1000.0:
             raise ValueError(f"maximum mean density must be a CT value of at least -1000 HU, got {self.max_mean_hu}")
+        names = [name for name, _ in self.zone_limits]
+        unknown = sorted(set(names) - set(ZONE_NAMES))
+        if unknown:
+            raise ValueError(f"zone limits for unknown zone(s) {unknown}; zones are {list(ZONE_NAMES)}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"a zone has more than one set of zone limits: {names}")
+        if any(limit.zone_limits for _, limit in self.zone_limits):
+            raise ValueError("zone limits cannot themselves have zone limits")
 
-    def keeps(self, volume_mm3, peak_probability, elongation, mean_hu=-math.inf):
-        """Whether components with these measurements are lesions (numbers or numpy arrays)."""
-        return ((volume_mm3 >= self.min_lesion_mm3) & (peak_probability >= self.min_peak_probability)
+    def keeps(self, volume_mm3, peak_probability, elongation, mean_hu=-math.inf, zone=None):
+        """Whether components with these measurements are lesions (numbers or numpy arrays).
+
+        ``zone`` is the zone name of each component (a string or an array of strings); the
+        zone limits apply only where it is given, so ``None`` (zone unknown) checks the
+        general limits alone.
+        """
+        kept = ((volume_mm3 >= self.min_lesion_mm3) & (peak_probability >= self.min_peak_probability)
                 & (elongation <= self.max_elongation) & (mean_hu <= self.max_mean_hu))
+        if zone is None:
+            return kept
+        for name, limit in self.zone_limits:
+            kept = kept & ((np.asarray(zone) != name) | limit.keeps(volume_mm3, peak_probability, elongation, mean_hu))
+        return kept
+
+    def with_zone_limit(self, zone: str, limit: "LesionFilter") -> "LesionFilter":
+        """This filter with ``limit`` as the extra limits of ``zone`` (replacing any it had)."""
+        others = {name: lim for name, lim in self.zone_limits if name != zone}
+        others[zone] = limit
+        return replace(self, zone_limits=tuple((name, others[name]) for name in ZONE_NAMES if name in others))
+
+    def overridden(self, *, min_lesion_mm3: float | None = None, min_peak_probability: float | None = None,
+                   max_elongation: float | None = None, max_mean_hu: float | None = None,
+                   zone_limits: bool = True) -> "LesionFilter":
+        """A user's overrides: each general limit given (not ``None``) replaces this one's,
+        the zone limits stay on top unless ``zone_limits`` is False (``--no-zone-limits``)."""
+        given = {"min_lesion_mm3": min_lesion_mm3, "min_peak_probability": min_peak_probability,
+                 "max_elongation": max_elongation, "max_mean_hu": max_mean_hu}
+        out = replace(self, **{k: float(v) for k, v in given.items() if v is not None})
+        return out if zone_limits else replace(out, zone_limits=())
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "LesionFilter":
@@ -64,20 +110,35 @@ class LesionFilter:
             value = values.get(key)
             return math.inf if value is None else float(value)
 
+        zones = values.get("zone_limits") or {}
+        if not isinstance(zones, Mapping):
+            raise ValueError(f"zone_limits must map zone names to limits, got {zones!r}")
         return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
-                   limit("max_elongation"), limit("max_mean_hu"))
+                   limit("max_elongation"), limit("max_mean_hu"),
+                   tuple((name, cls.from_dict(zones[name])) for name in ZONE_NAMES if name in zones)
+                   + tuple((name, cls()) for name in zones if name not in ZONE_NAMES))  # unknown: refused
 
-    def to_dict(self) -> dict[str, float | None]:
-        """The card/report form: JSON has no infinity, so "no limit" is ``None``."""
-        return {"min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
-                "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None,
-                "max_mean_hu": self.max_mean_hu if math.isfinite(self.max_mean_hu) else None}
+    def to_dict(self) -> dict[str, Any]:
+        """The card/report form: JSON has no infinity, so "no limit" is ``None``; ``zone_limits``
+        appears only when there are any."""
+        out: dict[str, Any] = {
+            "min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
+            "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None,
+            "max_mean_hu": self.max_mean_hu if math.isfinite(self.max_mean_hu) else None}
+        if self.zone_limits:
+            out["zone_limits"] = {name: limit.to_dict() for name, limit in self.zone_limits}
+        return out
 
     @property
     def needs_measures(self) -> bool:
         """Whether a limit beyond the minimum volume is set (components must be measured)."""
         return (self.min_peak_probability > 0.0 or math.isfinite(self.max_elongation)
-                or math.isfinite(self.max_mean_hu))
+                or math.isfinite(self.max_mean_hu) or bool(self.zone_limits))
+
+    @property
+    def needs_ct(self) -> bool:
+        """Whether a density limit (general or in a zone) needs the CT."""
+        return math.isfinite(self.max_mean_hu) or any(lim.needs_ct for _, lim in self.zone_limits)
 
 
 def elongation_from_covariance(covariance: np.ndarray) -> float | np.ndarray:
@@ -124,15 +185,16 @@ def _relabel_by_size(labels: sitk.Image, min_voxels: int) -> sitk.Image:
 
 
 def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter,
-                 ct: sitk.Image | None) -> dict[int, int]:
-    """Label → 0 for every component the peak, elongation or density limit rejects."""
+                 ct: sitk.Image | None, lung_z_lps_mm: tuple[float, float] | None) -> dict[int, int]:
+    """Label → 0 for every component the peak, elongation, density or zone limits reject
+    (a component's zone is that of its centroid; unknown without the lungs' extent)."""
     shape = sitk.LabelShapeStatisticsImageFilter()
     shape.Execute(labels)
     peaks = sitk.LabelStatisticsImageFilter()
     peaks.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
     peaks.Execute(probability, labels)
     density = None
-    if math.isfinite(rule.max_mean_hu):
+    if rule.needs_ct:
         density = sitk.LabelStatisticsImageFilter()
         density.SetUseHistograms(False)  # mean/min/max/sigma only: histograms cost most of the time
         density.Execute(sitk.Cast(ct, sitk.sitkFloat32), labels)
@@ -140,28 +202,31 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
     drop: dict[int, int] = {}
     for label in shape.GetLabels():
         mean_hu = density.GetMean(label) if density is not None else -math.inf
+        zone = (zone_of_position(shape.GetCentroid(label)[2], lung_z_lps_mm)
+                if rule.zone_limits and lung_z_lps_mm else None)
         if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), label_elongation(shape, label, box),
-                          mean_hu):
+                          mean_hu, zone):
             drop[int(label)] = 0
     return drop
 
 
 def label_lesions(
-    probability: sitk.Image, threshold: float, min_lesion_mm3: float, *,
-    min_peak_probability: float = 0.0, max_elongation: float = math.inf,
-    max_mean_hu: float = math.inf, ct: sitk.Image | None = None,
+    probability: sitk.Image, threshold: float, rule: LesionFilter = LesionFilter(), *,
+    ct: sitk.Image | None = None, lung_z_lps_mm: tuple[float, float] | None = None,
 ) -> sitk.Image:
     """Connected lesions as labels 1..N by decreasing volume (uint16, same grid).
 
-    Components below ``min_lesion_mm3``, never reaching ``min_peak_probability``, more
-    elongated than ``max_elongation`` or denser on average than ``max_mean_hu`` in ``ct``
-    (the CT on the same grid, needed only for that limit) are removed (see the module
-    docstring). Face connectivity (6-neighbour) keeps two lesions touching only at a corner apart.
+    Components of ``probability >= threshold`` that ``rule`` rejects are removed (see the
+    module docstring): below the minimum volume, never reaching the minimum peak
+    probability, too elongated, or denser on average than the maximum density in ``ct``
+    (the CT on the same grid, needed only for a density limit). Zone limits need the lungs'
+    superior–inferior extent ``lung_z_lps_mm`` (LPS mm) to place each component in a zone;
+    without it they are not applied. Face connectivity (6-neighbour) keeps two lesions
+    touching only at a corner apart.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    rule = LesionFilter(float(min_lesion_mm3), float(min_peak_probability), float(max_elongation), float(max_mean_hu))
-    if math.isfinite(rule.max_mean_hu) and ct is None:
+    if rule.needs_ct and ct is None:
         raise ValueError("a maximum mean density needs the CT image")
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
@@ -169,7 +234,7 @@ def label_lesions(
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
     labels = _relabel_by_size(components, min_voxels)
     if rule.needs_measures and sitk.GetArrayViewFromImage(labels).any():
-        drop = _implausible(labels, probability, rule, ct)
+        drop = _implausible(labels, probability, rule, ct, lung_z_lps_mm)
         if drop:
             labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
     return sitk.Cast(labels, sitk.sitkUInt16)

@@ -85,10 +85,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     index, size = box
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
-    labels = label_lesions(probability, threshold, lesion_filter.min_lesion_mm3,
-                           min_peak_probability=lesion_filter.min_peak_probability,
-                           max_elongation=lesion_filter.max_elongation, max_mean_hu=lesion_filter.max_mean_hu,
-                           ct=crop_ct)
+    labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm)
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 

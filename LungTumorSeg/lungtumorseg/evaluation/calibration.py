@@ -10,6 +10,10 @@ sees, so the choice is made on the per-case targets the held-out benchmark repor
 2. among the points within ``tolerance`` of the best mean Dice, the fewest false-positive
    lesions per case, then the larger sensitivity for lesions of 10 mm and more.
 
+Zone limits (:func:`refine_zone_limits`) come after: with the point chosen, each zone in
+turn may get extra limits for its lesions (the zone networks are not equally reliable),
+kept only where they win by the same rule.
+
 Only validation (or other calibration) cases may be passed here; held-out data must never
 choose the point. Everything is computed from one probability map per case: each threshold
 is labelled once, each component measured once, and every filter is a selection of those
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -29,6 +33,8 @@ from ..postprocess import LesionFilter, elongation_from_covariance
 from .lesions import equivalent_diameter_mm, label_components
 
 FilterLike = Union[LesionFilter, float]
+#: Zone names of components from their centroids, (n, 3) voxel indices in (z, y, x) order.
+ZoneOfCentroids = Callable[[np.ndarray], np.ndarray]
 
 LARGE_LESION_MM = 10.0
 
@@ -63,10 +69,12 @@ class OperatingPoint:
     max_elongation: float = math.inf
     max_mean_hu: float = math.inf
     lesion_f1: float = math.nan
+    zone_limits: tuple[tuple[str, LesionFilter], ...] = ()
 
     @property
     def lesion_filter(self) -> LesionFilter:
-        return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation, self.max_mean_hu)
+        return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation, self.max_mean_hu,
+                            self.zone_limits)
 
 
 def as_filters(filters: Sequence[FilterLike]) -> list[LesionFilter]:
@@ -103,6 +111,16 @@ def component_measures(
     return count * float(np.prod(spacing_zyx)), peak, elongation
 
 
+def component_centroids(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n, 3) mean voxel index (z, y, x) of each of components 1..n of ``labels``."""
+    if n == 0:
+        return np.zeros((0, 3))
+    inside = np.nonzero(labels)
+    which = labels[inside].astype(np.int64) - 1
+    count = np.bincount(which, minlength=n).astype(np.float64)
+    return np.stack([np.bincount(which, weights=inside[a], minlength=n) / count for a in range(3)], axis=1)
+
+
 def component_means(labels: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
     """Mean of ``values`` (e.g. HU) over each of components 1..n of ``labels``."""
     if n == 0:
@@ -120,10 +138,13 @@ def case_curve(
     thresholds: Sequence[float],
     filters: Sequence[FilterLike],
     hu: np.ndarray | None = None,
+    zone_of_centroids: Optional[ZoneOfCentroids] = None,
 ) -> CaseCurve:
     """Dice, false-positive lesions and large-lesion detections of one case for every
     (threshold, filter) pair; a bare number as filter is a minimum volume in mm³. ``hu``
-    (the CT on the same grid) is needed by filters with a maximum mean density.
+    (the CT on the same grid) is needed by filters with a maximum mean density, and
+    ``zone_of_centroids`` (the zone of each component, as the pipeline places it) by filters
+    with zone limits.
 
     Components use face connectivity like the pipeline's post-processing; a predicted
     component is a true positive when it touches the truth (the benchmark's rule).
@@ -138,8 +159,10 @@ def case_curve(
     large = np.array([equivalent_diameter_mm(s * voxel_mm3) >= LARGE_LESION_MM for s in t_size], dtype=bool)
     truth_sum = float(ref.sum())
     rules = as_filters(filters)
-    if hu is None and any(math.isfinite(r.max_mean_hu) for r in rules):
+    if hu is None and any(r.needs_ct for r in rules):
         raise ValueError("filters with a maximum mean density need the CT (hu)")
+    if zone_of_centroids is None and any(r.zone_limits for r in rules):
+        raise ValueError("filters with zone limits need the zone of each component (zone_of_centroids)")
     if hu is not None and np.shape(hu) != prob.shape:
         raise ValueError(f"CT shape {np.shape(hu)} differs from probability shape {prob.shape}")
     shape = (len(thresholds), len(rules))
@@ -149,13 +172,14 @@ def case_curve(
         p_lab, n_p = label_components(prob >= t)
         p_mm3, p_peak, p_elongation = component_measures(p_lab, n_p, prob, spacing_xyz)
         p_hu = component_means(p_lab, n_p, hu) if hu is not None else np.full(n_p, -np.inf)
+        p_zone = zone_of_centroids(component_centroids(p_lab, n_p)) if zone_of_centroids is not None else None
         inter = np.zeros((n_t + 1, n_p + 1), dtype=np.int64)
         both = ref & (p_lab > 0)
         np.add.at(inter, (t_lab[both], p_lab[both]), 1)
         inter = inter[1:, 1:]
         overlap = inter.sum(axis=0)
         for b, rule in enumerate(rules):
-            keep = rule.keeps(p_mm3, p_peak, p_elongation, p_hu)
+            keep = np.asarray(rule.keeps(p_mm3, p_peak, p_elongation, p_hu, p_zone), dtype=bool)
             kept_sum = float(p_mm3[keep].sum() / voxel_mm3)
             denominator = kept_sum + truth_sum
             dice[a, b] = 2.0 * float(overlap[keep].sum()) / denominator if denominator else 1.0
@@ -230,6 +254,7 @@ def choose_operating_point(
         float(thresholds[a]), chosen.min_lesion_mm3, float(summary["mean_dice"][a, b]),
         float(fp[a, b]), float(summary["sensitivity_large"][a, b]), float(summary["clean_fraction"][a, b]),
         chosen.min_peak_probability, chosen.max_elongation, chosen.max_mean_hu, float(f1_table[a, b]),
+        chosen.zone_limits,
     )
 
 
@@ -268,6 +293,7 @@ def calibration_record(
                    "min_peak_probability": chosen.min_peak_probability,
                    "max_elongation": chosen.lesion_filter.to_dict()["max_elongation"],
                    "max_mean_hu": chosen.lesion_filter.to_dict()["max_mean_hu"],
+                   **({"zone_limits": chosen.lesion_filter.to_dict()["zone_limits"]} if chosen.zone_limits else {}),
                    "mean_dice": round(chosen.mean_dice, 4),
                    "false_positives_per_case": round(chosen.false_positives_per_case, 3),
                    "sensitivity_large": round(chosen.sensitivity_large, 3),
@@ -276,3 +302,48 @@ def calibration_record(
         "note": "chosen on cases the weights were not trained on (never the held-out phantoms); "
                 "synthetic phantoms, not clinical accuracy",
     }
+
+
+def _tightens(base: LesionFilter, limit: LesionFilter) -> bool:
+    """Whether ``limit`` as an extra limit would reject anything ``base`` keeps."""
+    return (limit.min_lesion_mm3 > base.min_lesion_mm3 or limit.min_peak_probability > base.min_peak_probability
+            or limit.max_elongation < base.max_elongation or limit.max_mean_hu < base.max_mean_hu)
+
+
+def zone_limit_candidates(base: LesionFilter, zone: str, limits: Sequence[LesionFilter]) -> list[LesionFilter]:
+    """``base`` (unchanged in ``zone``) first, then ``base`` with each of ``limits`` that
+    would tighten it as the extra limit of ``zone``."""
+    return [base] + [base.with_zone_limit(zone, limit) for limit in limits if _tightens(base, limit)]
+
+
+def refine_zone_limits(
+    evaluate: Callable[[list[LesionFilter]], dict[str, np.ndarray]],
+    start: OperatingPoint,
+    zones: Sequence[str],
+    limits: Sequence[LesionFilter],
+    tolerance: float = 0.005,
+    rule: str = "dice",
+) -> tuple[OperatingPoint, list[dict[str, Any]]]:
+    """Zone limits on top of a chosen operating point, one zone at a time.
+
+    For each zone in turn, ``evaluate`` (the calibration cases' summary, as
+    :func:`summarise_curves` gives it, at the start's threshold, one column per filter) is
+    asked for the current filter and for it with every tightening extra limit in that zone;
+    the best by ``rule`` is kept — the current filter on a tie, so a zone gets a limit only
+    when that measurably helps on the calibration cases. Returns the final point and one
+    record per zone (what was chosen there and what it measured).
+    """
+    point, steps = start, []
+    for zone in zones:
+        candidates = zone_limit_candidates(point.lesion_filter, zone, limits)
+        summary = evaluate(candidates)
+        chosen = choose_operating_point(summary, [point.threshold], candidates, tolerance, rule)
+        extra = dict(chosen.zone_limits).get(zone)
+        steps.append({"zone": zone, "candidates": len(candidates),
+                      "limit": extra.to_dict() if extra is not None else None,
+                      "mean_dice": round(chosen.mean_dice, 4),
+                      "false_positives_per_case": round(chosen.false_positives_per_case, 3),
+                      "sensitivity_large": round(chosen.sensitivity_large, 3),
+                      "lesion_f1": None if np.isnan(chosen.lesion_f1) else round(chosen.lesion_f1, 3)})
+        point = chosen
+    return point, steps

@@ -106,8 +106,8 @@ class ModelCard:
 
     @property
     def lesion_filter(self) -> LesionFilter:
-        """The card's component limits: minimum volume, peak probability, maximum elongation
-        (``null``/absent elongation = no limit, absent peak = 0)."""
+        """The card's component limits: minimum volume, peak probability, maximum elongation,
+        maximum density (``null``/absent = no limit, absent peak = 0) and zone limits."""
         return LesionFilter.from_dict(self.raw["postprocessing"])
 
     def __getitem__(self, key: str) -> Any:
@@ -220,6 +220,10 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
             f"{len(built)} ({', '.join(built)}) in LungTumorSeg {__version__}; the package may need a newer "
             "LungTumorSeg."
         )
+    try:
+        card.lesion_filter
+    except (TypeError, ValueError) as exc:
+        raise ModelPackageError(f"{card_path}: postprocessing is not valid: {exc}") from exc
     mirror = raw.get("inference", {}).get("mirror_axes", [])
     if not isinstance(mirror, list) or any(a not in (0, 1, 2) for a in mirror):
         raise ModelPackageError(
