@@ -164,8 +164,6 @@ def _truth_match(label_image, truth) -> str:
 def _operating_points(result, truth) -> None:
     """Print how other operating points change the lesions, each recomputed from the kept
     probability map (no inference), then restore the run's own lesions."""
-    import dataclasses
-
     from lungtumorseg.postprocess import LesionFilter
     from LungTumorSegLib import kept_probability
 
@@ -173,8 +171,9 @@ def _operating_points(result, truth) -> None:
     card = LesionFilter.from_dict(post)
     threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
     points = [("model card", card),
+              *([("model card without its zone limits", card.overridden(zone_limits=False))] if card.zone_limits else []),
               ("more sensitive: only the size limit", LesionFilter(card.min_lesion_mm3)),
-              ("stricter: confidence >= 0.8", dataclasses.replace(card, min_peak_probability=0.8)),
+              ("stricter: confidence >= 0.8", card.overridden(min_peak_probability=0.8)),
               ("no filters at all", LesionFilter())]
     print("Operating points (recomputed from the kept probability map, no new inference):")
     for name, rule in points:
