@@ -206,6 +206,35 @@ def test_calibration_and_pipeline_filters_agree() -> None:
         assert np.array_equal(out, expected), limit
 
 
+def test_calibration_and_pipeline_place_components_in_the_same_zones() -> None:
+    """On an oblique, anisotropic image the calibration's zone of each component (index
+    centroid → LPS z) is the pipeline's (ITK centroid), so a zone limit chosen in calibration
+    removes the same components in label_lesions."""
+    import SimpleITK as sitk
+
+    from lungtumorseg.evaluation.calibration import component_centroids, zone_of_centroids
+    from lungtumorseg.evaluation.lesions import label_components
+    from lungtumorseg.postprocess import LesionFilter, label_lesions
+
+    rng = np.random.default_rng(1)
+    prob = ndi_smooth(rng.random((24, 40, 40)).astype(np.float32))
+    img = sitk.GetImageFromArray(prob)
+    img.SetSpacing((0.8, 0.8, 2.5))
+    img.SetDirection((0.0, 1.0, 0.0, -0.8, 0.0, 0.6, 0.6, 0.0, 0.8))
+    labels, n = label_components(prob >= 0.55)
+    corners = [img.TransformIndexToPhysicalPoint((x, y, z))[2] for z in (0, 23) for y in (0, 39) for x in (0, 39)]
+    lung_z = (min(corners), max(corners))
+    zones = zone_of_centroids(img, lung_z)(component_centroids(labels, n))
+    assert {"upper", "middle", "lower"} <= set(zones)
+    for zone in ("upper", "middle", "lower"):
+        rule = LesionFilter(5.0).with_zone_limit(zone, LesionFilter(min_lesion_mm3=1e9))
+        out = sitk.GetArrayFromImage(label_lesions(img, 0.55, rule, lung_z_lps_mm=lung_z)) > 0
+        volume = np.bincount(labels.ravel(), minlength=n + 1)[1:] * 0.8 * 0.8 * 2.5
+        keep = (volume >= 5.0) & (zones != zone)
+        assert np.array_equal(out, np.isin(labels, np.nonzero(keep)[0] + 1)), zone
+    assert list(zone_of_centroids(img, None)(component_centroids(labels, n))) == [None] * n
+
+
 def ndi_smooth(noise: np.ndarray) -> np.ndarray:
     """Blobs of assorted shapes: smoothed noise rescaled to [0, 1]."""
     from scipy import ndimage as ndi

@@ -39,14 +39,14 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
     RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, refine_zone_limits,
-    summarise_curves,
+    summarise_curves, zone_of_centroids,
 )
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
 from lungtumorseg.training.dataset import CasePaths, discover_cases  # noqa: E402
-from lungtumorseg.zones import ZONE_NAMES, zone_of_position  # noqa: E402
+from lungtumorseg.zones import ZONE_NAMES  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.10, 0.86, 0.05), 2)
 MIN_VOLUMES_MM3 = (30.0, 60.0, 120.0, 250.0, 400.0)  # equivalent diameters 3.9, 4.9, 6.1, 7.8, 9.1 mm
@@ -92,17 +92,6 @@ def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Pa
         np.save(cached, prob.astype(np.float16))
         extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
     return prob, result.lung_z_lps_mm
-
-
-def zone_of_centroids(image: sitk.Image, lung_z: tuple[float, float] | None):
-    """Zone names of components from their (z, y, x) index centroids, placed as the pipeline
-    places lesions (centroid's LPS z against the lungs' extent; None without lungs)."""
-    def zones(centroids: np.ndarray) -> np.ndarray:
-        if lung_z is None:
-            return np.full(len(centroids), None, dtype=object)
-        return np.array([zone_of_position(image.TransformContinuousIndexToPhysicalPoint(
-            (float(x), float(y), float(z)))[2], lung_z) for z, y, x in centroids], dtype=object)
-    return zones
 
 
 def _cache_key(weights_key: str, mirror: list[int]) -> str:

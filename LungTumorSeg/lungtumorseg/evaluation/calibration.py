@@ -27,9 +27,10 @@ import math
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
-from scipy import ndimage as ndi
+import SimpleITK as sitk
 
 from ..postprocess import LesionFilter, elongation_from_covariance
+from ..zones import zone_of_position
 from .lesions import equivalent_diameter_mm, label_components
 
 FilterLike = Union[LesionFilter, float]
@@ -119,6 +120,18 @@ def component_centroids(labels: np.ndarray, n: int) -> np.ndarray:
     which = labels[inside].astype(np.int64) - 1
     count = np.bincount(which, minlength=n).astype(np.float64)
     return np.stack([np.bincount(which, weights=inside[a], minlength=n) / count for a in range(3)], axis=1)
+
+
+def zone_of_centroids(image: sitk.Image, lung_z_lps_mm: Optional[tuple[float, float]]) -> ZoneOfCentroids:
+    """Zone names of components of an array on ``image``'s grid from their (z, y, x) index
+    centroids, placed as the pipeline places lesions: the centroid's LPS z against the lungs'
+    extent (``None`` for every component without the lungs' extent)."""
+    def zones(centroids: np.ndarray) -> np.ndarray:
+        if lung_z_lps_mm is None:
+            return np.full(len(centroids), None, dtype=object)
+        return np.array([zone_of_position(image.TransformContinuousIndexToPhysicalPoint(
+            (float(x), float(y), float(z)))[2], lung_z_lps_mm) for z, y, x in centroids], dtype=object)
+    return zones
 
 
 def component_means(labels: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
