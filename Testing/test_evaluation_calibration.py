@@ -190,11 +190,7 @@ def test_calibration_and_pipeline_filters_agree() -> None:
     from lungtumorseg.evaluation.lesions import label_components
     from lungtumorseg.postprocess import LesionFilter, label_lesions
 
-    rng = np.random.default_rng(0)
-    prob = ndi_smooth(rng.random((24, 40, 40)).astype(np.float32))
-    img = sitk.GetImageFromArray(prob)
-    img.SetSpacing((0.8, 0.8, 2.5))
-    img.SetDirection((0.0, 1.0, 0.0, -0.8, 0.0, 0.6, 0.6, 0.0, 0.8))
+    prob, img = oblique_blob_image(seed=0)
     labels, n = label_components(prob >= 0.55)
     assert n > 10
     volume, peak, elongation = component_measures(labels, n, prob, img.GetSpacing())
@@ -216,11 +212,7 @@ def test_calibration_and_pipeline_place_components_in_the_same_zones() -> None:
     from lungtumorseg.evaluation.lesions import label_components
     from lungtumorseg.postprocess import LesionFilter, label_lesions
 
-    rng = np.random.default_rng(1)
-    prob = ndi_smooth(rng.random((24, 40, 40)).astype(np.float32))
-    img = sitk.GetImageFromArray(prob)
-    img.SetSpacing((0.8, 0.8, 2.5))
-    img.SetDirection((0.0, 1.0, 0.0, -0.8, 0.0, 0.6, 0.6, 0.0, 0.8))
+    prob, img = oblique_blob_image(seed=1)
     labels, n = label_components(prob >= 0.55)
     corners = [img.TransformIndexToPhysicalPoint((x, y, z))[2] for z in (0, 23) for y in (0, 39) for x in (0, 39)]
     lung_z = (min(corners), max(corners))
@@ -233,6 +225,18 @@ def test_calibration_and_pipeline_place_components_in_the_same_zones() -> None:
         keep = (volume >= 5.0) & (zones != zone)
         assert np.array_equal(out, np.isin(labels, np.nonzero(keep)[0] + 1)), zone
     assert list(zone_of_centroids(img, None)(component_centroids(labels, n))) == [None] * n
+
+
+def oblique_blob_image(seed: int):
+    """Blobs of assorted shapes (:func:`ndi_smooth`) as an array and as an oblique,
+    anisotropic (0.8 x 0.8 x 2.5 mm) SimpleITK image of it."""
+    import SimpleITK as sitk
+
+    prob = ndi_smooth(np.random.default_rng(seed).random((24, 40, 40)).astype(np.float32))
+    img = sitk.GetImageFromArray(prob)
+    img.SetSpacing((0.8, 0.8, 2.5))
+    img.SetDirection((0.0, 1.0, 0.0, -0.8, 0.0, 0.6, 0.6, 0.0, 0.8))
+    return prob, img
 
 
 def ndi_smooth(noise: np.ndarray) -> np.ndarray:

@@ -49,6 +49,21 @@ export PYTHONPATH=LungTumorSeg
 COMMON="--demo --lung-channel --roi 48 --seed 3 --split-seed 3"  # one validation split for every stage
 mkdir -p "$WORK"
 
+# train_zones OUT LOG_PREFIX DESCRIPTION TRAIN_ARGS...: the zone crops are prepared once, then one
+# 1-thread process per zone trains in parallel (2 cores), then a run without --zone collects the
+# three zones into the package OUT. Skipped when OUT exists; each process resumes its checkpoints.
+train_zones() {
+  local out=$1 log=$2 description=$3
+  shift 3
+  [ -f "$out/model.json" ] && return 0
+  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train "$@" --prepare-only
+  for zone in upper middle lower; do
+    OMP_NUM_THREADS=1 $PY -m lungtumorseg.cli train "$@" --zone "$zone" > "$WORK/${log}_$zone.log" 2>&1 &
+  done
+  wait
+  $PY -m lungtumorseg.cli train "$@" --description "$description"
+}
+
 if [ ! -f "$DATA/dataset.json" ]; then
   $PY -m lungtumorseg.cli phantom "$DATA" --cases 60 --seed 100 --size small --full-every 4 --msd --workers 2
 fi
@@ -82,33 +97,18 @@ ZONE_SAMPLING="--hard-negatives dense --mine-negatives 0.3 --positive-ratio 0.4 
 ZONE_ARGS="$DATA -o $WORK/model --workdir $WORK/zones-run $COMMON --name lungtumorseg-demo-phantom
            --version 0.4.0 --init-from $WORK/shared-dense --steps $ZONE_STEPS --val-every $((ZONE_STEPS / 3))
            --lr 1e-4 --threads 1 $ZONE_SAMPLING"
-if [ ! -f "$WORK/model/model.json" ]; then
-  $PY -m lungtumorseg.cli train $ZONE_ARGS --prepare-only
-  export OMP_NUM_THREADS=1
-  for zone in upper middle lower; do
-    $PY -m lungtumorseg.cli train $ZONE_ARGS --zone "$zone" > "$WORK/train_$zone.log" 2>&1 &
-  done
-  wait
-  $PY -m lungtumorseg.cli train $ZONE_ARGS --description "$DESCRIPTION"  # collects the three zones into $WORK/model
-fi
+train_zones "$WORK/model" train "$DESCRIPTION" $ZONE_ARGS
 
 BLOB_ARGS="$DATA -o $WORK/model-blob --workdir $WORK/blob-run $COMMON --blob-channel --name lungtumorseg-demo-phantom
            --version 0.5.0 --init-from $WORK/model --steps $BLOB_STEPS --val-every $((BLOB_STEPS / 4)) --lr 2e-4
            --threads 1 --hard-negatives dense --positive-ratio 0.45 --lung-ratio 0.35"
-if [ ! -f "$WORK/model-blob/model.json" ]; then
-  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $BLOB_ARGS --prepare-only
-  export OMP_NUM_THREADS=1
-  for zone in upper middle lower; do
-    $PY -m lungtumorseg.cli train $BLOB_ARGS --zone "$zone" > "$WORK/train_blob_$zone.log" 2>&1 &
-  done
-  wait
-  $PY -m lungtumorseg.cli train $BLOB_ARGS --description "$DESCRIPTION"  # collects the three zones
-fi
+train_zones "$WORK/model-blob" train_blob "$DESCRIPTION" $BLOB_ARGS
 
+MINED_STEPS=${MINED_STEPS:-3200}
 DESCRIPTION_MINED="Demonstration weights for the LungTumorSeg pipeline, trained on synthetic phantoms only. \
 Three zone-specific reduced UNETRs (MONAI UNETR, 12 transformer layers, hidden 192, 4 heads, MLP 768, decoder \
 feature size 8, 48^3 windows at 1.5 mm; input = CT window + classical lung mask + nodule-enhancement channel, a \
-multi-scale Hessian blob filter (lungtumorseg.enhance)). 0.6.0: the 0.5.0 zone models trained ${MINED_STEPS:-3200} more \
+multi-scale Hessian blob filter (lungtumorseg.enhance)). 0.6.0: the 0.5.0 zone models trained $MINED_STEPS more \
 steps per zone (three 1-thread processes in parallel on 2 CPU cores; lr 1.5e-4 cosine) with 20 % of the patches \
 centred on the 0.5.0 networks' own false positives on their training crops (45 % tumour / 20 % dense lung / 15 % \
 anywhere); a zone keeps its start weights when the fine-tune does not beat them on validation \
@@ -118,20 +118,11 @@ zone (training.initialised_from). Post-processing (threshold, minimum lesion vol
 maximum elongation, maximum mean density, extra limits per zone) calibrated on 40 phantoms never used in training \
 (seeds 160-199) by the lesion-F1 rule (metrics.threshold_calibration). See training.command for the exact run and \
 metrics.heldout_phantoms for held-out accuracy. Trained on synthetic data, a demonstration, not for clinical use."
-MINED_STEPS=${MINED_STEPS:-3200}
 MINED_ARGS="$DATA -o $WORK/model-mined --workdir $WORK/mined-run --demo --lung-channel --blob-channel --roi 48 --seed 5
             --split-seed 3 --name lungtumorseg-demo-phantom --version 0.6.0 --init-from $WORK/model-blob
             --steps $MINED_STEPS --val-every $((MINED_STEPS / 4)) --lr 1.5e-4 --threads 1 --hard-negatives dense
             --mine-negatives 0.2 --positive-ratio 0.45 --lung-ratio 0.2"
-if [ ! -f "$WORK/model-mined/model.json" ]; then
-  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $MINED_ARGS --prepare-only
-  export OMP_NUM_THREADS=1
-  for zone in upper middle lower; do
-    $PY -m lungtumorseg.cli train $MINED_ARGS --zone "$zone" > "$WORK/train_mined_$zone.log" 2>&1 &
-  done
-  wait
-  $PY -m lungtumorseg.cli train $MINED_ARGS --description "$DESCRIPTION_MINED"  # collects the three zones
-fi
+train_zones "$WORK/model-mined" train_mined "$DESCRIPTION_MINED" $MINED_ARGS
 
 export OMP_NUM_THREADS=2
 CALIBRATION=$WORK/calibration-data

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+from lungtumorseg.zones import ZONE_NAMES
+
 
 @dataclass(frozen=True)
 class InputInfo:
@@ -151,9 +153,6 @@ def elongation_from_gui(value: float) -> float:
     return math.inf if value <= 0.0 else float(value)
 
 
-ZONE_ORDER = ("upper", "middle", "lower")
-
-
 def describe_limits(limits: Mapping) -> str:
     """A card's limits (its ``postprocessing`` form: ``None`` = no limit) in words, e.g.
     "at least 850 mm³, confidence at least 0.60"; only the limits that exclude something."""
@@ -174,7 +173,7 @@ def zone_limits_text(zone_limits: Mapping | None) -> tuple[bool, str]:
     zone limits (``{"middle": {"min_lesion_mm3": 850, ...}}``; empty when the card has none)."""
     if not zone_limits:
         return False, ("The selected model package has no zone limits: the general limits apply in every zone.")
-    zones = sorted(zone_limits, key=lambda z: (ZONE_ORDER.index(z) if z in ZONE_ORDER else len(ZONE_ORDER), z))
+    zones = sorted(zone_limits, key=lambda z: (ZONE_NAMES.index(z) if z in ZONE_NAMES else len(ZONE_NAMES), z))
     described = "; ".join(f"{zone} zone: {describe_limits(zone_limits[zone] or {})}" for zone in zones)
     return True, ("The model card requires more of lesions in some zones, where its network gives more false "
                   f"findings (e.g. the hilar middle zone): {described}. Checked: a lesion whose centre lies in "

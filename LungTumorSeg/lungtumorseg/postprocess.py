@@ -113,10 +113,12 @@ class LesionFilter:
         zones = values.get("zone_limits") or {}
         if not isinstance(zones, Mapping):
             raise ValueError(f"zone_limits must map zone names to limits, got {zones!r}")
+        def anatomical(name: str) -> int:  # unknown names last (refused by __post_init__)
+            return ZONE_NAMES.index(name) if name in ZONE_NAMES else len(ZONE_NAMES)
+
         return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
                    limit("max_elongation"), limit("max_mean_hu"),
-                   tuple((name, cls.from_dict(zones[name])) for name in ZONE_NAMES if name in zones)
-                   + tuple((name, cls()) for name in zones if name not in ZONE_NAMES))  # unknown: refused
+                   tuple((name, cls.from_dict(zones[name])) for name in sorted(zones, key=anatomical)))
 
     def to_dict(self) -> dict[str, Any]:
         """The card/report form: JSON has no infinity, so "no limit" is ``None``; ``zone_limits``
