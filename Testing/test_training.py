@@ -99,6 +99,35 @@ def test_sampler_balances_tumour_and_background():
     assert images.shape == (3, 1, 16, 16, 16) and images.dtype == np.float32 and labels.shape == (3, 1, 16, 16, 16)
 
 
+def _crop_with_large_and_small_lesion() -> ZoneCrop:
+    """A 20³-voxel mass, a 3³-voxel nodule and a 2-voxel sliver, far apart."""
+    label = np.zeros((40, 120, 120), np.uint8)
+    label[10:30, 10:30, 10:30] = 1  # 8000 voxels
+    label[19:22, 90:93, 90:93] = 1  # 27 voxels
+    label[0, 119, 0:2] = 1  # 2 voxels: too small to be drawn as a lesion of its own
+    return ZoneCrop(np.zeros((1, *label.shape), np.float16), label, (0, 39))
+
+
+def test_lesion_sampling_draws_small_nodules_as_often_as_large_masses():
+    crop = _crop_with_large_and_small_lesion()
+
+    def small_nodule_share(positive_sampling: str) -> float:
+        sampler = PatchSampler([crop], (8, 8, 8), positive_ratio=1.0, seed=3, positive_sampling=positive_sampling)
+        # A patch centred in the mass holds at least 4³ = 64 of its voxels; one centred on
+        # the nodule (or the sliver) holds at most 27 tumour voxels.
+        return float(np.mean([sampler.sample()[1].sum() <= 27 for _ in range(400)]))
+
+    by_voxel = small_nodule_share("voxel")
+    by_lesion = small_nodule_share("lesion")
+    assert by_voxel < 0.02  # 27 of 8029 tumour voxels
+    assert 0.4 < by_lesion < 0.6  # one of two lesions (the sliver is not a lesion)
+
+
+def test_lesion_sampling_is_refused_under_an_unknown_name():
+    with pytest.raises(ValueError, match="positive_sampling"):
+        PatchSampler([_crop_with_tumour(0)], (8, 8, 8), 1.0, seed=0, positive_sampling="component")
+
+
 def test_sampler_pads_crops_smaller_than_the_patch():
     small = ZoneCrop(np.ones((1, 8, 8, 8), np.float16), np.ones((8, 8, 8), np.uint8), (0, 7))
     image, label = PatchSampler([small], (16, 16, 16), 0.5, seed=1).sample()

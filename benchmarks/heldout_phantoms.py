@@ -8,6 +8,9 @@ acceptance criteria of the demo model:
 * false-positive lesions per case (target ≤ 0.3),
 * share of tumour-free cases with no lesion at all (target ≥ 0.90).
 
+It also prints which tumours are found by the phantoms' own description of them: kind
+(solid, part-solid, ground-glass), location (peripheral, juxtapleural, central) and zone.
+
 Baseline in the same run: a classical segmentation (voxels inside the lung mask above
 −400 HU, morphological opening with a 3 mm ball to remove vessels), evaluated on the same
 cases; the ratio of mean Dice is printed. Phantom numbers are NOT clinical accuracy.
@@ -34,6 +37,7 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
+from lungtumorseg.evaluation.tumour_types import GROUPINGS, detection_table, tumour_outcomes  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import default_package_dir  # noqa: E402
@@ -133,6 +137,13 @@ def main() -> int:
         met_all &= bool(ok)
         print(f"  {name:34s} {value:6.3f}  (target {op} {target})  {'met' if ok else 'NOT met'}")
     numbers["meets_targets"] = met_all
+    outcomes = tumour_outcomes(args.out / "lesions.csv", data / "meta")
+    numbers["detection_by_phantom_tumour"] = {"all": detection_table(outcomes),
+                                              "ge_10mm": detection_table(outcomes, 10.0)}
+    print("  tumours found, by phantom description (all sizes):")
+    for grouping in GROUPINGS:
+        table = numbers["detection_by_phantom_tumour"]["all"][grouping]
+        print(f"    {grouping:9s} " + ", ".join(f"{group} {v['detected']}/{v['total']}" for group, v in table.items()))
     (args.out / "criteria.json").write_text(json.dumps(numbers, indent=2) + "\n")
     print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
           f"ratio model/baseline {ratio:.2f}")

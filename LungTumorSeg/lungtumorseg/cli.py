@@ -94,6 +94,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "lung structures (vessels, fissures) that look like nodules in one slice (default lung)")
     p.add_argument("--positive-ratio", type=float, default=None,
                    help="fraction of patches centred on tumour (default 0.5)")
+    p.add_argument("--positive-sampling", choices=["voxel", "lesion"], default=None,
+                   help="centre tumour patches on any tumour voxel of a case (voxel, the default: large masses "
+                        "dominate) or on a lesion drawn uniformly, then a voxel in it (lesion: small and faint "
+                        "nodules are seen as often as large ones)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -178,6 +182,7 @@ def _run_train(args: argparse.Namespace) -> int:
         split_seed=args.split_seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
+        positive_sampling=args.positive_sampling,
     )
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
                        ("mined_ratio", "--mine-negatives")):

@@ -35,6 +35,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm (transformers are prone to early spikes)
     warmup_steps: int = 30
     positive_ratio: float = 0.5
+    # "voxel": tumour centres uniform over a case's tumour voxels (large masses dominate);
+    # "lesion": uniform over lesions, so small and faint nodules are seen as often (sampler.py)
+    positive_sampling: str = "voxel"
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"

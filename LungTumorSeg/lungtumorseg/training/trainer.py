@@ -163,7 +163,7 @@ def train_zone(
     mined_tensors = None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]
     sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step,
                            cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level(),
-                           mined, cfg.mined_ratio)
+                           mined, cfg.mined_ratio, cfg.positive_sampling)
     augment = build_augmentation(cfg.seed * 1000 + step, cfg.elastic_prob)
 
     def save() -> None:
