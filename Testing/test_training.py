@@ -186,10 +186,13 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     tuned = tmp_path / "tuned"
     assert main(["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
                  "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
-                 "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2"]) == 0
+                 "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2",
+                 "--positive-sampling", "lesion"]) == 0
     tuned_card = load_package(tuned).card.raw
     assert tuned_card["zones"]["names"] == ["whole"]
     assert tuned_card["training"]["config"]["mined_ratio"] == 0.3
+    assert tuned_card["training"]["config"]["positive_sampling"] == "lesion"
+    assert card["training"]["config"]["positive_sampling"] == "voxel"  # the default
     assert "mined false positives of the starting model" in (tmp_path / "tuned.work" / "train.log").read_text()
     # The starting weights are validated first and compete with the fine-tuned ones.
     assert "of the starting weights (step 0)" in (tmp_path / "tuned.work" / "train.log").read_text()
