@@ -70,3 +70,19 @@ def test_size_floor_and_cases_without_meta(tmp_path):
     # a real data set has no phantom meta: no tumour records, nothing invented
     (meta_dir / "lung_000.json").unlink()
     assert tumour_outcomes(lesions_csv, meta_dir) == []
+
+
+def test_detection_by_tumour_type_picture(tmp_path):
+    import struct
+
+    from lungtumorseg.evaluation.plots import plot_detection_by_tumour_type
+
+    case = phantom(2)
+    lesions_csv, meta_dir = _write_evaluation(tmp_path, case, _prediction_without(case, case.meta["tumours"][0]))
+    table = detection_table(tumour_outcomes(lesions_csv, meta_dir))
+    png = plot_detection_by_tumour_type(table, tmp_path / "by_type.png", "synthetic phantoms")
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", header[16:24])
+    assert width > 2.5 * height  # three panels side by side: kind, location, zone
+    assert png.stat().st_size > 10000

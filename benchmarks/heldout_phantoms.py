@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
+from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
+from lungtumorseg.evaluation.plots import plot_detection_by_tumour_type  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
 from lungtumorseg.evaluation.tumour_types import GROUPINGS, detection_table, tumour_outcomes  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
@@ -144,6 +146,8 @@ def main() -> int:
     for grouping in GROUPINGS:
         table = numbers["detection_by_phantom_tumour"]["all"][grouping]
         print(f"    {grouping:9s} " + ", ".join(f"{group} {v['detected']}/{v['total']}" for group, v in table.items()))
+    plot_detection_by_tumour_type(numbers["detection_by_phantom_tumour"]["all"],
+                                  args.out / "detection_by_tumour_type.png", SYNTHETIC_NOTE)
     (args.out / "criteria.json").write_text(json.dumps(numbers, indent=2) + "\n")
     print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
           f"ratio model/baseline {ratio:.2f}")

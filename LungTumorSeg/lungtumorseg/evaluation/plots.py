@@ -4,6 +4,8 @@
 * ``volumes.png``: predicted vs true tumour volume with the identity line, and the
   Bland–Altman plot (difference vs mean, bias and 95 % limits of agreement);
 * ``detection_by_size.png``: lesion detection sensitivity per size bin, with counts;
+* ``detection_by_tumour_type.png`` (phantoms only, written by the held-out benchmark):
+  the same by the phantom's tumour kind, location and zone;
 * ``worst_cases.png``: the worst cases by Dice, one axial slice each through the largest
   truth lesion in a lung window (W1500/L−600), truth outlined green, prediction red.
 
@@ -127,24 +129,39 @@ def plot_volumes(true_ml: Sequence[float], pred_ml: Sequence[float], path: Path,
     return _finish(fig, path, note)
 
 
+def _detection_bars(ax: Any, names: Sequence[str], detected: Sequence[int], totals: Sequence[int]) -> None:
+    """Sensitivity bars with ``detected/total`` above each ("none" where there is nothing to find)."""
+    heights = [found / total if total else 0.0 for found, total in zip(detected, totals)]
+    ax.bar(range(len(names)), heights, color="tab:green")
+    for i, (found, total) in enumerate(zip(detected, totals)):
+        ax.text(i, heights[i] + 0.02, f"{int(found)}/{int(total)}" if total else "none", ha="center", fontsize=9)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("detection sensitivity")
+
+
 def plot_detection_by_size(by_size: dict[str, dict[str, float]], path: Path, note: Optional[str] = None) -> Path:
     """Sensitivity per size bin with ``detected/total`` above each bar."""
     plt = _pyplot()
     names = list(by_size)
-    sens = [by_size[n]["sensitivity"] for n in names]
     fig, ax = plt.subplots(figsize=(6, 4))
-    heights = [0.0 if math.isnan(s) else s for s in sens]
-    ax.bar(range(len(names)), heights, color="tab:green")
-    for i, n in enumerate(names):
-        b = by_size[n]
-        label = f"{int(b['n_detected'])}/{int(b['n_truth'])}" if b["n_truth"] else "none"
-        ax.text(i, heights[i] + 0.02, label, ha="center", fontsize=9)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names)
-    ax.set_ylim(0, 1.12)
+    _detection_bars(ax, names, [by_size[n]["n_detected"] for n in names], [by_size[n]["n_truth"] for n in names])
     ax.set_xlabel("truth lesion equivalent diameter")
-    ax.set_ylabel("detection sensitivity")
     ax.set_title("Lesion detection by size")
+    return _finish(fig, path, note)
+
+
+def plot_detection_by_tumour_type(table: dict[str, dict[str, dict[str, float]]], path: Path,
+                                  note: Optional[str] = None) -> Path:
+    """One panel per grouping of ``lungtumorseg.evaluation.tumour_types.detection_table``
+    (kind, location, zone): sensitivity per group with ``detected/total`` above each bar."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 4), squeeze=False)
+    for ax, (grouping, groups) in zip(axes[0], table.items()):
+        names = list(groups)
+        _detection_bars(ax, names, [groups[n]["detected"] for n in names], [groups[n]["total"] for n in names])
+        ax.set_title(f"Tumours found by {grouping}")
     return _finish(fig, path, note)
 
 
