@@ -8,6 +8,7 @@ command line; it trains only a few steps, so it checks the machinery, not accura
 from __future__ import annotations
 
 import csv
+import re
 import json
 from pathlib import Path
 
@@ -187,13 +188,20 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert main(["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
                  "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
                  "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2",
-                 "--positive-sampling", "lesion"]) == 0
+                 "--positive-sampling", "lesion", "--faint-copies", "1"]) == 0
     tuned_card = load_package(tuned).card.raw
     assert tuned_card["zones"]["names"] == ["whole"]
     assert tuned_card["training"]["config"]["mined_ratio"] == 0.3
     assert tuned_card["training"]["config"]["positive_sampling"] == "lesion"
     assert card["training"]["config"]["positive_sampling"] == "voxel"  # the default
-    assert "mined false positives of the starting model" in (tmp_path / "tuned.work" / "train.log").read_text()
+    tuned_log = (tmp_path / "tuned.work" / "train.log").read_text()
+    assert "mined false positives of the starting model" in tuned_log
+    # Faint copies are made for the training cases with tumour (2 of the 3 tiny phantoms are
+    # training cases) and are recorded; mining skips them (it counts only the originals).
+    assert tuned_card["training"]["config"]["faint_copies"] == 1
+    copies = int(re.search(r"prepared (\d+)/\d+ faint-tumour copies", tuned_log).group(1))
+    assert 1 <= copies <= 2
+    assert "of 2 training crops" in tuned_log
     # The starting weights are validated first and compete with the fine-tuned ones.
     assert "of the starting weights (step 0)" in (tmp_path / "tuned.work" / "train.log").read_text()
     whole = tuned_card["metrics"]["validation"]["whole"]

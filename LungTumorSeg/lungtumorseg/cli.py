@@ -98,6 +98,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="centre tumour patches on any tumour voxel of a case (voxel, the default: large masses "
                         "dominate) or on a lesion drawn uniformly, then a voxel in it (lesion: small and faint "
                         "nodules are seen as often as large ones)")
+    p.add_argument("--faint-copies", type=int, default=None, metavar="N",
+                   help="add N faint-tumour copies of every training case with tumour: its tumours faded towards "
+                        "the surrounding lung (ground-glass look, some with a solid core), so the faint nodules a "
+                        "network misses are seen more often (default 0)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -182,8 +186,10 @@ def _run_train(args: argparse.Namespace) -> int:
         split_seed=args.split_seed, threads=args.threads,
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
-        positive_sampling=args.positive_sampling,
+        positive_sampling=args.positive_sampling, faint_copies=args.faint_copies,
     )
+    if cfg.faint_copies < 0:
+        raise LungTumorSegError("--faint-copies must be 0 or more")
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
                        ("mined_ratio", "--mine-negatives")):
         if not 0.0 <= getattr(cfg, name) <= 1.0:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..enhance import BlobFilter
+from .faint import FaintTumours
 from ..models.network import reduced_unetr_config, standard_unetr_config
 
 
@@ -38,6 +39,11 @@ class TrainConfig:
     # "voxel": tumour centres uniform over a case's tumour voxels (large masses dominate);
     # "lesion": uniform over lesions, so small and faint nodules are seen as often (sampler.py)
     positive_sampling: str = "voxel"
+    # faint-tumour copies of each training case with tumour (training/faint.py): its tumours
+    # faded towards the surrounding lung, like ground-glass and part-solid nodules
+    faint_copies: int = 0
+    faint_keep_range: list[float] = field(default_factory=lambda: [0.15, 0.55])
+    faint_core_probability: float = 0.4
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"
@@ -71,6 +77,10 @@ class TrainConfig:
     def blob_filter(self) -> BlobFilter | None:
         """The nodule-enhancement channel's filter, or None without that channel."""
         return BlobFilter.from_card(self.blob_channel)
+
+    def faint_tumours(self) -> FaintTumours:
+        """How the faint-tumour copies fade their tumours."""
+        return FaintTumours(tuple(self.faint_keep_range), self.faint_core_probability)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ zone model is trained on the same region it is asked about at inference time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import SimpleITK as sitk
@@ -23,11 +24,13 @@ from .dataset import CasePaths
 class ZoneCrop:
     """A zone's network-input crop (float16, (C, z, y, x)) and tumour mask (uint8, (z, y, x)),
     plus the z-range of the crop where the zone's weight is non-zero (where patch centres
-    are drawn)."""
+    are drawn). ``faint_copy`` marks a crop of a case whose tumours were faded
+    (``training.faint``): its background repeats the original's, so it is not mined again."""
 
     image: np.ndarray
     label: np.ndarray
     core_z: tuple[int, int]
+    faint_copy: bool = False
 
 
 @dataclass
@@ -46,8 +49,14 @@ def prepare_case(
     zone_names: list[str],
     lung_channel: bool = False,
     blob: BlobFilter | None = None,
+    fade: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> PreparedCase | None:
-    """Prepared crops, or None when no lungs are found (the case is then skipped)."""
+    """Prepared crops, or None when no lungs are found (the case is then skipped).
+
+    ``fade(hu, tumour)`` returns a changed copy of the canonical HU array (a faint-tumour
+    copy, ``training.faint``); the lungs are found on the original, as the copy's anatomy is
+    the same, and the input channels are computed from the faded CT.
+    """
     image = read_image(case.image)
     label = read_image(case.label)
     canonical = to_canonical(image, spacing_mm)
@@ -58,6 +67,8 @@ def prepare_case(
     lungs = find_lungs(hu, spacing_mm)
     if not lungs.found:
         return None
+    if fade is not None:
+        hu = fade(hu, tumour)
     norm = network_input(hu, lungs.mask, window, lung_channel, blob, spacing_mm)
     zones = {}
     names = ("whole",) if list(zone_names) == ["whole"] else ZONE_NAMES
@@ -69,5 +80,6 @@ def prepare_case(
             zone.crop(norm).astype(np.float16),
             zone.crop(tumour),
             (int(support.min()), int(support.max())),
+            faint_copy=fade is not None,
         )
     return PreparedCase(case.name, zones)

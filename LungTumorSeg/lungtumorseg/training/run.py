@@ -39,9 +39,17 @@ def _cache_key(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
 
-def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase | None:
-    case, cfg, cache = args
-    file = cache / f"{case.name}.npz"
+def _faint_seed(case_name: str, copy: int) -> int:
+    """The seed of one faint copy: fixed by the case's name, whatever the order of preparation."""
+    return int.from_bytes(hashlib.sha256(f"{case_name}~faint{copy}".encode()).digest()[:8], "little")
+
+
+def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedCase | None:
+    """One case's crops from the cache, or prepared and cached; ``copy`` > 0 makes the
+    ``copy``-th faint-tumour copy of the case instead (``training.faint``)."""
+    case, cfg, cache, copy = args
+    name = case.name if copy == 0 else f"{case.name}~faint{copy}"
+    file = cache / f"{name}.npz"
     if file.is_file():
         data = np.load(file)
         if "skipped" in data:
@@ -50,17 +58,26 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase |
         for z in cfg.zones:
             image = data[f"{z}_image"]
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
-            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]))
-        return PreparedCase(case.name, zones)
+            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), copy > 0)
+        return PreparedCase(name, zones)
+    fade = None
+    if copy:
+        spec, rng = cfg.faint_tumours(), np.random.default_rng(_faint_seed(case.name, copy))
+        spacing = tuple(cfg.spacing_mm)
+
+        def fade(hu: np.ndarray, tumour: np.ndarray) -> np.ndarray:
+            return spec.apply(hu, tumour, spacing, rng)[0]
+
     prepared = prepare_case(
         case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
         ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones, cfg.lung_channel,
-        cfg.blob_filter(),
+        cfg.blob_filter(), fade,
     )
     tmp = file.with_name(file.stem + ".tmp.npz")
     if prepared is None:
         np.savez(tmp, skipped=np.array(1))
     else:
+        prepared = PreparedCase(name, prepared.zones)
         arrays = {}
         for z, crop in prepared.zones.items():
             arrays[f"{z}_image"], arrays[f"{z}_label"] = crop.image, crop.label
@@ -70,20 +87,38 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path]) -> PreparedCase |
     return prepared
 
 
-def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2) -> list[PreparedCase]:
-    """Prepare (or load from cache) every case; cases without lungs are skipped with a note."""
-    cache = workdir / f"cache-{_cache_key(cfg)}"
-    cache.mkdir(parents=True, exist_ok=True)
+def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int]], log: Log, what: str,
+                  workers: int) -> list[PreparedCase]:
     out: list[PreparedCase] = []
-    jobs = [(c, cfg, cache) for c in cases]
     with ProcessPoolExecutor(max_workers=max(workers, 1)) as pool:
-        for i, (case, prepared) in enumerate(zip(cases, pool.map(_prepare_cached, jobs)), start=1):
+        for i, (job, prepared) in enumerate(zip(jobs, pool.map(_prepare_cached, jobs)), start=1):
             if prepared is None:
-                log(f"skipping {case.name}: no lungs found")
+                log(f"skipping {job[0].name}: no lungs found")
             else:
                 out.append(prepared)
-            if i % 5 == 0 or i == len(cases):
-                log(f"prepared {i}/{len(cases)} cases")
+            if i % 5 == 0 or i == len(jobs):
+                log(f"prepared {i}/{len(jobs)} {what}")
+    return out
+
+
+def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2,
+                faint_copies: int = 0) -> list[PreparedCase]:
+    """Prepare (or load from cache) every case; cases without lungs are skipped with a note.
+
+    With ``faint_copies``, each case that has tumour in one of its zones also gives that many
+    faint-tumour copies (after all originals; cached in a sub-folder named by the fading
+    parameters, so changing them never reuses stale copies).
+    """
+    cache = workdir / f"cache-{_cache_key(cfg)}"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = _prepare_many([(c, cfg, cache, 0) for c in cases], log, "cases", workers)
+    if faint_copies:
+        spec = json.dumps(cfg.faint_tumours().to_dict(), sort_keys=True)
+        faint_cache = cache / f"faint-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+        faint_cache.mkdir(exist_ok=True)
+        with_tumour = {p.name for p in out if any(crop.label.any() for crop in p.zones.values())}
+        jobs = [(c, cfg, faint_cache, k) for c in cases if c.name in with_tumour for k in range(1, faint_copies + 1)]
+        out += _prepare_many(jobs, log, "faint-tumour copies", workers)
     return out
 
 
@@ -174,7 +209,7 @@ def run_training(
             f"cases ({', '.join(leaked)}); validation Dice, the keep-the-start rule and threshold calibration "
             "will be optimistic for them. Use the same --split-seed in every stage of a recipe.")
     t0 = time.perf_counter()
-    train_prep = prepare_all(train_cases, cfg, workdir, log)
+    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies)
     val_prep = prepare_all(val_cases, cfg, workdir, log)
     if not train_prep:
         raise DatasetError("no usable training case (lungs were not found in any image).")
