@@ -39,9 +39,17 @@ def _cache_key(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
 
-def _faint_seed(case_name: str, copy: int) -> int:
-    """The seed of one faint copy: fixed by the case's name, whatever the order of preparation."""
-    return int.from_bytes(hashlib.sha256(f"{case_name}~faint{copy}".encode()).digest()[:8], "little")
+def _faint_fader(cfg: TrainConfig, case_name: str, copy: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The fading of one faint copy, ``fade(hu, tumour) -> faded hu``. Its seed is fixed by
+    the case's name and the copy's number, whatever the order of preparation."""
+    spec, spacing = cfg.faint_tumours(), tuple(cfg.spacing_mm)
+    seed = int.from_bytes(hashlib.sha256(f"{case_name}~faint{copy}".encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+
+    def fade(hu: np.ndarray, tumour: np.ndarray) -> np.ndarray:
+        return spec.apply(hu, tumour, spacing, rng)[0]
+
+    return fade
 
 
 def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedCase | None:
@@ -60,14 +68,7 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedC
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
             zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), copy > 0)
         return PreparedCase(name, zones)
-    fade = None
-    if copy:
-        spec, rng = cfg.faint_tumours(), np.random.default_rng(_faint_seed(case.name, copy))
-        spacing = tuple(cfg.spacing_mm)
-
-        def fade(hu: np.ndarray, tumour: np.ndarray) -> np.ndarray:
-            return spec.apply(hu, tumour, spacing, rng)[0]
-
+    fade = _faint_fader(cfg, case.name, copy) if copy else None
     prepared = prepare_case(
         case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
         ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones, cfg.lung_channel,
@@ -89,6 +90,8 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedC
 
 def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int]], log: Log, what: str,
                   workers: int) -> list[PreparedCase]:
+    """Run ``_prepare_cached`` over ``jobs`` in ``workers`` processes, logging progress as
+    "prepared i/n <what>"; cases without lungs are left out with a note."""
     out: list[PreparedCase] = []
     with ProcessPoolExecutor(max_workers=max(workers, 1)) as pool:
         for i, (job, prepared) in enumerate(zip(jobs, pool.map(_prepare_cached, jobs)), start=1):
