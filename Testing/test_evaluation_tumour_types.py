@@ -1,4 +1,4 @@
-"""Detection by phantom tumour type (kind, location, zone): a real phantom's label and meta,
+"""Detection by phantom tumour type (kind, size, location, zone): a real phantom's label and meta,
 a prediction that misses one known tumour, the real evaluation's lesions.csv."""
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ def _prediction_without(case, missed: dict) -> np.ndarray:
     return (truth & (components != number)).astype(np.uint16)
 
 
-def _write_evaluation(tmp_path: Path, case, prediction: np.ndarray, name: str = "lung_000") -> tuple[Path, Path]:
+def _write_evaluation(tmp_path: Path, case, prediction: np.ndarray, name: str = "lung_000",
+                      probability: np.ndarray | None = None) -> tuple[Path, Path]:
     truth = sitk.GetArrayFromImage(case.label) > 0
     image = case.image
-    evaluation = evaluate_prediction(prediction, None, truth, image.GetSpacing(), origin=image.GetOrigin(),
+    evaluation = evaluate_prediction(prediction, probability, truth, image.GetSpacing(), origin=image.GetOrigin(),
                                      direction=image.GetDirection(), case=name)
     write_results(tmp_path, [], [], lesion_rows(evaluation))
     meta_dir = tmp_path / "meta"
@@ -54,8 +55,35 @@ def test_a_missed_tumour_is_reported_under_its_own_kind_and_location(tmp_path):
         1 for t in tumours if t["location"] == missed["location"]) - 1
     assert sum(v["total"] for v in by_location.values()) == 3
     table = detection_table(outcomes)
-    assert set(table) == {"kind", "location", "zone"}
+    assert set(table) == {"kind", "size", "location", "zone"}
     assert sum(v["detected"] for v in table["kind"].values()) == 2
+    assert sum(v["total"] for v in table["size"].values()) == 3
+    # without a probability map nothing counts as a response
+    assert all(o["peak_probability"] != o["peak_probability"] for o in outcomes)  # nan
+    assert sum(v["responded"] for v in table["kind"].values()) == 0
+
+
+def test_responded_counts_a_tumour_the_network_saw_but_did_not_report(tmp_path):
+    """Probability 0.9 inside two tumours, 0.3 inside the third; the prediction misses the
+    third and a fourth-like case: the table separates "not reported" from "not seen"."""
+    case = phantom(2)
+    tumours = case.meta["tumours"]
+    truth = sitk.GetArrayFromImage(case.label) > 0
+    components, _ = ndi.label(truth)
+    probability = np.where(truth, 0.9, 0.01).astype(np.float32)
+    seen_not_reported, unseen = tumours[1], tumours[2]
+    for tumour, peak in ((seen_not_reported, 0.6), (unseen, 0.3)):
+        i, j, k = case.label.TransformPhysicalPointToIndex(tumour["centre_lps_mm"])
+        probability[components == components[k, j, i]] = peak
+    prediction = _prediction_without(case, seen_not_reported) * (probability != 0.3)
+    lesions_csv, meta_dir = _write_evaluation(tmp_path, case, prediction.astype(np.uint16), probability=probability)
+
+    outcomes = tumour_outcomes(lesions_csv, meta_dir)
+    assert [o["detected"] for o in outcomes] == [True, False, False]
+    assert [round(o["peak_probability"], 3) for o in outcomes] == [0.9, 0.6, 0.3]
+    by_kind = detection_table(outcomes)["kind"]
+    assert sum(v["detected"] for v in by_kind.values()) == 1
+    assert sum(v["responded"] for v in by_kind.values()) == 2  # 0.9 and 0.6 reach 0.5; 0.3 does not
 
 
 def test_size_floor_and_cases_without_meta(tmp_path):

@@ -39,7 +39,7 @@ from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
 from lungtumorseg.evaluation.plots import plot_detection_by_tumour_type  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
-from lungtumorseg.evaluation.tumour_types import GROUPINGS, detection_table, tumour_outcomes  # noqa: E402
+from lungtumorseg.evaluation.tumour_types import GROUPINGS, RESPONSE_PEAK, detection_table, tumour_outcomes  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import default_package_dir  # noqa: E402
@@ -142,10 +142,11 @@ def main() -> int:
     outcomes = tumour_outcomes(args.out / "lesions.csv", data / "meta")
     numbers["detection_by_phantom_tumour"] = {"all": detection_table(outcomes),
                                               "ge_10mm": detection_table(outcomes, 10.0)}
-    print("  tumours found, by phantom description (all sizes):")
+    print(f"  tumours found / total (network responded: peak >= {RESPONSE_PEAK}), by phantom description:")
     for grouping in GROUPINGS:
         table = numbers["detection_by_phantom_tumour"]["all"][grouping]
-        print(f"    {grouping:9s} " + ", ".join(f"{group} {v['detected']}/{v['total']}" for group, v in table.items()))
+        print(f"    {grouping:9s} " + ", ".join(f"{group} {v['detected']}/{v['total']} ({v['responded']})"
+                                               for group, v in table.items()))
     plot_detection_by_tumour_type(numbers["detection_by_phantom_tumour"]["all"],
                                   args.out / "detection_by_tumour_type.png", SYNTHETIC_NOTE)
     (args.out / "criteria.json").write_text(json.dumps(numbers, indent=2) + "\n")

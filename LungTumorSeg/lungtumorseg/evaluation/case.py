@@ -73,7 +73,7 @@ def evaluate_prediction(
     grid = Grid.of(spacing, origin, direction)
     slice_axis = axial_axis(grid.direction)
     voxel = voxel_metrics(pred, ref, grid.spacing_xyz, prob, slice_axis)
-    detection = detect_lesions(pred, ref, grid.spacing_xyz, min_iou, label_components(pred))
+    detection = detect_lesions(pred, ref, grid.spacing_xyz, min_iou, label_components(pred), prob)
     _place_lesions(detection, grid, lung_z_mm)
     zones: dict[str, dict[str, float]] = {}
     if lung_z_mm is not None:

@@ -73,6 +73,9 @@ LESION_FIELDS: dict[str, str] = {
     "matched": "truth: detected; predicted: overlaps a truth lesion (False = false positive)",
     "best_iou": "best IoU with one component of the other mask (0 if none overlaps)",
     "n_overlapping": "number of components of the other mask it overlaps",
+    "peak_probability": "highest tumour probability inside the lesion (nan without a probability map); "
+                        "a missed truth lesion with a low peak was not seen by the network, one with a high "
+                        "peak was removed by the threshold or the lesion filters",
     "centroid_l_mm": "centroid, LPS x (right to left), mm",
     "centroid_p_mm": "centroid, LPS y (anterior to posterior), mm",
     "centroid_s_mm": "centroid, LPS z (inferior to superior), mm",

@@ -66,6 +66,10 @@ class LesionRecord:
     n_overlapping: int  # components of the other mask it touches
     centroid_lps_mm: list[float] = field(default_factory=list)
     zone: str = "unknown"
+    # highest tumour probability inside the lesion (nan without a probability map): tells a
+    # lesion the network did not respond to (a miss no operating point can recover) from one
+    # it saw but the threshold or the lesion filters removed
+    peak_probability: float = float("nan")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,12 +107,14 @@ class DetectionResult:
 
 def _records(
     kind: str, labels: np.ndarray, n: int, sizes: np.ndarray, voxel_mm3: float,
-    iou: np.ndarray, touching: np.ndarray, matched: np.ndarray,
+    iou: np.ndarray, touching: np.ndarray, matched: np.ndarray, probability: Optional[np.ndarray] = None,
 ) -> list[LesionRecord]:
     """One record per component; ``sizes[a]`` is component ``a + 1``'s voxel count."""
     if n == 0:
         return []
     centres = ndi.center_of_mass(labels > 0, labels, np.arange(1, n + 1))
+    peaks = ndi.maximum(probability, labels, np.arange(1, n + 1)) if probability is not None \
+        else np.full(n, float("nan"))
     out = []
     for a in range(n):
         vol = float(sizes[a]) * voxel_mm3
@@ -117,6 +123,7 @@ def _records(
             kind, a + 1, int(sizes[a]), vol / 1000.0, d, size_bin(d),
             [float(c) for c in centres[a]], bool(matched[a]),
             float(iou[a].max()) if iou.shape[1] else 0.0, int(touching[a].sum()),
+            peak_probability=float(peaks[a]),
         ))
     return out
 
@@ -127,10 +134,12 @@ def detect_lesions(
     spacing_xyz: Sequence[float],
     min_iou: float = 0.0,
     pred_components: Optional[tuple[np.ndarray, int]] = None,
+    probability: Optional[np.ndarray] = None,
 ) -> DetectionResult:
     """Match the connected components of ``pred`` and ``truth`` (rules in the module doc).
 
-    ``pred_components`` may pass an existing (labels, count) to skip relabelling.
+    ``pred_components`` may pass an existing (labels, count) to skip relabelling. With the
+    tumour ``probability`` map (same shape), every record gets its ``peak_probability``.
     """
     t_lab, n_t = label_components(truth)
     p_lab, n_p = pred_components if pred_components is not None else label_components(pred)
@@ -149,8 +158,8 @@ def detect_lesions(
     true_pred = touching.any(axis=0) if n_t else np.zeros(n_p, bool)
     voxel_mm3 = float(np.prod(spacing_xyz))
     return DetectionResult(
-        _records("truth", t_lab, n_t, t_size[1:], voxel_mm3, iou, touching, detected),
-        _records("predicted", p_lab, n_p, p_size[1:], voxel_mm3, iou.T, touching.T, true_pred),
+        _records("truth", t_lab, n_t, t_size[1:], voxel_mm3, iou, touching, detected, probability),
+        _records("predicted", p_lab, n_p, p_size[1:], voxel_mm3, iou.T, touching.T, true_pred, probability),
         float(min_iou),
     )
 

@@ -155,13 +155,19 @@ def plot_detection_by_size(by_size: dict[str, dict[str, float]], path: Path, not
 def plot_detection_by_tumour_type(table: dict[str, dict[str, dict[str, float]]], path: Path,
                                   note: Optional[str] = None) -> Path:
     """One panel per grouping of ``lungtumorseg.evaluation.tumour_types.detection_table``
-    (kind, location, zone): sensitivity per group with ``detected/total`` above each bar."""
+    (kind, size, location, zone): sensitivity per group with ``detected/total`` above each
+    bar and, where recorded, the share the network responded to as an outlined bar."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 4), squeeze=False)
     for ax, (grouping, groups) in zip(axes[0], table.items()):
         names = list(groups)
+        if all("responded" in groups[n] for n in names):
+            ax.bar(range(len(names)), [groups[n]["responded"] / groups[n]["total"] for n in names],
+                   fill=False, edgecolor="black", linestyle="--", label="network responded (peak >= 0.5)")
         _detection_bars(ax, names, [groups[n]["detected"] for n in names], [groups[n]["total"] for n in names])
         ax.set_title(f"Tumours found by {grouping}")
+    if any(ax.get_legend_handles_labels()[0] for ax in axes[0]):
+        axes[0][0].legend(loc="upper left", fontsize=7)
     return _finish(fig, path, note)
 
 
