@@ -377,3 +377,32 @@ def test_an_added_input_channel_starts_at_zero_so_the_network_computes_what_its_
 def test_feature_size_must_be_a_multiple_of_four(tmp_path, capsys):
     assert main(["train", str(tmp_path), "-o", str(tmp_path / "m"), "--feature-size", "6"]) != 0
     assert "--feature-size must be a positive multiple of 4" in capsys.readouterr().err
+
+
+def test_another_window_size_interpolates_the_position_embedding_instead_of_starting_it_fresh():
+    import torch
+
+    from lungtumorseg.models.network import build_unetr, reduced_unetr_config
+    from lungtumorseg.training.trainer import resize_position_embedding, transfer_weights
+
+    torch.manual_seed(2)
+    source = build_unetr(reduced_unetr_config(48)).state_dict()  # 3³ tokens
+    target = build_unetr(reduced_unetr_config(64))  # 4³ tokens
+    state, fresh = transfer_weights(source, target.state_dict())
+    target.load_state_dict(state)
+    key = "vit.patch_embedding.position_embeddings"
+    assert fresh == [] and state[key].shape == (1, 64, source[key].shape[2])
+    # Each corner token of the 4³ grid lies nearest the matching corner of the 3³ grid, and
+    # a smooth (linear) embedding stays linear after resampling.
+    old = source[key][0].reshape(3, 3, 3, -1)
+    new = state[key][0].reshape(4, 4, 4, -1)
+    corner_old, corner_new = old[0, 0, 0], new[0, 0, 0]
+    assert torch.linalg.norm(corner_new - corner_old) < torch.linalg.norm(corner_new - old[1, 1, 1])
+    ramp = torch.arange(27, dtype=torch.float32).reshape(3, 3, 3)  # 9z + 3y + x
+    linear = ramp.reshape(1, 27, 1).repeat(1, 1, 4)
+    resized = resize_position_embedding(linear, 64)[0, :, 0].reshape(4, 4, 4)
+    # interior steps of the 4³ grid are 3/4 of the 3³ grid's (the edges are clamped)
+    assert float(resized[2, 1, 1] - resized[1, 1, 1]) == pytest.approx(9 * 0.75)
+    assert float(resized[1, 2, 1] - resized[1, 1, 1]) == pytest.approx(3 * 0.75)
+    assert float(resized[1, 1, 2] - resized[1, 1, 1]) == pytest.approx(1 * 0.75)
+    assert resize_position_embedding(torch.zeros(1, 10, 4), 64) is None  # not a cubic grid

@@ -59,6 +59,25 @@ def _snapshot(net: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 _INPUT_LAYERS = ("vit.patch_embedding", "encoder1.layer.conv1", "encoder1.layer.conv3")  # see the input channels
+_POSITION_EMBEDDING = "vit.patch_embedding.position_embeddings"
+
+
+def resize_position_embedding(value: torch.Tensor, tokens: int) -> torch.Tensor | None:
+    """The transformer's learned position embedding, (1, n³, hidden), resampled to ``tokens``
+    = m³ positions by trilinear interpolation over the cubic token grid.
+
+    A window of another size (e.g. 64³ voxels on a 1.0 mm grid instead of 48³ at 1.5 mm)
+    has another number of 16-voxel patches; interpolating the embedding keeps what each
+    position meant relative to the window, as ViT does when fine-tuned at a higher
+    resolution (Dosovitskiy et al., ICLR 2021, sec. 3.2), instead of starting it at random.
+    Returns None when either grid is not a cube.
+    """
+    old_side, new_side = round(value.shape[1] ** (1 / 3)), round(tokens ** (1 / 3))
+    if value.dim() != 3 or old_side ** 3 != value.shape[1] or new_side ** 3 != tokens:
+        return None
+    grid = value[0].T.reshape(1, value.shape[2], old_side, old_side, old_side)
+    grid = torch.nn.functional.interpolate(grid, size=(new_side,) * 3, mode="trilinear", align_corners=False)
+    return grid.reshape(value.shape[2], tokens).T[None].contiguous()
 
 
 def transfer_weights(
@@ -69,6 +88,8 @@ def transfer_weights(
     * More input channels in the target (a CT-only model warm-starting one that also sees
       the lung prior): the new channels start at zero, so at step 0 the network computes
       exactly what the source computed and learns to use the new channel.
+    * Another window size (``--roi``): the position embedding is interpolated to the new
+      token grid (:func:`resize_position_embedding`); every other tensor's shape is the same.
     * Any other shape difference (e.g. a wider convolutional decoder, ``--feature-size``):
       that tensor keeps the target's fresh initialisation. The transformer, whose shapes do
       not depend on the decoder width, is carried over.
@@ -76,6 +97,9 @@ def transfer_weights(
     out, fresh = {}, []
     for key, want in target.items():
         value = source.get(key)
+        if key == _POSITION_EMBEDDING and value is not None and value.shape != want.shape \
+                and value.shape[2:] == want.shape[2:]:
+            value = resize_position_embedding(value, want.shape[1])
         if value is not None and key.startswith(_INPUT_LAYERS) and value.dim() == want.dim() > 1 \
                 and value.shape[1] < want.shape[1] \
                 and value.shape[:1] + value.shape[2:] == want.shape[:1] + want.shape[2:]:
@@ -140,12 +164,16 @@ def train_zone(
 
         source = load_package(cfg.init_from)
         init_zone = zone if zone in source.card.zones else source.card.zones[0]
-        state, fresh = transfer_weights(source.load_network(init_zone, cfg.device).state_dict(), net.state_dict())
+        source_state = source.load_network(init_zone, cfg.device).state_dict()
+        state, fresh = transfer_weights(source_state, net.state_dict())
         net.load_state_dict(state)
         partial_start = bool(fresh)
+        resized = _POSITION_EMBEDDING not in fresh and source_state[_POSITION_EMBEDDING].shape != state[_POSITION_EMBEDDING].shape
         log(f"[{zone}] initialised from {cfg.init_from}"
             + (f" ({len(state) - len(fresh)} of {len(state)} tensors; {len(fresh)} start fresh because their shapes "
-               f"differ, e.g. {fresh[0]})" if fresh else ""))
+               f"differ, e.g. {fresh[0]})" if fresh else "")
+            + (f"; position embedding interpolated from {source_state[_POSITION_EMBEDDING].shape[1]} to "
+               f"{state[_POSITION_EMBEDDING].shape[1]} tokens (another window size)" if resized else ""))
     def stop_requested() -> bool:
         return stop_file is not None and stop_file.exists()
 
