@@ -1,19 +1,20 @@
 """Crop-space evaluation of one zone network on prepared calibration crops.
 
-usage: zone_eval.py CHECKPOINT_OR_PACKAGE CACHE_DIR ROI SPACING ZONE OUT.json
+usage: python benchmarks/results/grid_experiment/zone_eval.py CHECKPOINT_OR_PACKAGE CACHE_DIR ROI SPACING ZONE OUT.json
 Per truth component inside the zone core: equivalent diameter, mean HU, peak probability.
 False findings: components of p >= 0.5 in the core that touch no tumour, >= 250 mm3.
 """
 import sys, json, numpy as np, torch
-sys.path.insert(0, "/work/main/LungTumorSeg")
 from pathlib import Path
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 from scipy import ndimage as ndi
 from lungtumorseg.models.network import build_unetr
 from lungtumorseg.training.prepare import ZoneCrop
 from lungtumorseg.training.mining import tumour_probability
 torch.set_num_threads(int(__import__("os").environ.get("THREADS", "2")))
 src, cache, roi, spacing, zone, out = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
-card = json.load(open("/work/main/LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/model.json"))
+card = json.load(open(ROOT / "LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/model.json"))
 network = {**card["network"], "img_size": [roi] * 3}
 net = build_unetr(network)
 if src.endswith(".pt"):
