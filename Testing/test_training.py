@@ -406,3 +406,27 @@ def test_another_window_size_interpolates_the_position_embedding_instead_of_star
     assert float(resized[1, 2, 1] - resized[1, 1, 1]) == pytest.approx(3 * 0.75)
     assert float(resized[1, 1, 2] - resized[1, 1, 1]) == pytest.approx(1 * 0.75)
     assert resize_position_embedding(torch.zeros(1, 10, 4), 64) is None  # not a cubic grid
+
+
+def test_a_one_zone_run_holds_only_its_zone_in_memory_but_caches_every_zone(tmp_path):
+    from lungtumorseg.training.config import TrainConfig
+    from lungtumorseg.training.run import prepare_all
+
+    data = tmp_path / "data"
+    write_msd_dataset(data, 3, 710, tiny_phantom_config())
+    cases = discover_cases(data)
+    cfg = TrainConfig(spacing_mm=[4.0, 4.0, 4.0], lung_channel=True)
+    upper = prepare_all(cases, cfg, tmp_path / "work", lambda line: None, workers=1, faint_copies=1, zones=["upper"])
+    assert upper and all(list(p.zones) == ["upper"] for p in upper)
+    cached = sorted((tmp_path / "work").glob("cache-*/lung_*.npz"))
+    assert len(cached) == len(cases)
+    with np.load(cached[0]) as arrays:
+        assert {f"{z}_image" for z in cfg.zones} <= set(arrays.files)
+    # From the cache, every zone again; the faint copies are those of a full run (cases with
+    # tumour in any zone), whichever zone a run keeps.
+    full = prepare_all(cases, cfg, tmp_path / "work", lambda line: None, workers=1, faint_copies=1)
+    assert all(list(p.zones) == list(cfg.zones) for p in full)
+    assert [p.name for p in full] == [p.name for p in upper]
+    assert any("~faint" in p.name for p in full)
+    for a, b in zip(upper, full):
+        assert np.array_equal(a.zones["upper"].image, b.zones["upper"].image)

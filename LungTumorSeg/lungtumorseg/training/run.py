@@ -52,10 +52,12 @@ def _faint_fader(cfg: TrainConfig, case_name: str, copy: int) -> Callable[[np.nd
     return fade
 
 
-def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedCase | None:
+def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int, tuple[str, ...]]) -> PreparedCase | None:
     """One case's crops from the cache, or prepared and cached; ``copy`` > 0 makes the
-    ``copy``-th faint-tumour copy of the case instead (``training.faint``)."""
-    case, cfg, cache, copy = args
+    ``copy``-th faint-tumour copy of the case instead (``training.faint``). Every zone is
+    cached; only the zones in ``keep`` are returned (a run that trains one zone holds a
+    third of the crops in memory — at 1.0 mm a case's three crops take about 250 MB)."""
+    case, cfg, cache, copy, keep = args
     name = case.name if copy == 0 else f"{case.name}~faint{copy}"
     file = cache / f"{name}.npz"
     if file.is_file():
@@ -63,7 +65,7 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedC
         if "skipped" in data:
             return None
         zones = {}
-        for z in cfg.zones:
+        for z in keep:
             image = data[f"{z}_image"]
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
             zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), copy > 0)
@@ -78,17 +80,23 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int]) -> PreparedC
     if prepared is None:
         np.savez(tmp, skipped=np.array(1))
     else:
-        prepared = PreparedCase(name, prepared.zones)
         arrays = {}
         for z, crop in prepared.zones.items():
             arrays[f"{z}_image"], arrays[f"{z}_label"] = crop.image, crop.label
             arrays[f"{z}_core"] = np.array(crop.core_z)
         np.savez(tmp, **arrays)
+        prepared = PreparedCase(name, {z: prepared.zones[z] for z in keep})
     tmp.replace(file)
     return prepared
 
 
-def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int]], log: Log, what: str,
+def _cached_case_has_tumour(file: Path, zones: list[str]) -> bool:
+    """Whether a cached case has tumour in any of ``zones`` (reads only the label arrays)."""
+    with np.load(file) as data:
+        return any(data[f"{z}_label"].any() for z in zones)
+
+
+def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int, tuple[str, ...]]], log: Log, what: str,
                   workers: int) -> list[PreparedCase]:
     """Run ``_prepare_cached`` over ``jobs`` in ``workers`` processes, logging progress as
     "prepared i/n <what>"; cases without lungs are left out with a note."""
@@ -105,8 +113,9 @@ def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int]], log: Log
 
 
 def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2,
-                faint_copies: int = 0) -> list[PreparedCase]:
+                faint_copies: int = 0, zones: list[str] | None = None) -> list[PreparedCase]:
     """Prepare (or load from cache) every case; cases without lungs are skipped with a note.
+    Returns the crops of ``zones`` (default: every zone of ``cfg``); all zones are cached.
 
     With ``faint_copies``, each case that has tumour in one of its zones also gives that many
     faint-tumour copies (after all originals; cached in a sub-folder named by the fading
@@ -114,13 +123,16 @@ def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Lo
     """
     cache = workdir / f"cache-{_cache_key(cfg)}"
     cache.mkdir(parents=True, exist_ok=True)
-    out = _prepare_many([(c, cfg, cache, 0) for c in cases], log, "cases", workers)
+    keep = tuple(zones or cfg.zones)
+    out = _prepare_many([(c, cfg, cache, 0, keep) for c in cases], log, "cases", workers)
     if faint_copies:
         spec = json.dumps(cfg.faint_tumours().to_dict(), sort_keys=True)
         faint_cache = cache / f"faint-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
         faint_cache.mkdir(exist_ok=True)
-        with_tumour = {p.name for p in out if any(crop.label.any() for crop in p.zones.values())}
-        jobs = [(c, cfg, faint_cache, k) for c in cases if c.name in with_tumour for k in range(1, faint_copies + 1)]
+        # Tumour in any zone, whichever zones this run keeps: the same copies as a full run.
+        with_tumour = {p.name for p in out if _cached_case_has_tumour(cache / f"{p.name}.npz", cfg.zones)}
+        jobs = [(c, cfg, faint_cache, k, keep) for c in cases if c.name in with_tumour
+                for k in range(1, faint_copies + 1)]
         out += _prepare_many(jobs, log, "faint-tumour copies", workers)
     return out
 
@@ -212,16 +224,16 @@ def run_training(
             f"cases ({', '.join(leaked)}); validation Dice, the keep-the-start rule and threshold calibration "
             "will be optimistic for them. Use the same --split-seed in every stage of a recipe.")
     t0 = time.perf_counter()
-    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies)
-    val_prep = prepare_all(val_cases, cfg, workdir, log)
+    unknown = sorted(set(only_zones or []) - set(cfg.zones))
+    if unknown:
+        raise DatasetError(f"unknown zone(s) {unknown}; zones are {cfg.zones}")
+    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies, zones=only_zones)
+    val_prep = prepare_all(val_cases, cfg, workdir, log, zones=only_zones)
     if not train_prep:
         raise DatasetError("no usable training case (lungs were not found in any image).")
     log(f"preparation took {time.perf_counter() - t0:.0f} s")
     if prepare_only:
         return None
-    unknown = sorted(set(only_zones or []) - set(cfg.zones))
-    if unknown:
-        raise DatasetError(f"unknown zone(s) {unknown}; zones are {cfg.zones}")
     states, zone_metrics = {}, {}
     for zone in only_zones or cfg.zones:
         result = train_zone(
