@@ -1,0 +1,25 @@
+#!/bin/bash
+# Experiment C as run in session 13 (2026-11-24), from the repository root; see PLAN.md.
+# Data: the 60 training phantoms (seeds 100-159) in DATA, the 40 calibration phantoms (seeds 160-199) in CAL:
+#   lungtumorseg phantom DATA --cases 60 --seed 100 --size small --full-every 4 --msd --workers 2
+#   lungtumorseg phantom CAL --cases 40 --seed 160 --size small --msd
+DATA=${DATA:-/work/train/recipe/data}; CAL=${CAL:-/work/train/pp/gen40}; W=${W:-/work/train/s13}
+COMMON="--demo --lung-channel --blob-channel --seed 8 --split-seed 3 --name lungtumorseg-grid-experiment
+  --init-from LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom --lr 1.5e-4 --hard-negatives dense
+  --positive-ratio 0.45 --lung-ratio 0.35"
+# control arm: 1.5 mm grid, 48^3 windows (1 thread; ran beside the 1.0 mm preparation)
+lungtumorseg train $DATA -o $W/c15/model --workdir $W/c15/run $COMMON --roi 48 --zone upper --steps 1500 \
+  --val-every 500 --threads 1 --max-minutes 90
+# grid arm: 1.0 mm grid, 64^3 windows (position embedding interpolated 27 -> 64 tokens)
+lungtumorseg train $DATA -o $W/g10/model --workdir $W/g10/run $COMMON --spacing 1.0 --roi 64 --zone upper \
+  --steps 1500 --val-every 500 --threads 2 --max-minutes 150
+# calibration crops at both grids (upper zone kept in memory; every zone cached)
+lungtumorseg train $CAL -o $W/cal15/model --workdir $W/cal15 $COMMON --roi 48 --prepare-only
+lungtumorseg train $CAL -o $W/cal10/model --workdir $W/cal10 $COMMON --spacing 1.0 --roi 64 --zone upper --prepare-only
+E=benchmarks/results/grid_experiment/zone_eval.py
+THREADS=1 python $E LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom $W/cal15/cache-* 48 1.5 upper shipped_060.json
+THREADS=1 python $E $W/c15/run/checkpoints/upper.pt $W/cal15/cache-* 48 1.5 upper control_15.json
+# the grid arm's checkpoint as it was after the validation at step 1000 (best_state = the best validated so far)
+THREADS=1 python $E $W/eval/g10_step1000.pt $W/cal10/cache-* 64 1.0 upper grid_10_step1000.json
+python benchmarks/results/grid_experiment/compare.py shipped_0.6.0=shipped_060.json control_1.5mm=control_15.json \
+  grid_1.0mm_step1000=grid_10_step1000.json
