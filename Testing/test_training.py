@@ -430,3 +430,46 @@ def test_a_one_zone_run_holds_only_its_zone_in_memory_but_caches_every_zone(tmp_
     assert any("~faint" in p.name for p in full)
     for a, b in zip(upper, full):
         assert np.array_equal(a.zones["upper"].image, b.zones["upper"].image)
+
+
+def test_collecting_zones_trained_in_parallel_loads_no_crops_of_finished_zones(tmp_path, monkeypatch):
+    """Zones trained by separate ``--zone`` runs are collected into the package by a run
+    without ``--zone``; it must not load their crops (at 1.0 mm all three zones of 60 cases
+    would take ~15 GB) and must write exactly the weights the zone runs kept."""
+    import torch
+
+    from lungtumorseg.training import run as run_module
+
+    data = tmp_path / "data"
+    write_msd_dataset(data, 3, 720, tiny_phantom_config())
+    out, work = tmp_path / "model", tmp_path / "work"
+    args = ["train", str(data), "-o", str(out), "--workdir", str(work), "--steps", "1", "--val-every", "1",
+            "--roi", "32", "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel"]
+    for zone in ("upper", "middle", "lower"):
+        assert main(args + ["--zone", zone]) == 0
+    assert not out.exists()  # a subset of zones writes no package
+
+    kept_zones = []
+    real_prepare_all = run_module.prepare_all
+
+    def recording_prepare_all(*a, **kw):  # a spy: the real preparation runs
+        kept_zones.append(kw.get("zones"))
+        return real_prepare_all(*a, **kw)
+
+    monkeypatch.setattr(run_module, "prepare_all", recording_prepare_all)
+    assert main(args) == 0
+    assert kept_zones == [[], []]  # training and validation cases: no zone's crops held
+    log = (work / "train.log").read_text()
+    assert "already trained: their crops are not loaded" in log
+    package = load_package(out)
+    package.verify_all()
+    for zone in ("upper", "middle", "lower"):
+        best = torch.load(work / "checkpoints" / f"{zone}.pt", map_location="cpu", weights_only=True)["best_state"]
+        written = package.load_network(zone, "cpu").state_dict()
+        # Packages store float16 weights (models/package.py): compare at that precision.
+        assert all(torch.equal(written[k], best[k].half().float()) for k in best)
+
+    # More steps: every zone is pending again and its crops are loaded.
+    kept_zones.clear()
+    assert main(args[:7] + ["2"] + args[8:]) == 0
+    assert kept_zones[0] == ["upper", "middle", "lower"]

@@ -25,7 +25,7 @@ from ..zones import ZoneSpec
 from .config import TrainConfig
 from .dataset import CasePaths, discover_cases, split_cases
 from .prepare import PreparedCase, ZoneCrop, prepare_case
-from .trainer import train_zone
+from .trainer import checkpoint_finished, train_zone
 
 Log = Callable[[str], None]
 
@@ -115,7 +115,8 @@ def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int, tuple[str,
 def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2,
                 faint_copies: int = 0, zones: list[str] | None = None) -> list[PreparedCase]:
     """Prepare (or load from cache) every case; cases without lungs are skipped with a note.
-    Returns the crops of ``zones`` (default: every zone of ``cfg``); all zones are cached.
+    Returns the crops of ``zones`` (default: every zone of ``cfg``; an empty list: none, the
+    cases are only checked and cached); all zones are cached.
 
     With ``faint_copies``, each case that has tumour in one of its zones also gives that many
     faint-tumour copies (after all originals; cached in a sub-folder named by the fading
@@ -123,7 +124,7 @@ def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Lo
     """
     cache = workdir / f"cache-{_cache_key(cfg)}"
     cache.mkdir(parents=True, exist_ok=True)
-    keep = tuple(zones or cfg.zones)
+    keep = tuple(cfg.zones if zones is None else zones)
     out = _prepare_many([(c, cfg, cache, 0, keep) for c in cases], log, "cases", workers)
     if faint_copies:
         spec = json.dumps(cfg.faint_tumours().to_dict(), sort_keys=True)
@@ -227,21 +228,28 @@ def run_training(
     unknown = sorted(set(only_zones or []) - set(cfg.zones))
     if unknown:
         raise DatasetError(f"unknown zone(s) {unknown}; zones are {cfg.zones}")
-    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies, zones=only_zones)
-    val_prep = prepare_all(val_cases, cfg, workdir, log, zones=only_zones)
+    wanted = list(only_zones or cfg.zones)
+    checkpoints = {zone: workdir / "checkpoints" / f"{zone}.pt" for zone in wanted}
+    # Zones already trained (e.g. by parallel --zone runs) need no crops: at 1.0 mm the crops
+    # of all three zones of 60 cases would take ~15 GB just to collect finished weights.
+    pending = [zone for zone in wanted if prepare_only or not checkpoint_finished(checkpoints[zone], cfg, workdir / STOP_FILE)]
+    if len(pending) < len(wanted):
+        log(f"zone(s) {[z for z in wanted if z not in pending]} already trained: their crops are not loaded")
+    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies, zones=pending)
+    val_prep = prepare_all(val_cases, cfg, workdir, log, zones=pending)
     if not train_prep:
         raise DatasetError("no usable training case (lungs were not found in any image).")
     log(f"preparation took {time.perf_counter() - t0:.0f} s")
     if prepare_only:
         return None
     states, zone_metrics = {}, {}
-    for zone in only_zones or cfg.zones:
+    for zone in wanted:
         result = train_zone(
             zone,
-            [p.zones[zone] for p in train_prep],
-            [p.zones[zone] for p in val_prep],
+            [p.zones[zone] for p in train_prep if zone in p.zones],
+            [p.zones[zone] for p in val_prep if zone in p.zones],
             cfg,
-            workdir / "checkpoints" / f"{zone}.pt",
+            checkpoints[zone],
             log,
             workdir / STOP_FILE,
         )

@@ -123,6 +123,25 @@ def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+def _finished(step: int, elapsed_s: float, stale: int, has_best: bool, cfg: TrainConfig,
+              stop_file: Path | None) -> bool:
+    """Whether a zone training in this state has nothing left to do: all steps run, time
+    budget spent, early-stopped, or asked to stop (``stop_file``) with best weights kept."""
+    return (step >= cfg.steps or bool(cfg.max_minutes and elapsed_s / 60 >= cfg.max_minutes)
+            or stale >= cfg.patience or (stop_file is not None and stop_file.exists() and has_best))
+
+
+def checkpoint_finished(checkpoint: Path, cfg: TrainConfig, stop_file: Path | None = None) -> bool:
+    """Whether ``checkpoint`` holds a finished zone training (``train_zone`` would only
+    return its best weights). Lets a run that collects zones trained by parallel processes
+    skip loading those zones' training crops."""
+    if not checkpoint.is_file():
+        return False
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return _finished(int(ck["step"]), float(ck["elapsed"]), int(ck["stale"]), ck["best_state"] is not None, cfg,
+                     stop_file)
+
+
 def train_zone(
     zone: str,
     train_crops: list[ZoneCrop],
@@ -177,8 +196,7 @@ def train_zone(
     def stop_requested() -> bool:
         return stop_file is not None and stop_file.exists()
 
-    if step >= cfg.steps or (cfg.max_minutes and elapsed / 60 >= cfg.max_minutes) or stale >= cfg.patience \
-            or (stop_requested() and best_state is not None):
+    if _finished(step, elapsed, stale, best_state is not None, cfg, stop_file):
         log(f"[{zone}] already finished")
         return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
 
