@@ -23,3 +23,15 @@ THREADS=1 python $E $W/c15/run/checkpoints/upper.pt $W/cal15/cache-* 48 1.5 uppe
 THREADS=1 python $E $W/eval/g10_step1000.pt $W/cal10/cache-* 64 1.0 upper grid_10_step1000.json
 python benchmarks/results/grid_experiment/compare.py shipped_0.6.0=shipped_060.json control_1.5mm=control_15.json \
   grid_1.0mm_step1000=grid_10_step1000.json
+
+# ---- stage 2 (session 14, PLAN_three_zones.md): middle and lower with the grid arm's recipe, in parallel,
+# into the same work folder (the upper checkpoint there is the grid arm's, finished at step 1,500)
+for ZONE in middle lower; do
+  lungtumorseg train $DATA -o $W/g10/model --workdir $W/g10/run $COMMON --spacing 1.0 --roi 64 --zone $ZONE \
+    --steps 1500 --val-every 500 --threads 1 --max-minutes 150 &
+done; wait
+# collect the three finished zones into the candidate package (loads no crops: 6 s)
+lungtumorseg train $DATA -o $W/candidate --workdir $W/g10/run ${COMMON/grid-experiment/grid-candidate} \
+  --spacing 1.0 --roi 64 --steps 1500 --val-every 500 --threads 2 --max-minutes 150
+python scripts/calibrate_threshold.py --model $W/candidate --data $DATA --calibration-data $CAL \
+  --cache $W/calcache --rule lesion-f1 --zone-limits --threads 2
