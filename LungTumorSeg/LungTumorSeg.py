@@ -97,6 +97,7 @@ class LungTumorSegParameterNode:
     maxElongation: float = 0.0  # 0 = no limit (the spin box shows "no limit")
     maxMeanHu: float = 3000.0  # widget_state.NO_DENSITY_LIMIT_HU = no limit
     zoneLimits: bool = True  # the model card's zone limits (if any) on top of the general limits
+    outlineGrowth: bool = True  # the model card's outline growth (if any) of the kept lesions
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -215,16 +216,10 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onModelSelected(self, index: int) -> None:
         package = self._currentPackage()
         if self._parameterNode and package and self._parameterNode.modelPath != str(package.path):
-            self._parameterNode.modelPath = str(package.path)
-            self._parameterNode.threshold = package.threshold  # defaults from the model card
-            self._parameterNode.minLesionMm3 = package.min_lesion_mm3
-            self._parameterNode.minPeakProbability = package.min_peak_probability
-            self._parameterNode.maxElongation = widget_state.elongation_for_gui(package.max_elongation)
-            self._parameterNode.maxMeanHu = widget_state.mean_hu_for_gui(package.max_mean_hu)
-            self._parameterNode.zoneOverlapMm = package.zone_overlap_mm
-            self._parameterNode.zoneLimits = True
-        enabled, tooltip = widget_state.zone_limits_text(package.zone_limits if package else {})
-        self.ui.zoneLimitsCheckBox.enabled, self.ui.zoneLimitsCheckBox.toolTip = enabled, tooltip
+            for name, value in widget_state.card_defaults(package).items():  # defaults from the model card
+                setattr(self._parameterNode, name, value)
+        for name, (enabled, tooltip) in widget_state.card_check_boxes(package).items():
+            getattr(self.ui, name).enabled, getattr(self.ui, name).toolTip = enabled, tooltip
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
         self._updateApplyState()
@@ -422,20 +417,23 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_elongation=widget_state.elongation_from_gui(p.maxElongation),
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation, table_node=p.lesionTable,
-            show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits)
+            show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits,
+            outline_growth=p.outlineGrowth)
 
     @staticmethod
     def updateLesions(parameterNode) -> kept_probability.UpdateResult:
         """Lesions of the output segmentation re-derived from its kept probability map with the
         parameter node's threshold and filters (no inference); replaces segments and table rows.
-        The run's card zone limits stay on top of the filters unless "zone limits" is unchecked."""
+        The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, and
+        its card outline growth applies unless "grow outlines" is unchecked."""
         p = parameterNode
         kept = kept_probability.kept_run(p.outputSegmentation)
         rule = kept_probability.update_rule(
             kept.record if kept else None, logic_core.card_zone_limits(p.modelPath or None), p.zoneLimits,
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
             max_elongation=widget_state.elongation_from_gui(p.maxElongation),
-            max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu))
+            max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), outline_growth=p.outlineGrowth,
+            package_outline_growth=logic_core.card_outline_growth(p.modelPath or None))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
                                                  terminology=logic_core.lesion_terminology(p.modelPath or None))
         p.lesionTable = result.table_node

@@ -358,6 +358,29 @@ def test_relabel_applies_the_run_reports_zone_limits_unless_told_not_to(predicte
     np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "plain.nii.gz"))), original)
 
 
+def test_relabel_grows_outlines_as_the_run_report_says_unless_told_not_to(predicted, tmp_path):
+    """Outline growth in the run report (as a card's would be) grows every lesion, keeps the
+    lesion count, and is recorded; --no-outline-growth gives back predict's labels."""
+    out = predicted["dir"]
+    run_report = json.loads((out / "report.json").read_text())
+    growth = {"min_hu": -1000.0, "max_hu": 3000.0, "max_distance_mm": 5.0}  # any density: every lesion grows
+    run_report["postprocessing"]["outline_growth"] = growth
+    (tmp_path / "grow.json").write_text(json.dumps(run_report))
+    original = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
+    for flags, name in (([], "grown"), (["--no-outline-growth"], "plain")):
+        code, _, err = run_cli(["relabel", predicted["src"], out / "prob.nrrd", "-o", tmp_path / f"{name}.nii.gz",
+                                "--run-report", tmp_path / "grow.json", "--report", tmp_path / f"{name}-out.json",
+                                *flags])
+        assert code == 0, err
+    grown_report = json.loads((tmp_path / "grown-out.json").read_text())
+    assert grown_report["postprocessing"]["outline_growth"] == growth
+    grown = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "grown.nii.gz")))
+    assert grown.max() == original.max() and original.max() >= 1
+    assert ((original > 0) <= (grown > 0)).all() and (grown > 0).sum() > (original > 0).sum()
+    assert "outline_growth" not in json.loads((tmp_path / "plain-out.json").read_text())["postprocessing"]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "plain.nii.gz"))), original)
+
+
 def test_relabel_without_settings_says_what_to_give(predicted, tmp_path):
     code, _, err = run_cli(["relabel", predicted["src"], predicted["dir"] / "prob.nrrd", "-o", tmp_path / "x.nii.gz"])
     assert code == 2 and "--threshold" in err

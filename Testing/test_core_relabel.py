@@ -144,3 +144,24 @@ def test_a_zone_limit_removes_exactly_the_lesions_of_its_zone(run):
         [(l["voxels"], l["zone"]) for l in expected]
     _, unzoned = lesions_from_probability(result.probability, case.image, report["threshold"], rule, MeasureContext())
     assert len(unzoned) == len(result.lesions)
+
+
+def test_outline_growth_reaches_past_the_box_of_the_thresholded_voxels(run):
+    """Relabelling works in the box of the voxels at or above the threshold; grown outlines
+    reach a few millimetres beyond it, so the box is padded: the result must equal growing
+    on the whole image, and growth must have added voxels outside the thresholded set."""
+    from lungtumorseg.outline import OutlineGrowth
+
+    case, result = run
+    rule = LesionFilter.from_dict(dict(result.report("case", load_package(shared_package_dir()))["postprocessing"]))
+    grown_rule = LesionFilter.from_dict({**rule.to_dict(), "outline_growth": {
+        "min_hu": -900.0, "max_hu": 100.0, "max_distance_mm": 6.0}})
+    labels, lesions = lesions_from_probability(result.probability, case.image, result.threshold, grown_rule)
+    whole = label_lesions(result.probability, result.threshold, grown_rule, ct=case.image)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), sitk.GetArrayFromImage(whole))
+    grown = sitk.GetArrayFromImage(labels) > 0
+    above = sitk.GetArrayFromImage(result.probability) >= result.threshold
+    assert (grown & ~above).any(), "growth added nothing: the test would not see a cut box"
+    assert len(lesions) == len(result.lesions)  # growth changes outlines, never which lesions exist
+    plain, _ = lesions_from_probability(result.probability, case.image, result.threshold, rule)
+    assert (sitk.GetArrayFromImage(plain) > 0).sum() < grown.sum()

@@ -139,3 +139,29 @@ def test_dependency_pins_match_pyproject():
         assert pins[name.lower()] == requirement, (name, requirement, pins.get(name.lower()))
     assert pins["torch"] == "torch" + dependencies.TORCH_REQUIREMENT
     assert dependencies.missing_packages(find_spec=lambda n: None if n == "monai" else object()) == ["monai"]
+
+
+def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
+    """The Widget sets these by name (setattr/getattr), so the names are checked here: every
+    default is a parameter-node field, every check box exists in the .ui, and the demo card's
+    operating point and options arrive as the card states them."""
+    import json
+
+    import slicer_env  # noqa: F401
+    from LungTumorSegLib import model_packages, widget_state
+
+    source = (MODULE / "LungTumorSeg.py").read_text(encoding="utf-8")
+    wrapper = next(n for n in ast.parse(source).body
+                   if isinstance(n, ast.ClassDef) and n.name == "LungTumorSegParameterNode")
+    fields = {n.target.id for n in wrapper.body if isinstance(n, ast.AnnAssign)}
+    demo = MODULE / "Resources" / "Models" / "lungtumorseg-demo-phantom"
+    package = model_packages.read_package(demo)
+    defaults = widget_state.card_defaults(package)
+    assert set(defaults) <= fields, sorted(set(defaults) - fields)
+    post = json.loads((demo / "model.json").read_text())["postprocessing"]
+    assert defaults["threshold"] == post["threshold"] and defaults["minLesionMm3"] == post["min_lesion_mm3"]
+    assert defaults["maxMeanHu"] == post["max_mean_hu"] and defaults["outlineGrowth"] and defaults["zoneLimits"]
+    boxes = widget_state.card_check_boxes(package)
+    assert set(boxes) <= set(_ui_widgets()), sorted(set(boxes) - set(_ui_widgets()))
+    assert all(enabled for enabled, _ in boxes.values())  # the demo card has zone limits and outline growth
+    assert not any(enabled for enabled, _ in widget_state.card_check_boxes(None).values())

@@ -334,3 +334,29 @@ def test_kept_map_survives_saving_and_reloading_the_scene(slicer_env, contract, 
                                   slicer.util.arrayFromVolume(kept.probability_node))
     update = kept_probability.update_lesions(segmentation, 0.65, LesionFilter())
     assert _segment_names(segmentation) == ["Lesion 1", "Lesion 2"] and len(update.lesions) == 2
+
+
+def test_update_rule_keeps_the_outline_growth_the_run_applied():
+    from LungTumorSegLib.kept_probability import update_rule
+
+    growth = {"min_hu": -550.0, "max_hu": 100.0, "max_distance_mm": 4.0}
+    record = {"card_zone_limits": {}, "postprocessing": {"threshold": 0.1, "outline_growth": growth}}
+    assert update_rule(record, None, True, **GENERAL).to_dict()["outline_growth"] == growth
+    # a run with growth switched off (--no-outline-growth) is updated without it
+    assert update_rule({"postprocessing": {"threshold": 0.1}}, None, True, **GENERAL).outline_growth is None
+
+
+def test_update_rule_switches_the_cards_outline_growth_recorded_with_the_run_on_and_off():
+    from LungTumorSegLib.kept_probability import run_record, update_rule
+
+    growth = {"min_hu": -550.0, "max_hu": 100.0, "max_distance_mm": 4.0}
+    report = {"threshold": 0.1, "postprocessing": {"threshold": 0.1}}  # the run had --no-outline-growth
+    record = run_record(report, {}, growth)
+    assert update_rule(record, None, True, **GENERAL).to_dict()["outline_growth"] == growth  # checked again: on
+    assert update_rule(record, None, True, outline_growth=False, **GENERAL).outline_growth is None
+    # recorded "none" wins over the selected package's growth
+    assert update_rule(run_record(report, {}, None), None, True, package_outline_growth=growth,
+                       **GENERAL).outline_growth is None
+    # an older scene without the record: the selected package's
+    assert update_rule({"postprocessing": {"threshold": 0.1}}, None, True, package_outline_growth=growth,
+                       **GENERAL).to_dict()["outline_growth"] == growth

@@ -218,14 +218,16 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
     assert "--max-elongation" not in plain and "--min-peak-probability" not in plain and "--max-mean-hu" not in plain
 
 
-def test_command_switches_zone_limits_off_only_when_asked():
+@pytest.mark.parametrize("option, flag", [("zone_limits", "--no-zone-limits"),
+                                          ("outline_growth", "--no-outline-growth")])
+def test_command_switches_a_card_option_off_only_when_asked(option, flag):
     from LungTumorSegLib import process_runner
 
     on = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
     off = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json",
-                                         process_runner.PredictOptions(zone_limits=False), python="py")
-    assert "--no-zone-limits" not in on
-    assert off.count("--no-zone-limits") == 1 and [a for a in off if a != "--no-zone-limits"] == on
+                                         process_runner.PredictOptions(**{option: False}), python="py")
+    assert flag not in on
+    assert off.count(flag) == 1 and [a for a in off if a != flag] == on
 
 
 def _zoned_package(tmp_path):

@@ -89,9 +89,9 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     from types import SimpleNamespace
 
     params = SimpleNamespace(threshold=0.1, minLesionMm3=250.0, minPeakProbability=0.6, maxElongation=2.0,
-                             maxMeanHu=150.0, zoneLimits=True, inputVolume="ct")
+                             maxMeanHu=150.0, zoneLimits=True, outlineGrowth=True, inputVolume="ct")
     before = widget_state.operating_point(params)
-    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0)
+    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0, 1.0)
     params.inputVolume = "another ct"  # not part of the operating point
     assert not widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.threshold = 0.3
@@ -104,6 +104,19 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     params.threshold = 0.1
     params.zoneLimits = False  # unchecking "Zone limits from the model" changes the lesions too
     assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+    params.zoneLimits = True
+    params.outlineGrowth = False  # so does unchecking "Grow outlines to the tumour edge"
+    assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+
+
+def test_outline_growth_box_describes_the_cards_growth_and_is_disabled_without_it():
+    from LungTumorSegLib.widget_state import outline_growth_text
+
+    enabled, tip = outline_growth_text({"min_hu": -550.0, "max_hu": 100.0, "max_distance_mm": 4.0})
+    assert enabled and "up to 4 mm into connected voxels of -550 to 100 HU" in tip
+    assert "which lesions are reported does not change" in tip
+    enabled, tip = outline_growth_text(None)
+    assert not enabled and "no outline growth" in tip
 
 
 def test_zone_limits_box_describes_the_cards_zone_limits_in_words():

@@ -14,11 +14,14 @@ Held-out benchmark phantoms must never be used here. With ``--try-mirror-axes 2`
 same is done with left-right test-time mirroring, which is kept only if it wins by the same
 rule (it doubles inference time). With ``--zone-limits``, each zone in turn may then get an
 extra limit (a larger minimum volume and/or minimum peak probability for lesions in that
-zone: ``lungtumorseg.postprocess``), kept only where it wins by the same rule. The weights
-are untouched.
+zone: ``lungtumorseg.postprocess``), kept only where it wins by the same rule. With
+``--outline-growth``, the chosen point's lesions are finally grown with every setting of
+``lungtumorseg.evaluation.outline_calibration.GROWTH_GRID`` and the best mean Dice wins ("none"
+included; without the option the card's outline growth is left as it is). The weights are
+untouched.
 
     python scripts/calibrate_threshold.py --model PKG --data TRAINING_FOLDER [--calibration-data DIR]
-        [--cache DIR] [--try-mirror-axes 2] [--rule lesion-f1] [--zone-limits] [--dry-run]
+        [--cache DIR] [--try-mirror-axes 2] [--rule lesion-f1] [--zone-limits] [--outline-growth] [--dry-run]
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
     RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, refine_zone_limits,
     summarise_curves, zone_of_centroids,
+)
+from lungtumorseg.evaluation.outline_calibration import (  # noqa: E402
+    GROWTH_GRID, CalibrationCase, GrowthScore, choose_growth, score_growths,
 )
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
@@ -137,6 +143,25 @@ def zone_limits(package: ModelPackage, cases: list[CasePaths], threads: int, cac
     return point, steps
 
 
+def outline_growth(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str,
+                   point: OperatingPoint) -> tuple[GrowthScore, list[GrowthScore]]:
+    """Every outline growth of the grid (and none) at ``point``; the best mean Dice, printed."""
+    def calibration_cases():
+        for case in cases:
+            image = read_image(case.image)
+            prob, lung_z = _probability(case, package, threads, cache, key)
+            probability = sitk.GetImageFromArray(prob.astype(np.float32))
+            probability.CopyInformation(image)
+            yield CalibrationCase(probability, image, sitk.GetArrayFromImage(read_image(case.label)) > 0, lung_z)
+
+    scores = score_growths(calibration_cases(), point.threshold, point.lesion_filter, [None, *GROWTH_GRID])
+    print("outline growth (min HU, max HU, reach mm): mean Dice, pooled recall, precision")
+    for s in sorted(scores, key=lambda s: -s.mean_dice):
+        name = "none" if s.growth is None else f"{s.growth.min_hu:g}, {s.growth.max_hu:g}, {s.growth.max_distance_mm:g}"
+        print(f"  {name:18s} {s.mean_dice:.4f} {s.recall:.3f} {s.precision:.3f}")
+    return choose_growth(scores), scores
+
+
 def _describe(rule: LesionFilter) -> str:
     elongation = "any" if math.isinf(rule.max_elongation) else f"<={rule.max_elongation:g}"
     density = "any" if math.isinf(rule.max_mean_hu) else f"<={rule.max_mean_hu:g}"
@@ -196,6 +221,8 @@ def main() -> int:
     parser.add_argument("--zone-limits", action="store_true",
                         help="then try extra limits per zone (larger minimum volume / peak probability), kept "
                              "where they win by the same rule")
+    parser.add_argument("--outline-growth", action="store_true",
+                        help="finally choose the kept lesions' outline growth (best mean Dice, none included)")
     parser.add_argument("--dry-run", action="store_true", help="print the tables and the choice, leave the card alone")
     args = parser.parse_args()
     package = load_package(args.model)
@@ -219,6 +246,11 @@ def main() -> int:
         package.card.raw["inference"]["mirror_axes"] = options[pick]
         chosen, steps = zone_limits(package, cases, args.threads, args.cache, _cache_key(weights_key, options[pick]), chosen,
                                     args.rule)
+    growth = None
+    if args.outline_growth:
+        package.card.raw["inference"]["mirror_axes"] = options[pick]
+        growth = outline_growth(package, cases, args.threads, args.cache, _cache_key(weights_key, options[pick]), chosen)
+        print(f"chosen outline growth: {growth[0].to_dict()['outline_growth']}")
     if args.dry_run:
         return 0
     card_path = args.model / "model.json"
@@ -227,11 +259,17 @@ def main() -> int:
     post["threshold"] = chosen.threshold
     post.pop("zone_limits", None)
     post.update(chosen.lesion_filter.to_dict())
+    if growth is not None:
+        post.pop("outline_growth", None)
+        if growth[0].growth is not None:
+            post["outline_growth"] = growth[0].growth.to_dict()
     card.setdefault("inference", {})["mirror_axes"] = options[pick]
     record = calibration_record([c.name for c in cases], THRESHOLDS, FILTERS, summary, chosen, TOLERANCE, args.rule)
     record["calibration_data"] = source
     if steps is not None:
         record["zone_refinement"] = steps
+    if growth is not None:
+        record["outline_growth"] = {"chosen": growth[0].to_dict(), "tried": [s.to_dict() for s in growth[1]]}
     record["command"] = "python scripts/calibrate_threshold.py " + " ".join(sys.argv[1:])
     record["mirror_axes_tried"] = {json.dumps(m): {"mean_dice": round(p.mean_dice, 4),
                                                    "false_positives_per_case": round(p.false_positives_per_case, 3),
@@ -242,6 +280,11 @@ def main() -> int:
     write_text_atomic(json.dumps(record) + "\n", tables)
     summary_keys = ("cases", "rule", "chosen", "note", "calibration_data", "command", "mirror_axes_tried",
                     *(("zone_refinement",) if steps is not None else ()))
+    if growth is not None:  # the card keeps the choice and the no-growth line; the tables keep every setting
+        card.setdefault("metrics", {})["outline_growth_calibration"] = {
+            "chosen": growth[0].to_dict(), "without_growth": growth[1][0].to_dict(),
+            "note": "growth changes outlines and volumes, never which lesions are reported; synthetic phantoms, "
+                    "not clinical accuracy"}
     card.setdefault("metrics", {})["threshold_calibration"] = {
         **{k: record[k] for k in summary_keys}, "tables": str(tables.relative_to(ROOT)),
     }

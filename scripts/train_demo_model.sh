@@ -23,8 +23,9 @@
 #    steps per zone (lr 1.5e-4 cosine), 20 % of the patches centred on the step-4 model's own
 #    false positives on its training crops (45 % tumour, 20 % dense lung, 15 % anywhere).
 # 6. Package: the operating point (threshold, minimum lesion volume, minimum peak
-#    probability, maximum elongation, maximum density, then extra limits per zone)
-#    calibrated on 40 phantoms never used in training (seeds 160-199; more cases than the
+#    probability, maximum elongation, maximum density, then extra limits per zone, then the
+#    kept lesions' outline growth, 0.6.1) calibrated on 40 phantoms never used in training
+#    (seeds 160-199; more cases than the
 #    9-case validation split), held-out phantom benchmark (seeds 10000-10015) written into
 #    the card, then the shipped package is replaced.
 # 7. The region-wise claim (on the step-3 zone models, which have the same inputs as the single model): a single model given the same fine-tuning compute (3 × the
@@ -116,10 +117,12 @@ anywhere); a zone keeps its start weights when the fine-tune does not beat them 
 models and trained 2,400 steps per zone; the 0.4.x zone models started from a shared whole-lung UNETR fine-tuned per \
 zone (training.initialised_from). Post-processing (threshold, minimum lesion volume, minimum peak probability, \
 maximum elongation, maximum mean density, extra limits per zone) calibrated on 40 phantoms never used in training \
-(seeds 160-199) by the lesion-F1 rule (metrics.threshold_calibration). See training.command for the exact run and \
+(seeds 160-199) by the lesion-F1 rule (metrics.threshold_calibration). 0.6.1: the same weights; the kept lesions' \
+outlines grow into tumour-edge density as chosen on the same phantoms (postprocessing.outline_growth, \
+metrics.outline_growth_calibration). See training.command for the exact run and \
 metrics.heldout_phantoms for held-out accuracy. Trained on synthetic data, a demonstration, not for clinical use."
 MINED_ARGS="$DATA -o $WORK/model-mined --workdir $WORK/mined-run --demo --lung-channel --blob-channel --roi 48 --seed 5
-            --split-seed 3 --name lungtumorseg-demo-phantom --version 0.6.0 --init-from $WORK/model-blob
+            --split-seed 3 --name lungtumorseg-demo-phantom --version 0.6.1 --init-from $WORK/model-blob
             --steps $MINED_STEPS --val-every $((MINED_STEPS / 4)) --lr 1.5e-4 --threads 1 --hard-negatives dense
             --mine-negatives 0.2 --positive-ratio 0.45 --lung-ratio 0.2"
 train_zones "$WORK/model-mined" train_mined "$DESCRIPTION_MINED" $MINED_ARGS
@@ -129,7 +132,7 @@ CALIBRATION=$WORK/calibration-data
 [ -f "$CALIBRATION/dataset.json" ] || \
   $PY -m lungtumorseg.cli phantom "$CALIBRATION" --cases 40 --seed 160 --size small --msd --workers 2
 $PY scripts/calibrate_threshold.py --model "$WORK/model-mined" --data "$DATA" --calibration-data "$CALIBRATION" \
-  --cache "$WORK/calibration-cache" --rule lesion-f1 --zone-limits
+  --cache "$WORK/calibration-cache" --rule lesion-f1 --zone-limits --outline-growth
 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-mined" --cases 16 --write-card
 rm -rf "$PKG" && cp -r "$WORK/model-mined" "$PKG"
 echo "demo package updated: $PKG"

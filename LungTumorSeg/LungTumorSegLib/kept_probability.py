@@ -58,14 +58,16 @@ def probability_node_name(volume) -> str:
     return f"{volume.GetName()} tumour probability (%)"
 
 
-def run_record(report: dict, card_zone_limits: dict | None = None) -> dict:
+def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_growth: dict | None = None) -> dict:
     """The part of a run report kept on the segmentation node, with the model card's zone
-    limits (``card_zone_limits``, kept even when the run did not apply them, so that an
-    update can switch them back on)."""
+    limits (``card_zone_limits``) and outline growth (``card_outline_growth``), kept even
+    when the run did not apply them, so that an update can switch them back on."""
     record = {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
               "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
     if card_zone_limits is not None:
         record["card_zone_limits"] = dict(card_zone_limits)
+    if card_zone_limits is not None or card_outline_growth is not None:  # recorded with this run ("none" too)
+        record["card_outline_growth"] = dict(card_outline_growth) if card_outline_growth else None
     return record
 
 
@@ -79,14 +81,28 @@ def run_zone_limits(record: dict, package_zone_limits: dict | None = None) -> di
     return dict(applied or package_zone_limits or {})
 
 
+def run_outline_growth(record: dict, package_outline_growth: dict | None = None) -> dict | None:
+    """The model card's outline growth for updating a kept run: the one recorded with the
+    run, else the one its lesions were last labelled with, else (a scene saved before it was
+    recorded) the selected package's."""
+    if "card_outline_growth" in record:
+        return record["card_outline_growth"]
+    applied = (record.get("postprocessing") or {}).get("outline_growth")
+    return applied or package_outline_growth
+
+
 def update_rule(record: dict | None, package_zone_limits: dict | None, zone_limits: bool, *,
                 min_lesion_mm3: float, min_peak_probability: float, max_elongation: float,
-                max_mean_hu: float) -> LesionFilter:
+                max_mean_hu: float, outline_growth: bool = True,
+                package_outline_growth: dict | None = None) -> LesionFilter:
     """The lesion filter of "update lesions": the user's general limits, with the kept run's
-    card zone limits (:func:`run_zone_limits`) on top unless ``zone_limits`` is False."""
-    card = LesionFilter.from_dict({"zone_limits": run_zone_limits(record or {}, package_zone_limits)})
+    card zone limits (:func:`run_zone_limits`) on top unless ``zone_limits`` is False, and
+    the card's outline growth (:func:`run_outline_growth`) unless ``outline_growth`` is False."""
+    card = LesionFilter.from_dict({"zone_limits": run_zone_limits(record or {}, package_zone_limits),
+                                   "outline_growth": run_outline_growth(record or {}, package_outline_growth)})
     return card.overridden(min_lesion_mm3=min_lesion_mm3, min_peak_probability=min_peak_probability,
-                           max_elongation=max_elongation, max_mean_hu=max_mean_hu, zone_limits=zone_limits)
+                           max_elongation=max_elongation, max_mean_hu=max_mean_hu, zone_limits=zone_limits,
+                           outline_growth=outline_growth)
 
 
 def kept_run(segmentation_node) -> KeptRun | None:

@@ -53,6 +53,17 @@ def card_zone_limits(model_dir: str | Path | None = None) -> dict:
         return {}
 
 
+def card_outline_growth(model_dir: str | Path | None = None) -> dict | None:
+    """The outline growth of a model package's card (default package when ``None``) in the
+    card's form ``{"min_hu", "max_hu", "max_distance_mm"}``; None when it has none or cannot
+    be read."""
+    try:
+        growth = model_packages.read_package(model_dir or DEFAULT_MODEL_DIR).outline_growth
+    except ValueError:
+        return None
+    return dict(growth) if growth else None
+
+
 @dataclass
 class RunRequest:
     """What to segment and how. ``None`` options mean "the model card's default"."""
@@ -72,6 +83,7 @@ class RunRequest:
     show3d: bool = False
     keep_probability: bool = True  # keep the probability map for "update lesions" (see kept_probability)
     zone_limits: bool = True  # apply the card's zone limits (False: the general limits alone)
+    outline_growth: bool = True  # grow kept lesions' outlines as the card says (False: thresholded outlines)
 
 
 @dataclass
@@ -142,6 +154,7 @@ class SegmentationRun:
                 threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
                 max_mean_hu=self.request.max_mean_hu, zone_limits=self.request.zone_limits,
+                outline_growth=self.request.outline_growth,
                 zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
@@ -232,13 +245,15 @@ class SegmentationRun:
         table = segmentation_writer.build_table(report.get("lesions", []))
         percent = self._read_probability(labels) if request.keep_probability else None
         zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
+        outline_growth = card_outline_growth(request.model_dir) if percent is not None else None
 
         def keep_or_forget_probability(segmentation_node) -> list:
             if percent is None:
                 kept_probability.forget(segmentation_node)
                 return []
             node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
-                                                                kept_probability.run_record(report, zone_limits))
+                                                                kept_probability.run_record(report, zone_limits,
+                                                                                            outline_growth))
             return [node] if created else []
 
         committed = segmentation_writer.commit_with_rollback(

@@ -42,6 +42,8 @@ class PackageInfo:
     lesion_terminology: dict | None = None
     #: the card's zone limits {"middle": {"min_lesion_mm3", "min_peak_probability", ...}} (empty: none)
     zone_limits: dict = field(default_factory=dict)
+    #: the card's outline growth {"min_hu", "max_hu", "max_distance_mm"} (None: none)
+    outline_growth: dict | None = None
 
     @property
     def label(self) -> str:
@@ -61,7 +63,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        min_peak_probability=limits.min_peak_probability, max_elongation=limits.max_elongation,
                        max_mean_hu=limits.max_mean_hu,
                        lesion_terminology=lesion_label.get("terminology"),
-                       zone_limits=limits.to_dict().get("zone_limits", {}))
+                       zone_limits=limits.to_dict().get("zone_limits", {}),
+                       outline_growth=limits.to_dict().get("outline_growth"))
 
 
 def user_models_dir() -> Path:

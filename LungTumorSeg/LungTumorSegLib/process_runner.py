@@ -38,6 +38,7 @@ class PredictOptions:
     max_elongation: float | None = None  # math.inf = no limit
     max_mean_hu: float | None = None  # math.inf = no limit
     zone_limits: bool = True  # False: --no-zone-limits (the card's general limits alone)
+    outline_growth: bool = True  # False: --no-outline-growth (the thresholded outlines)
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
@@ -83,6 +84,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--max-mean-hu", f"{options.max_mean_hu:g}"]
     if not options.zone_limits:
         cmd += ["--no-zone-limits"]
+    if not options.outline_growth:
+        cmd += ["--no-outline-growth"]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

@@ -76,7 +76,7 @@ def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[boo
 
 # Parameter-node fields that define the operating point "Update lesions" applies.
 OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu",
-                              "zoneLimits")
+                              "zoneLimits", "outlineGrowth")
 
 
 def operating_point(parameters: object) -> tuple[float, ...]:
@@ -179,3 +179,32 @@ def zone_limits_text(zone_limits: Mapping | None) -> tuple[bool, str]:
                   f"findings (e.g. the hilar middle zone): {described}. Checked: a lesion whose centre lies in "
                   "such a zone must pass these limits too (the stricter applies). Unchecked: the general limits "
                   "alone, in every zone.")
+
+
+def outline_growth_text(outline_growth: Mapping | None) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Grow outlines to the tumour edge" check box for a package's
+    card outline growth (``{"min_hu", "max_hu", "max_distance_mm"}``; None when it has none)."""
+    if not outline_growth:
+        return False, "The selected model package has no outline growth: lesion outlines follow the probability threshold."
+    return True, ("The network finds a tumour's dense core but stops short of its edge. Checked: each kept lesion "
+                  f"grows up to {float(outline_growth['max_distance_mm']):g} mm into connected voxels of "
+                  f"{float(outline_growth['min_hu']):g} to {float(outline_growth['max_hu']):g} HU (partial-volume rim, "
+                  "ground-glass halo), as the model card says; which lesions are reported does not change. "
+                  "Unchecked: the outline of the probability threshold.")
+
+
+def card_defaults(package) -> dict:
+    """Parameter-node values a newly selected model package sets (its card's operating point;
+    the card's zone limits and outline growth switched on). ``package``: a ``PackageInfo``."""
+    return {"modelPath": str(package.path), "threshold": package.threshold, "minLesionMm3": package.min_lesion_mm3,
+            "minPeakProbability": package.min_peak_probability,
+            "maxElongation": elongation_for_gui(package.max_elongation),
+            "maxMeanHu": mean_hu_for_gui(package.max_mean_hu), "zoneOverlapMm": package.zone_overlap_mm,
+            "zoneLimits": True, "outlineGrowth": True}
+
+
+def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
+    """(enabled, tooltip) of the check boxes that switch a card's options, by widget name
+    (``package`` None: nothing selected, both disabled)."""
+    return {"zoneLimitsCheckBox": zone_limits_text(package.zone_limits if package else {}),
+            "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None)}

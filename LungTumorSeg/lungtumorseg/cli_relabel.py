@@ -34,6 +34,8 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-mean-hu", type=float, default=None, help="inf = no limit")
     p.add_argument("--no-zone-limits", action="store_true",
                    help="drop the zone limits of the run report (extra limits in single zones)")
+    p.add_argument("--no-outline-growth", action="store_true",
+                   help="drop the run report's outline growth (keep the thresholded outlines)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -46,7 +48,8 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
         raise LungTumorSegError("give --threshold, or --run-report with the predict run's settings")
     rule = LesionFilter.from_dict(post).overridden(
         min_lesion_mm3=args.min_lesion_mm3, min_peak_probability=args.min_peak_probability,
-        max_elongation=args.max_elongation, max_mean_hu=args.max_mean_hu, zone_limits=not args.no_zone_limits)
+        max_elongation=args.max_elongation, max_mean_hu=args.max_mean_hu, zone_limits=not args.no_zone_limits,
+        outline_growth=not args.no_outline_growth)
     return float(threshold), rule
 
 

@@ -39,6 +39,7 @@ class SegmentOptions:
     max_elongation: Optional[float] = None
     max_mean_hu: Optional[float] = None
     zone_limits: bool = True  # apply the card's zone limits (postprocess module doc)
+    outline_growth: bool = True  # grow kept lesions' outlines as the card says (outline module doc)
 
 
 @dataclass
@@ -96,7 +97,8 @@ def segment(
     threshold = float(options.threshold if options.threshold is not None else post["threshold"])
     lesion_filter = card.lesion_filter.overridden(
         min_lesion_mm3=options.min_lesion_mm3, min_peak_probability=options.min_peak_probability,
-        max_elongation=options.max_elongation, max_mean_hu=options.max_mean_hu, zone_limits=options.zone_limits)
+        max_elongation=options.max_elongation, max_mean_hu=options.max_mean_hu, zone_limits=options.zone_limits,
+        outline_growth=options.outline_growth)
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     zcfg = card["zones"]

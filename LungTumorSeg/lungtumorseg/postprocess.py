@@ -28,6 +28,12 @@ centroid lies in that zone must *also* pass (the stricter of the two applies), e
 minimum volume in the middle zone. A user's override of a limit changes the limit everywhere
 and the zone limits stay on top of it; they can be switched off as a whole
 (``lungtumorseg predict --no-zone-limits``, the Slicer module's "Zone limits" check box).
+
+**Outline growth.** A card may also carry ``outline_growth`` (:mod:`lungtumorseg.outline`):
+once the limits above have decided which lesions exist, each kept lesion's outline grows a
+few millimetres into voxels of tumour-edge density, because the networks find a tumour's
+core but stop short of its partial-volume rim and ground-glass halo. It changes outlines
+and volumes, never which lesions are reported (``--no-outline-growth`` switches it off).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from .outline import OutlineGrowth, grow_outlines
 from .zones import ZONE_NAMES, zone_of_position
 
 
@@ -53,6 +60,8 @@ class LesionFilter:
     max_mean_hu: float = math.inf
     #: (zone name, extra limits) pairs, in :data:`ZONE_NAMES` order; see the module doc.
     zone_limits: tuple[tuple[str, "LesionFilter"], ...] = ()
+    #: growth of the kept lesions' outlines (None: the thresholded outline); see the module doc.
+    outline_growth: OutlineGrowth | None = None
 
     def __post_init__(self) -> None:
         if not self.min_lesion_mm3 >= 0.0:
@@ -71,6 +80,8 @@ class LesionFilter:
             raise ValueError(f"a zone has more than one set of zone limits: {names}")
         if any(limit.zone_limits for _, limit in self.zone_limits):
             raise ValueError("zone limits cannot themselves have zone limits")
+        if any(limit.outline_growth for _, limit in self.zone_limits):
+            raise ValueError("outline growth applies to all lesions; zone limits cannot carry it")
 
     def keeps(self, volume_mm3, peak_probability, elongation, mean_hu=-math.inf, zone=None):
         """Whether components with these measurements are lesions (numbers or numpy arrays).
@@ -95,13 +106,16 @@ class LesionFilter:
 
     def overridden(self, *, min_lesion_mm3: float | None = None, min_peak_probability: float | None = None,
                    max_elongation: float | None = None, max_mean_hu: float | None = None,
-                   zone_limits: bool = True) -> "LesionFilter":
+                   zone_limits: bool = True, outline_growth: bool = True) -> "LesionFilter":
         """A user's overrides: each general limit given (not ``None``) replaces this one's,
-        the zone limits stay on top unless ``zone_limits`` is False (``--no-zone-limits``)."""
+        the zone limits stay on top unless ``zone_limits`` is False (``--no-zone-limits``),
+        the outline growth stays unless ``outline_growth`` is False (``--no-outline-growth``)."""
         given = {"min_lesion_mm3": min_lesion_mm3, "min_peak_probability": min_peak_probability,
                  "max_elongation": max_elongation, "max_mean_hu": max_mean_hu}
         out = replace(self, **{k: float(v) for k, v in given.items() if v is not None})
-        return out if zone_limits else replace(out, zone_limits=())
+        if not zone_limits:
+            out = replace(out, zone_limits=())
+        return out if outline_growth else replace(out, outline_growth=None)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "LesionFilter":
@@ -116,19 +130,25 @@ class LesionFilter:
         def anatomical(name: str) -> int:  # unknown names last (refused by __post_init__)
             return ZONE_NAMES.index(name) if name in ZONE_NAMES else len(ZONE_NAMES)
 
+        growth = values.get("outline_growth")
+        if growth is not None and not isinstance(growth, Mapping):
+            raise ValueError(f"outline_growth must be an object with min_hu, max_hu, max_distance_mm, got {growth!r}")
         return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
                    limit("max_elongation"), limit("max_mean_hu"),
-                   tuple((name, cls.from_dict(zones[name])) for name in sorted(zones, key=anatomical)))
+                   tuple((name, cls.from_dict(zones[name])) for name in sorted(zones, key=anatomical)),
+                   OutlineGrowth.from_dict(growth) if growth is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         """The card/report form: JSON has no infinity, so "no limit" is ``None``; ``zone_limits``
-        appears only when there are any."""
+        and ``outline_growth`` appear only when set."""
         out: dict[str, Any] = {
             "min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
             "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None,
             "max_mean_hu": self.max_mean_hu if math.isfinite(self.max_mean_hu) else None}
         if self.zone_limits:
             out["zone_limits"] = {name: limit.to_dict() for name, limit in self.zone_limits}
+        if self.outline_growth is not None:
+            out["outline_growth"] = self.outline_growth.to_dict()
         return out
 
     @property
@@ -139,8 +159,9 @@ class LesionFilter:
 
     @property
     def needs_ct(self) -> bool:
-        """Whether a density limit (general or in a zone) needs the CT."""
-        return math.isfinite(self.max_mean_hu) or any(lim.needs_ct for _, lim in self.zone_limits)
+        """Whether a density limit (general or in a zone) or outline growth needs the CT."""
+        return (math.isfinite(self.max_mean_hu) or self.outline_growth is not None
+                or any(lim.needs_ct for _, lim in self.zone_limits))
 
 
 def elongation_from_covariance(covariance: np.ndarray) -> float | np.ndarray:
@@ -224,12 +245,13 @@ def label_lesions(
     (the CT on the same grid, needed only for a density limit). Zone limits need the lungs'
     superior–inferior extent ``lung_z_lps_mm`` (LPS mm) to place each component in a zone;
     without it they are not applied. Face connectivity (6-neighbour) keeps two lesions
-    touching only at a corner apart.
+    touching only at a corner apart. The rule's outline growth, if any, then grows the kept
+    lesions' outlines in ``ct`` (:func:`lungtumorseg.outline.grow_outlines`).
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     if rule.needs_ct and ct is None:
-        raise ValueError("a maximum mean density needs the CT image")
+        raise ValueError("a maximum mean density or outline growth needs the CT image")
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
     voxel_mm3 = float(np.prod(probability.GetSpacing()))
@@ -239,4 +261,6 @@ def label_lesions(
         drop = _implausible(labels, probability, rule, ct, lung_z_lps_mm)
         if drop:
             labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
+    if rule.outline_growth is not None:
+        return grow_outlines(labels, ct, rule.outline_growth)
     return sitk.Cast(labels, sitk.sitkUInt16)

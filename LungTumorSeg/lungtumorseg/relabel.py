@@ -62,6 +62,18 @@ def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
     return lo[::-1], [h - l for l, h in zip(lo, hi)][::-1]
 
 
+def _grown_box(index: list[int], size: list[int], lesion_filter: LesionFilter,
+               image: sitk.Image) -> tuple[list[int], list[int]]:
+    """The box padded by the reach of the filter's outline growth (clipped to the image),
+    so grown outlines are never cut by the box."""
+    if lesion_filter.outline_growth is None:
+        return index, size
+    pad = lesion_filter.outline_growth.reach_voxels(image.GetSpacing())
+    lo = [max(i - p, 0) for i, p in zip(index, pad)]
+    hi = [min(i + n + p, dim) for i, n, p, dim in zip(index, size, pad, image.GetSize())]
+    return lo, [h - l for l, h in zip(lo, hi)]
+
+
 def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarray, to_probability,
                     threshold: float, lesion_filter: LesionFilter,
                     context: MeasureContext) -> tuple[sitk.Image, list[Lesion]]:
@@ -70,7 +82,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
 
     Every voxel outside the box is below the threshold, so components, their order (raster
     order is kept by a crop) and their measurements are those of the whole image — at the
-    cost of the lungs' box instead of the whole scan. ``to_probability`` turns the cropped
+    cost of the lungs' box instead of the whole scan (padded by the outline growth's reach). ``to_probability`` turns the cropped
     map into probabilities (identity for a probability map).
     """
     if not 0.0 < threshold < 1.0:
@@ -82,7 +94,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     box = _box(at_or_above)
     if box is None:
         return full, []
-    index, size = box
+    index, size = _grown_box(*box, lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm)
