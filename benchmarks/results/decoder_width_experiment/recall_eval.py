@@ -1,7 +1,8 @@
 """Lower-zone crop evaluation for Experiment D (PLAN.md): per tumour voxel recall at p >= 0.10 and
 peak probability, false findings (p >= 0.5 components >= 250 mm3 touching no tumour), voxel Dice at 0.5.
 
-usage: python recall_eval.py CHECKPOINT.pt|PACKAGE FEATURE_SIZE CACHE_DIR ZONE OUT.json
+usage: python recall_eval.py CHECKPOINT.pt|PACKAGE FEATURE_SIZE CACHE_DIR ZONE OUT.json [best|final]
+A checkpoint's best-validation weights by default; "final": its last step's weights.
 """
 import json, os, sys, numpy as np, torch
 from pathlib import Path
@@ -16,7 +17,8 @@ src, feature, cache, zone, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]
 card = json.load(open(ROOT / "LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/model.json"))
 if src.endswith(".pt"):
     net = build_unetr({**card["network"], "feature_size": feature})
-    net.load_state_dict(torch.load(src, map_location="cpu", weights_only=True)["best_state"])
+    which = sys.argv[6] if len(sys.argv) > 6 else "best"
+    net.load_state_dict(torch.load(src, map_location="cpu", weights_only=True)["best_state" if which == "best" else "model"])
 else:
     from lungtumorseg.models.package import load_package
     net = load_package(src).load_network(zone, "cpu")
