@@ -62,13 +62,9 @@ class OutlineGrowth:
         return [int(math.ceil(self.max_distance_mm / s)) for s in spacing_xyz]
 
 
-def _box(mask: np.ndarray, pad: tuple[int, int, int]) -> tuple[slice, ...]:
-    """Slices (z, y, x) around ``mask`` grown by ``pad`` voxels, clipped to the array."""
-    out = []
-    for axis in range(3):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        out.append(slice(max(int(hit[0]) - pad[axis], 0), min(int(hit[-1]) + 1 + pad[axis], mask.shape[axis])))
-    return tuple(out)
+def _padded(box: tuple[slice, ...], pad: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """``box`` (z, y, x slices) grown by ``pad`` voxels per axis, clipped to ``shape``."""
+    return tuple(slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, shape))
 
 
 def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> sitk.Image:
@@ -85,12 +81,11 @@ def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> 
     pad = tuple(growth.reach_voxels(labels.GetSpacing())[::-1])
     density_ok = (hu >= growth.min_hu) & (hu <= growth.max_hu)
     out = lab.copy()
-    for label in range(1, int(lab.max()) + 1):
-        own = lab == label
-        if not own.any():
+    for label, tight in enumerate(ndi.find_objects(lab), start=1):  # largest lesion first
+        if tight is None:
             continue
-        box = _box(own, pad)  # type: ignore[arg-type]
-        lesion = own[box]
+        box = _padded(tight, pad, lab.shape)
+        lesion = lab[box] == label
         distance = ndi.distance_transform_edt(~lesion, sampling=spacing_zyx)
         free = density_ok[box] & (out[box] == 0) & (distance <= growth.max_distance_mm)
         components, _ = ndi.label(free | lesion)  # face connectivity
