@@ -33,35 +33,37 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models"
 _EXPORT_SHARE, _PROCESS_SHARE = 0.03, 0.92
 
 
+def _package_info(model_dir: str | Path | None) -> model_packages.PackageInfo | None:
+    """A model package's description (default package when ``None``); None when unreadable."""
+    try:
+        return model_packages.read_package(model_dir or DEFAULT_MODEL_DIR)
+    except ValueError:
+        return None
+
+
 def lesion_terminology(model_dir: str | Path | None = None) -> str:
     """The serialised lesion terminology of a model package's card (default package when
     ``None``; the lung-neoplasm entry when the card cannot be read or has none)."""
-    try:
-        card = model_packages.read_package(model_dir or DEFAULT_MODEL_DIR)
-    except ValueError:
+    info = _package_info(model_dir)
+    if info is None:
         return segmentation_writer.terminology_string()
-    return segmentation_writer.terminology_from_card(card.lesion_terminology)
+    return segmentation_writer.terminology_from_card(info.lesion_terminology)
 
 
 def card_zone_limits(model_dir: str | Path | None = None) -> dict:
     """The zone limits of a model package's card (default package when ``None``), in the
     card's form ``{"middle": {"min_lesion_mm3": ..., ...}}``; empty when it has none or
     cannot be read."""
-    try:
-        return dict(model_packages.read_package(model_dir or DEFAULT_MODEL_DIR).zone_limits)
-    except ValueError:
-        return {}
+    info = _package_info(model_dir)
+    return dict(info.zone_limits) if info else {}
 
 
 def card_outline_growth(model_dir: str | Path | None = None) -> dict | None:
     """The outline growth of a model package's card (default package when ``None``) in the
     card's form ``{"min_hu", "max_hu", "max_distance_mm"}``; None when it has none or cannot
     be read."""
-    try:
-        growth = model_packages.read_package(model_dir or DEFAULT_MODEL_DIR).outline_growth
-    except ValueError:
-        return None
-    return dict(growth) if growth else None
+    info = _package_info(model_dir)
+    return dict(info.outline_growth) if info and info.outline_growth else None
 
 
 @dataclass

@@ -55,6 +55,7 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
     post = card.get("postprocessing", {}) or {}
     lesion_label = (card.get("labels", {}) or {}).get("1", {}) or {}
     limits = card.lesion_filter
+    limits_dict = limits.to_dict()
     return PackageInfo(path=Path(package.path), name=card.name, version=card.version,
                        description=str(card.get("description", "")), demo=card.is_demo, warning=card.warning,
                        threshold=float(post.get("threshold", 0.5)),
@@ -63,8 +64,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        min_peak_probability=limits.min_peak_probability, max_elongation=limits.max_elongation,
                        max_mean_hu=limits.max_mean_hu,
                        lesion_terminology=lesion_label.get("terminology"),
-                       zone_limits=limits.to_dict().get("zone_limits", {}),
-                       outline_growth=limits.to_dict().get("outline_growth"))
+                       zone_limits=limits_dict.get("zone_limits", {}),
+                       outline_growth=limits_dict.get("outline_growth"))
 
 
 def user_models_dir() -> Path:

@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import SimpleITK as sitk
 
-from ..outline import OutlineGrowth
+from ..outline import OutlineGrowth, grow_outlines
 from ..postprocess import LesionFilter, label_lesions
 
 #: The grid searched by ``scripts/calibrate_threshold.py --outline-growth``: lower density
@@ -57,10 +57,11 @@ def score_growths(cases: Iterable[CalibrationCase], threshold: float, rule: Lesi
     dice = [[] for _ in growths]
     counts = np.zeros((len(growths), 4), dtype=np.int64)  # tp, fp, fn, lesions
     for case in cases:
+        # the lesions are decided once (growth comes after the filters); each setting grows them
+        kept = label_lesions(case.probability, threshold, replace(rule, outline_growth=None), ct=case.ct,
+                             lung_z_lps_mm=case.lung_z_lps_mm)
         for k, growth in enumerate(growths):
-            labels = sitk.GetArrayFromImage(label_lesions(
-                case.probability, threshold, replace(rule, outline_growth=growth), ct=case.ct,
-                lung_z_lps_mm=case.lung_z_lps_mm))
+            labels = sitk.GetArrayFromImage(kept if growth is None else grow_outlines(kept, case.ct, growth))
             found = labels > 0
             tp = int((found & case.truth).sum())
             fp, fn = int((found & ~case.truth).sum()), int((~found & case.truth).sum())
