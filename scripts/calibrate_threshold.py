@@ -39,7 +39,6 @@ import SimpleITK as sitk
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
-import lungtumorseg  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
     RULES, OperatingPoint, calibration_record, case_curve, choose_among, choose_operating_point, refine_zone_limits,
     summarise_curves, zone_of_centroids,
@@ -47,9 +46,9 @@ from lungtumorseg.evaluation.calibration import (  # noqa: E402
 from lungtumorseg.evaluation.outline_calibration import (  # noqa: E402
     GROWTH_GRID, CalibrationCase, GrowthScore, choose_growth, score_growths,
 )
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
-from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
 from lungtumorseg.training.dataset import CasePaths, discover_cases  # noqa: E402
 from lungtumorseg.zones import ZONE_NAMES  # noqa: E402
@@ -82,30 +81,6 @@ def _seed(case: CasePaths) -> int | None:
     return json.loads(meta.read_text(encoding="utf-8")).get("seed") if meta.is_file() else None
 
 
-def _probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None,
-                 key: str) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """The case's probability map (input grid) and the lungs' LPS z-extent the run found (which
-    places lesions in zones), from ``cache`` when present."""
-    cached = cache / f"{case.name}-{key}.npy" if cache else None
-    extent = cached.with_suffix(".json") if cached else None
-    if cached and cached.is_file() and extent.is_file():
-        lung_z = json.loads(extent.read_text(encoding="utf-8"))["lung_z_lps_mm"]
-        return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
-    result = segment(read_image(case.image), package, SegmentOptions(threads=threads))
-    prob = sitk.GetArrayFromImage(result.probability)
-    if cached:
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(cached, prob.astype(np.float16))
-        extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
-    return prob, result.lung_z_lps_mm
-
-
-def _cache_key(weights_key: str, mirror: list[int]) -> str:
-    """Cache name of a configuration's maps. The core version is part of it: a pipeline change
-    (e.g. the lung finder) makes old maps stale."""
-    return f"{weights_key}-v{lungtumorseg.__version__}-m{''.join(map(str, mirror))}"
-
-
 def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache: Path | None, key: str,
               rule: str = "dice"):
     """Curves of every calibration case under the package's current inference settings."""
@@ -113,7 +88,7 @@ def calibrate(package: ModelPackage, cases: list[CasePaths], threads: int, cache
     for case in cases:
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob, _ = _probability(case, package, threads, cache, key)
+        prob, _ = cached_probability(case, package, threads, cache, key)
         curves.append(case_curve(prob, truth, image.GetSpacing(), THRESHOLDS, FILTERS,
                                  hu=sitk.GetArrayFromImage(image)))
         print(f"  {case.name} done", flush=True)
@@ -129,7 +104,7 @@ def zone_limits(package: ModelPackage, cases: list[CasePaths], threads: int, cac
         for case in cases:
             image = read_image(case.image)
             truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-            prob, lung_z = _probability(case, package, threads, cache, key)
+            prob, lung_z = cached_probability(case, package, threads, cache, key)
             curves.append(case_curve(prob, truth, image.GetSpacing(), [start.threshold], filters,
                                      hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
         return summarise_curves(curves)
@@ -149,7 +124,7 @@ def outline_growth(package: ModelPackage, cases: list[CasePaths], threads: int, 
     def calibration_cases():
         for case in cases:
             image = read_image(case.image)
-            prob, lung_z = _probability(case, package, threads, cache, key)
+            prob, lung_z = cached_probability(case, package, threads, cache, key)
             probability = sitk.GetImageFromArray(prob.astype(np.float32))
             probability.CopyInformation(image)
             yield CalibrationCase(probability, image, sitk.GetArrayFromImage(read_image(case.label)) > 0, lung_z)
@@ -229,13 +204,12 @@ def main() -> int:
     cases, source = calibration_cases(package, args.data, args.calibration_data)
     if not cases:
         parser.error("no calibration cases found")
-    weights_key = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
     options = [[]] + ([list(args.try_mirror_axes)] if args.try_mirror_axes else [])
     results = []
     for mirror in options:
         package.card.raw.setdefault("inference", {})["mirror_axes"] = mirror  # in memory only
         print(f"test-time mirroring {mirror or 'off'} on {source}:", flush=True)
-        key = _cache_key(weights_key, mirror)
+        key = cache_key(package, mirror)
         results.append(calibrate(package, cases, args.threads, args.cache, key, args.rule))
         print_table(*results[-1])
     pick = choose_among([chosen for _, chosen in results], TOLERANCE, args.rule)
@@ -244,12 +218,12 @@ def main() -> int:
     steps = None
     if args.zone_limits:
         package.card.raw["inference"]["mirror_axes"] = options[pick]
-        chosen, steps = zone_limits(package, cases, args.threads, args.cache, _cache_key(weights_key, options[pick]), chosen,
+        chosen, steps = zone_limits(package, cases, args.threads, args.cache, cache_key(package, options[pick]), chosen,
                                     args.rule)
     growth = None
     if args.outline_growth:
         package.card.raw["inference"]["mirror_axes"] = options[pick]
-        growth = outline_growth(package, cases, args.threads, args.cache, _cache_key(weights_key, options[pick]), chosen)
+        growth = outline_growth(package, cases, args.threads, args.cache, cache_key(package, options[pick]), chosen)
         print(f"chosen outline growth: {growth[0].to_dict()['outline_growth']}")
     if args.dry_run:
         return 0

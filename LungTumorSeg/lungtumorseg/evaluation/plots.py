@@ -6,6 +6,8 @@
 * ``detection_by_size.png``: lesion detection sensitivity per size bin, with counts;
 * ``detection_by_tumour_type.png`` (phantoms only, written by the held-out benchmark):
   the same by the phantom's tumour kind, location and zone;
+* ``froc.png`` (``benchmarks/froc_phantoms.py``): lesion sensitivity against false-positive
+  lesions per case as the minimum peak probability moves, the card's point marked;
 * ``worst_cases.png``: the worst cases by Dice, one axial slice each through the largest
   truth lesion in a lung window (W1500/L−600), truth outlined green, prediction red.
 
@@ -191,4 +193,35 @@ def plot_worst_cases(snapshots: Sequence[Snapshot], path: Path, n: int = 6, note
     if not worst:
         axes[0, 0].text(0.5, 0.5, "no cases", ha="center", va="center")
     fig.suptitle("Worst cases (truth green, prediction red; lung window)", fontsize=10)
+    return _finish(fig, path, note)
+
+
+def plot_froc(curves: dict[str, Any], path: Path, operating_point: Optional[dict[str, tuple[float, float]]] = None,
+              note: Optional[str] = None) -> Path:
+    """FROC curves (:class:`lungtumorseg.evaluation.froc.FrocCurve` by label) on a log
+    false-positive axis with LUNA16's CPM rates as guides; ``operating_point`` marks, per
+    label, the package's own (false positives per case, sensitivity)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    floor = 1.0 / 64
+    styles = [("tab:blue", "-"), ("tab:blue", "--"), ("tab:orange", "-"), ("tab:orange", "--")]
+    for (label, curve), (colour, line) in zip(curves.items(), styles * 2):
+        order = np.argsort(curve.false_positives_per_case, kind="stable")
+        fp = np.maximum(curve.false_positives_per_case[order], floor)
+        ax.step(fp, np.maximum.accumulate(curve.sensitivity[order]), where="post", color=colour, ls=line,
+                label=f"{label} (CPM {curve.cpm():.2f}, {curve.n_lesions} tumours)")
+        if operating_point and label in operating_point:
+            x, y = operating_point[label]
+            ax.plot([max(x, floor)], [y], "o", color=colour, markersize=7, markeredgecolor="k")
+    for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
+        ax.axvline(rate, color="0.85", lw=0.8, zorder=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(floor, 8)
+    ax.set_xticks([floor, 0.125, 0.25, 0.5, 1, 2, 4, 8])
+    ax.set_xticklabels(["0", "1/8", "1/4", "1/2", "1", "2", "4", "8"])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("false-positive lesions per case (log scale)")
+    ax.set_ylabel("lesion sensitivity")
+    ax.set_title("FROC, lesions scored by peak probability (dot: card's point)", fontsize=11)
+    ax.legend(loc="lower right", fontsize=8)
     return _finish(fig, path, note)

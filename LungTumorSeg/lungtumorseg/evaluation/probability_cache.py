@@ -1,0 +1,49 @@
+"""Probability maps of calibration cases, computed once by the pipeline and kept on disk.
+
+Calibrating an operating point, choosing outline growth and drawing a FROC curve all start
+from the same per-case tumour probability map (on the input grid) and the lungs' LPS
+z-extent that placed lesions in zones. Inference is the slow part, so the maps are cached
+as float16 ``<case>-<key>.npy`` beside a ``.json`` with the extent. The key names the
+weights and the core version (a pipeline change, e.g. in the lung finder, makes old maps
+stale) and the test-time mirroring.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .. import __version__
+from ..io import read_image
+from ..models.package import ModelPackage
+from ..pipeline import SegmentOptions, segment
+from ..training.dataset import CasePaths
+
+
+def cache_key(package: ModelPackage, mirror: list[int]) -> str:
+    """Cache name of a package's maps under mirroring ``mirror``: the first six hex digits of
+    each zone's weight SHA-256, the core version and the mirror axes."""
+    weights = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
+    return f"{weights}-v{__version__}-m{''.join(map(str, mirror))}"
+
+
+def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None,
+                       key: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """The case's probability map (input grid, float32) and the lungs' LPS z-extent the run
+    found, from ``cache`` when present there, else by running the pipeline (and keeping the
+    result in ``cache`` when one is given)."""
+    cached = cache / f"{case.name}-{key}.npy" if cache else None
+    extent = cached.with_suffix(".json") if cached else None
+    if cached and cached.is_file() and extent.is_file():
+        lung_z = json.loads(extent.read_text(encoding="utf-8"))["lung_z_lps_mm"]
+        return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
+    result = segment(read_image(case.image), package, SegmentOptions(threads=threads))
+    prob = sitk.GetArrayFromImage(result.probability)
+    if cached:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cached, prob.astype(np.float16))
+        extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
+    return prob, result.lung_z_lps_mm

@@ -1,0 +1,109 @@
+"""FROC curve and CPM of a model package on labelled cases (phantom or MSD folders).
+
+Lesions are scored by their peak tumour probability. Two candidate sets: **card limits**,
+the components at the card's threshold that pass every other limit of its lesion filter
+(minimum volume, elongation, density, zone limits), so the card's own operating point is
+one point of that curve (marked in the figure); and **threshold only**, every component at
+the card's threshold, which shows how well the network itself ranks tumours above
+everything else.
+Sensitivity is reported for all tumours and for tumours of 10 mm and more (the issue's
+target); the CPM averages it at 1/8 … 8 false positives per case (LUNA16). Probability maps
+are computed by the pipeline, or read from a calibration cache (``--cache``, the same
+folder ``scripts/calibrate_threshold.py --cache`` fills).
+
+    python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR]
+        [--out benchmarks/results/froc]
+
+Compare packages at equal false-finding rates with it, not at their own operating points
+only. On phantoms the numbers test the software and the demo weights, not clinical accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import SimpleITK as sitk
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "LungTumorSeg"))
+
+from lungtumorseg.evaluation.calibration import case_curve, zone_of_centroids  # noqa: E402
+from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
+from lungtumorseg.evaluation.froc import CPM_FP_RATES, PEAK_LEVELS, froc_curve, froc_filters  # noqa: E402
+from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
+from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
+from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
+from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from lungtumorseg.postprocess import LesionFilter  # noqa: E402
+from lungtumorseg.training.dataset import discover_cases  # noqa: E402
+
+COLUMNS = ("dice", "false_positives", "detected", "detected_large")  # CaseCurve arrays, one column per filter
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, action="append", required=True, help="labelled cases (repeatable)")
+    parser.add_argument("--model", type=Path, default=default_package_dir())
+    parser.add_argument("--cache", type=Path, help="probability-map cache (read and filled)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "froc")
+    args = parser.parse_args()
+
+    package = load_package(args.model)
+    rule = package.card.lesion_filter
+    threshold = float(package.card.raw["postprocessing"]["threshold"])
+    levels = sorted(set(PEAK_LEVELS) | {rule.min_peak_probability})
+    filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
+    key = cache_key(package, list(package.card.mirror_axes))
+    cases = [c for folder in args.data for c in discover_cases(folder)]
+    if not cases:
+        parser.error("no labelled cases found")
+    curves = []
+    for i, case in enumerate(cases, 1):
+        image = read_image(case.image)
+        truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+        prob, lung_z = cached_probability(case, package, args.threads, args.cache, key)
+        curves.append(case_curve(prob, truth, image.GetSpacing(), [threshold], filters,
+                                 hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
+        print(f"  {i}/{len(cases)} {case.name}", flush=True)
+
+    card_index = levels.index(rule.min_peak_probability)
+    results = {"model": f"{package.card.name} {package.card.version}", "cases": len(cases),
+               "data": [str(d) for d in args.data], "threshold": threshold,
+               "lesion_filter_except_peak": rule.to_dict(), "cpm_fp_rates": list(CPM_FP_RATES)}
+    n = len(levels)
+    card_curves = [replace(c, **{f: getattr(c, f)[:, :n] for f in COLUMNS}) for c in curves]
+    bare_curves = [replace(c, **{f: getattr(c, f)[:, n:] for f in COLUMNS}) for c in curves]
+    froc = {"card limits, tumours >= 10 mm": froc_curve(card_curves, levels, large_only=True),
+            "card limits, all tumours": froc_curve(card_curves, levels),
+            "threshold only, tumours >= 10 mm": froc_curve(bare_curves, levels, large_only=True),
+            "threshold only, all tumours": froc_curve(bare_curves, levels)}
+    marks = {}
+    for name, curve in froc.items():
+        results[name] = curve.to_dict()
+        if name.startswith("card"):
+            point = (float(curve.false_positives_per_case[card_index]), float(curve.sensitivity[card_index]))
+            results[name]["card_point"] = {"min_peak_probability": rule.min_peak_probability,
+                                           "false_positives_per_case": point[0], "sensitivity": point[1]}
+            marks[name] = point
+        at = ", ".join(f"{r:g}: {curve.sensitivity_at(r):.2f}" for r in CPM_FP_RATES)
+        print(f"{name} ({curve.n_lesions} in {curve.n_cases} cases): CPM {curve.cpm():.3f}; sensitivity at FP/case "
+              f"{at}; the candidates reach at most {curve.max_false_positives_per_case:.2f} FP/case"
+              + (f"; card point (peak >= {rule.min_peak_probability:g}): {marks[name][0]:.2f} FP/case, "
+                 f"sensitivity {marks[name][1]:.2f}" if name in marks else ""))
+    synthetic = all(dataset_is_synthetic(d) for d in args.data)
+    results["synthetic"] = synthetic
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(json.dumps(results, indent=2) + "\n", args.out / "froc.json")
+    plot_froc(froc, args.out / "froc.png", marks, SYNTHETIC_NOTE if synthetic else None)
+    print(f"written {args.out / 'froc.json'} and froc.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
