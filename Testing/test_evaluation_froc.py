@@ -6,6 +6,7 @@ computed by the code under test.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import SimpleITK as sitk
 
 from core_fixtures import synthetic_chest, tiny_package  # noqa: F401 (fixture)
 from lungtumorseg.evaluation.calibration import case_curve
-from lungtumorseg.evaluation.froc import CPM_FP_RATES, froc_curve, froc_filters
+from lungtumorseg.evaluation.froc import CPM_FP_RATES, FrocCurve, froc_curve, froc_filters
 from lungtumorseg.evaluation.plots import plot_froc
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability
 from lungtumorseg.outline import OutlineGrowth
@@ -70,6 +71,9 @@ def test_cpm_averages_the_best_sensitivity_reached_at_each_false_positive_rate()
     assert record["sensitivity_at_fp_rate"]["0.125"] == 0.5
     assert record["max_false_positives_per_case"] == 0.5
     assert len(CPM_FP_RATES) == 7
+    back = FrocCurve.from_dict(json.loads(json.dumps(record)))
+    assert back.cpm() == pytest.approx(6 / 7) and back.sensitivity.tolist() == curve.sensitivity.tolist()
+    assert (back.n_lesions, back.n_cases) == (2, 2)
 
 
 def test_froc_filters_sweep_the_peak_and_keep_the_other_limits() -> None:

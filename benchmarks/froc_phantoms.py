@@ -12,7 +12,7 @@ are computed by the pipeline, or read from a calibration cache (``--cache``, the
 folder ``scripts/calibrate_threshold.py --cache`` fills).
 
     python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR]
-        [--out benchmarks/results/froc]
+        [--threshold T] [--out benchmarks/results/froc]
 
 Compare packages at equal false-finding rates with it, not at their own operating points
 only. On phantoms the numbers test the software and the demo weights, not clinical accuracy.
@@ -50,13 +50,17 @@ def main() -> int:
     parser.add_argument("--data", type=Path, action="append", required=True, help="labelled cases (repeatable)")
     parser.add_argument("--model", type=Path, default=default_package_dir())
     parser.add_argument("--cache", type=Path, help="probability-map cache (read and filled)")
+    parser.add_argument("--threshold", type=float,
+                        help="probability threshold of the candidates (default: the card's); give two models the "
+                             "same one to compare how they rank tumours")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "froc")
     args = parser.parse_args()
 
     package = load_package(args.model)
     rule = package.card.lesion_filter
-    threshold = float(package.card.raw["postprocessing"]["threshold"])
+    card_threshold = float(package.card.raw["postprocessing"]["threshold"])
+    threshold = card_threshold if args.threshold is None else args.threshold
     levels = sorted(set(PEAK_LEVELS) | {rule.min_peak_probability})
     filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
     key = cache_key(package, list(package.card.mirror_axes))
@@ -86,7 +90,7 @@ def main() -> int:
     marks = {}
     for name, curve in froc.items():
         results[name] = curve.to_dict()
-        if name.startswith("card"):
+        if name.startswith("card") and threshold == card_threshold:  # else the card's point is not on the curve
             point = (float(curve.false_positives_per_case[card_index]), float(curve.sensitivity[card_index]))
             results[name]["card_point"] = {"min_peak_probability": rule.min_peak_probability,
                                            "false_positives_per_case": point[0], "sensitivity": point[1]}

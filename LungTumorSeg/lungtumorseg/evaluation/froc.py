@@ -66,6 +66,14 @@ class FrocCurve:
         """The largest false-positive rate the candidates reach (the curve's right end)."""
         return float(self.false_positives_per_case.max())
 
+    @classmethod
+    def from_dict(cls, record: dict) -> "FrocCurve":
+        """The curve written by :meth:`to_dict` (e.g. to draw two models' curves together)."""
+        return cls(np.asarray(record["peak_levels"], dtype=np.float64),
+                   np.asarray(record["false_positives_per_case"], dtype=np.float64),
+                   np.asarray(record["sensitivity"], dtype=np.float64), int(record["n_lesions"]),
+                   int(record["n_cases"]))
+
     def to_dict(self, fp_rates: Sequence[float] = CPM_FP_RATES) -> dict:
         """JSON-ready: the curve, the sensitivity at each CPM rate and the CPM."""
         return {
