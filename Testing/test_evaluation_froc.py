@@ -15,7 +15,9 @@ import SimpleITK as sitk
 
 from core_fixtures import synthetic_chest, tiny_package  # noqa: F401 (fixture)
 from lungtumorseg.evaluation.calibration import case_curve
-from lungtumorseg.evaluation.froc import CPM_FP_RATES, FrocCurve, froc_curve, froc_filters
+from lungtumorseg.evaluation.froc import (
+    CPM_FP_RATES, FrocCurve, candidate_peaks, froc_curve, froc_filters, sweep_levels,
+)
 from lungtumorseg.evaluation.plots import plot_froc
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability
 from lungtumorseg.outline import OutlineGrowth
@@ -131,3 +133,19 @@ def test_probability_maps_are_computed_once_and_then_read_from_the_cache(tmp_pat
     again, lung_z_again = cached_probability(case, tiny_package, 1, cache, key)
     assert np.all(again == 0.25) and lung_z_again == pytest.approx(lung_z)
     assert not math.isnan(float(again.mean()))
+
+
+def test_candidate_peaks_and_sweep_levels_make_the_sweep_exact() -> None:
+    prob, _ = _two_tumours()
+    peaks = candidate_peaks(prob, 0.3)
+    assert sorted(peaks.tolist()) == pytest.approx([0.4, 0.7, 0.9])  # B, the blob, A
+    assert candidate_peaks(np.zeros((4, 4, 4), np.float32), 0.3).size == 0
+    levels = sweep_levels([peaks, np.array([0.9])], [0.6])
+    assert levels == sorted(set(levels)) and {0.6, 0.0, 1.0} <= set(levels)
+    assert any(abs(v - 0.7) < 1e-6 for v in levels) and any(abs(v - 0.4) < 1e-6 for v in levels)
+    # at the level of a candidate's own peak that candidate is still kept
+    prob_case, truth = _two_tumours()
+    exact = [float(np.float32(0.4))]  # B's own peak as the map stores it
+    assert exact[0] in levels
+    curve = froc_curve([case_curve(prob_case, truth, SPACING, [0.3], froc_filters(LesionFilter(), exact))], exact)
+    assert curve.sensitivity.tolist() == [1.0] and curve.false_positives_per_case.tolist() == [1.0]

@@ -9,7 +9,8 @@ everything else.
 Sensitivity is reported for all tumours and for tumours of 10 mm and more (the issue's
 target); the CPM averages it at 1/8 … 8 false positives per case (LUNA16). Probability maps
 are computed by the pipeline, or read from a calibration cache (``--cache``, the same
-folder ``scripts/calibrate_threshold.py --cache`` fills).
+folder ``scripts/calibrate_threshold.py --cache`` fills; float16, so peaks above 0.9995 read
+as 1). The sweep is exact: every candidate's own peak is a level.
 
     python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR]
         [--threshold T] [--out benchmarks/results/froc]
@@ -22,18 +23,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
+from lungtumorseg import __version__  # noqa: E402
 from lungtumorseg.evaluation.calibration import case_curve, zone_of_centroids  # noqa: E402
 from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
-from lungtumorseg.evaluation.froc import CPM_FP_RATES, PEAK_LEVELS, froc_curve, froc_filters  # noqa: E402
+from lungtumorseg.evaluation.froc import CPM_FP_RATES, candidate_peaks, froc_curve, froc_filters, sweep_levels  # noqa: E402
 from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
@@ -55,27 +60,38 @@ def main() -> int:
                              "same one to compare how they rank tumours")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "froc")
+    parser.add_argument("--write-card", metavar="NAME",
+                        help="also record the CPM and the sensitivity at each rate in the card, as metrics.NAME "
+                             "(e.g. froc_heldout_phantoms)")
     args = parser.parse_args()
 
     package = load_package(args.model)
     rule = package.card.lesion_filter
     card_threshold = float(package.card.raw["postprocessing"]["threshold"])
     threshold = card_threshold if args.threshold is None else args.threshold
-    levels = sorted(set(PEAK_LEVELS) | {rule.min_peak_probability})
-    filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="froc-maps-"))  # two passes read each map twice
     key = cache_key(package, list(package.card.mirror_axes))
     cases = [c for folder in args.data for c in discover_cases(folder)]
     if not cases:
         parser.error("no labelled cases found")
+    peaks = []
+    for i, case in enumerate(cases, 1):  # pass 1: every candidate's peak, so the sweep is exact
+        prob, _ = cached_probability(case, package, args.threads, cache, key)
+        # at the cache's float16 precision, as pass 2 will read the map back
+        peaks.append(candidate_peaks(prob.astype(np.float16).astype(np.float32), threshold))
+        print(f"  {i}/{len(cases)} {case.name}: {len(peaks[-1])} candidates", flush=True)
+    levels = sweep_levels(peaks, [rule.min_peak_probability])
+    filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
     curves = []
-    for i, case in enumerate(cases, 1):
+    for case in cases:  # pass 2: every level at once from one labelling per case
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob, lung_z = cached_probability(case, package, args.threads, args.cache, key)
+        prob, lung_z = cached_probability(case, package, args.threads, cache, key)
         curves.append(case_curve(prob, truth, image.GetSpacing(), [threshold], filters,
                                  hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
-        print(f"  {i}/{len(cases)} {case.name}", flush=True)
 
+    if args.cache is None:
+        shutil.rmtree(cache, ignore_errors=True)
     card_index = levels.index(rule.min_peak_probability)
     results = {"model": f"{package.card.name} {package.card.version}", "cases": len(cases),
                "data": [str(d) for d in args.data], "threshold": threshold,
@@ -106,6 +122,19 @@ def main() -> int:
     write_text_atomic(json.dumps(results, indent=2) + "\n", args.out / "froc.json")
     plot_froc(froc, args.out / "froc.png", marks, SYNTHETIC_NOTE if synthetic else None)
     print(f"written {args.out / 'froc.json'} and froc.png")
+    if args.write_card:
+        card_path = args.model / "model.json"
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card.setdefault("metrics", {})[args.write_card] = {
+            "cases": len(cases), "threshold": threshold, "lesion_score": "peak tumour probability",
+            "synthetic": synthetic, "lungtumorseg_version": __version__,
+            "command": "python benchmarks/froc_phantoms.py " + " ".join(sys.argv[1:]),
+            **{name: {k: results[name][k] for k in ("n_lesions", "cpm", "sensitivity_at_fp_rate",
+                                                    "max_false_positives_per_case", "card_point")
+                      if k in results[name]} for name in froc},
+        }
+        write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
+        print(f"metrics.{args.write_card} written to {card_path}")
     return 0
 
 

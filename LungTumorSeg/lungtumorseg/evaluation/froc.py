@@ -22,9 +22,11 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from ..postprocess import LesionFilter
 from .calibration import CaseCurve
+from .lesions import label_components
 
 #: False positives per case at which the CPM averages the sensitivity (LUNA16).
 CPM_FP_RATES: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -32,6 +34,25 @@ CPM_FP_RATES: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: other limits); finer near 1, where confident candidates separate.
 PEAK_LEVELS: tuple[float, ...] = tuple(float(v) for v in np.round(np.arange(0.0, 0.99, 0.02), 2)) + (
     0.99, 0.995, 0.999, 1.0)
+
+
+def candidate_peaks(probability: np.ndarray, threshold: float) -> np.ndarray:
+    """Peak probability of every component of ``probability >= threshold`` (face
+    connectivity, as the pipeline labels lesions). Sweeping exactly these values (with
+    :data:`PEAK_LEVELS`) makes the curve exact: between two of them no candidate changes."""
+    labels, n = label_components(np.asarray(probability) >= threshold)
+    if n == 0:
+        return np.zeros(0)
+    return np.asarray(ndi.maximum(probability, labels, np.arange(1, n + 1)), dtype=np.float64)
+
+
+def sweep_levels(peaks: Sequence[np.ndarray], extra: Sequence[float] = ()) -> list[float]:
+    """The peak levels of an exact FROC: :data:`PEAK_LEVELS`, ``extra`` (e.g. the card's own
+    limit) and every candidate peak of every case, sorted and unique."""
+    values = set(PEAK_LEVELS) | {float(v) for v in extra}
+    for case_peaks in peaks:
+        values |= {float(v) for v in np.asarray(case_peaks).ravel() if 0.0 <= v <= 1.0}
+    return sorted(values)
 
 
 def froc_filters(rule: LesionFilter, peak_levels: Sequence[float] = PEAK_LEVELS) -> list[LesionFilter]:

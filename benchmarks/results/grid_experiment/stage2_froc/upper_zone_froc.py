@@ -15,7 +15,7 @@ import SimpleITK as sitk
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 from lungtumorseg.evaluation.calibration import case_curve, component_centroids, zone_of_centroids  # noqa: E402
-from lungtumorseg.evaluation.froc import CPM_FP_RATES, PEAK_LEVELS, froc_curve, froc_filters  # noqa: E402
+from lungtumorseg.evaluation.froc import CPM_FP_RATES, candidate_peaks, froc_curve, froc_filters, sweep_levels  # noqa: E402
 from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
@@ -31,6 +31,8 @@ for run in sys.argv[2:]:
     package = load_package(parts[0])
     threshold = float(parts[2]) if len(parts) > 2 else 0.10
     key = cache_key(package, [])
+    levels = sweep_levels([candidate_peaks(cached_probability(c, package, 2, Path(parts[1]), key)[0], threshold)
+                           for c in cases])  # every candidate's peak: an exact sweep
     for name, base in (("card limits", package.card.lesion_filter), ("threshold only", LesionFilter())):
         rule = base.with_zone_limit("middle", NOWHERE).with_zone_limit("lower", NOWHERE)
         curves = []
@@ -42,9 +44,9 @@ for run in sys.argv[2:]:
             t_lab, n_t = label_components(truth)
             keep = [i + 1 for i, z in enumerate(zones(component_centroids(t_lab, n_t))) if z == "upper"]
             curves.append(case_curve(prob, np.isin(t_lab, keep), image.GetSpacing(), [threshold],
-                                     froc_filters(rule), hu=sitk.GetArrayFromImage(image), zone_of_centroids=zones))
+                                     froc_filters(rule, levels), hu=sitk.GetArrayFromImage(image), zone_of_centroids=zones))
         for large in (True, False):
-            curve = froc_curve(curves, PEAK_LEVELS, large_only=large)
+            curve = froc_curve(curves, levels, large_only=large)
             at = " ".join(f"{curve.sensitivity_at(r):.2f}" for r in CPM_FP_RATES)
             print(f"{label:8s} {name:15s} t {threshold:.2f} {'>=10 mm' if large else 'all   '} n={curve.n_lesions:2d} "
                   f"sens at 1/8..8 FP/case: {at}  CPM {curve.cpm():.3f}", flush=True)
