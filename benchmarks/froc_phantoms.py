@@ -29,7 +29,6 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +76,7 @@ def main() -> int:
     peaks = []
     for i, case in enumerate(cases, 1):  # pass 1: every candidate's peak, so the sweep is exact
         prob, _ = cached_probability(case, package, args.threads, cache, key)
-        # at the cache's float16 precision, as pass 2 will read the map back
-        peaks.append(candidate_peaks(prob.astype(np.float16).astype(np.float32), threshold))
+        peaks.append(candidate_peaks(prob, threshold))
         print(f"  {i}/{len(cases)} {case.name}: {len(peaks[-1])} candidates", flush=True)
     levels = sweep_levels(peaks, [rule.min_peak_probability])
     filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)

@@ -24,6 +24,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
+from .froc import CPM_FP_RATES
+
 LUNG_WINDOW = (-1350.0, 150.0)  # W1500 / L-600
 
 
@@ -213,12 +215,12 @@ def plot_froc(curves: dict[str, Any], path: Path, operating_point: Optional[dict
         if operating_point and label in operating_point:
             x, y = operating_point[label]
             ax.plot([max(x, floor)], [y], "o", color=colour, markersize=7, markeredgecolor="k")
-    for rate in (0.125, 0.25, 0.5, 1, 2, 4, 8):
+    for rate in CPM_FP_RATES:
         ax.axvline(rate, color="0.85", lw=0.8, zorder=0)
     ax.set_xscale("log", base=2)
-    ax.set_xlim(floor, 8)
-    ax.set_xticks([floor, 0.125, 0.25, 0.5, 1, 2, 4, 8])
-    ax.set_xticklabels(["0", "1/8", "1/4", "1/2", "1", "2", "4", "8"])
+    ax.set_xlim(floor, max(CPM_FP_RATES))
+    ax.set_xticks([floor, *CPM_FP_RATES])
+    ax.set_xticklabels(["0", *(f"1/{round(1 / r)}" if r < 1 else f"{r:g}" for r in CPM_FP_RATES)])
     ax.set_ylim(0, 1)
     ax.set_xlabel("false-positive lesions per case (log scale)")
     ax.set_ylabel("lesion sensitivity")

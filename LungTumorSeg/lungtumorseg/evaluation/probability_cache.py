@@ -34,7 +34,8 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
                        key: str) -> tuple[np.ndarray, tuple[float, float] | None]:
     """The case's probability map (input grid, float32) and the lungs' LPS z-extent the run
     found, from ``cache`` when present there, else by running the pipeline (and keeping the
-    result in ``cache`` when one is given)."""
+    result in ``cache`` when one is given). With a cache the map always has the cache's
+    float16 precision, so a first run and a re-run from the cache see the same values."""
     cached = cache / f"{case.name}-{key}.npy" if cache else None
     extent = cached.with_suffix(".json") if cached else None
     if cached and cached.is_file() and extent.is_file():
@@ -43,7 +44,9 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
     result = segment(read_image(case.image), package, SegmentOptions(threads=threads))
     prob = sitk.GetArrayFromImage(result.probability)
     if cached:
+        stored = prob.astype(np.float16)
         cache.mkdir(parents=True, exist_ok=True)
-        np.save(cached, prob.astype(np.float16))
+        np.save(cached, stored)
         extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
+        prob = stored.astype(np.float32)
     return prob, result.lung_z_lps_mm
