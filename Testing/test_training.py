@@ -242,8 +242,11 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     blob = tmp_path / "blob"
     assert main(["train", str(data), "-o", str(blob), "--steps", "1", "--val-every", "1", "--roi", "32",
                  "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--blob-channel",
-                 "--single-model", "--init-from", str(out)]) == 0
+                 "--single-model", "--init-from", str(out), "--precision", "bf16"]) == 0
     blob_package = load_package(blob)
+    # bfloat16 training is recorded in the card (float32 is the default).
+    assert blob_package.card.raw["training"]["config"]["precision"] == "bf16"
+    assert card["training"]["config"]["precision"] == "fp32"
     assert blob_package.card.raw["network"]["in_channels"] == 3
     assert blob_package.card.blob_filter is not None and blob_package.card.raw["preprocessing"]["input_channels"][-1] \
         .startswith("nodule enhancement")
@@ -372,6 +375,37 @@ def test_an_added_input_channel_starts_at_zero_so_the_network_computes_what_its_
     with torch.no_grad():
         assert torch.allclose(target(x), source(x[:, :2]), atol=1e-5)
         assert not torch.allclose(target(x), build_unetr({**reduced_unetr_config(32), "in_channels": 3}).eval()(x))
+
+
+def test_bf16_training_step_computes_nearly_the_float32_gradient_and_keeps_float32_weights():
+    """``--precision bf16`` runs the forward pass under bfloat16 autocast: the gradient of one
+    DiceCE step must point where the float32 one does, and weights must stay float32."""
+    import torch
+    from monai.losses import DiceCELoss
+
+    from lungtumorseg.models.network import build_unetr, reduced_unetr_config
+    from lungtumorseg.training.config import TrainConfig
+    from lungtumorseg.training.trainer import training_autocast
+
+    torch.manual_seed(0)
+    net = build_unetr({**reduced_unetr_config(32), "in_channels": 2}).train()
+    x = torch.rand(2, 2, 32, 32, 32, generator=torch.Generator().manual_seed(1))
+    y = torch.zeros(2, 1, 32, 32, 32, dtype=torch.int64)
+    y[:, :, 10:20, 12:22, 8:18] = 1
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+    gradients = {}
+    for precision in ("fp32", "bf16"):
+        net.zero_grad(set_to_none=True)
+        with training_autocast(TrainConfig(precision=precision)):
+            logits = net(x)
+        assert logits.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+        loss_fn(logits.float(), y).backward()
+        gradients[precision] = torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None])
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    cosine = torch.nn.functional.cosine_similarity(gradients["fp32"], gradients["bf16"], dim=0)
+    assert cosine > 0.98, f"bf16 gradient direction differs from float32: cosine {cosine:.4f}"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training_autocast(TrainConfig(precision="fp16"))
 
 
 def test_feature_size_must_be_a_multiple_of_four(tmp_path, capsys):
