@@ -40,3 +40,18 @@ python scripts/calibrate_threshold.py --model $W/candidate --data $DATA --calibr
 cp -r LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom $W/p060copy
 python scripts/calibrate_threshold.py --model $W/p060copy --data $DATA --calibration-data $CAL20 \
   --cache $W/calcache060 --rule lesion-f1 --zone-limits --threads 2
+
+# ---- stage 3 (sessions 16-17, PLAN_stage3.md): middle and lower resumed from their stage-2 checkpoints with 20 % of
+# the patches on their own mined false positives; 4,000-step horizon; from step 2,050 / 1,975 on with --precision bf16
+COMMON3="$COMMON --lr 1.5e-4 --hard-negatives dense --positive-ratio 0.45 --lung-ratio 0.2 --mine-negatives 0.2"
+for ZONE in middle lower; do
+  OMP_NUM_THREADS=1 lungtumorseg train $DATA -o $W/g10/model --workdir $W/g10/run $COMMON3 --spacing 1.0 --roi 64 \
+    --zone $ZONE --steps 4000 --val-every 500 --threads 1 --max-minutes 400 --precision bf16 &
+done; wait
+# candidate: stage 2's card and upper network, stage 3's best middle and lower weights
+python benchmarks/results/grid_experiment/make_stage3_candidate.py $W/candidate $W/g10/run/checkpoints $W/cand3
+# gate: probability maps of the 20 calibration phantoms (two 1-thread processes), then the FROC at p >= 0.10
+for K in 0 1; do OMP_NUM_THREADS=1 python benchmarks/results/grid_experiment/fill_cache.py $W/cand3 $CAL20 $W/cand3_cache $K 2 & done; wait
+python benchmarks/froc_phantoms.py --data $CAL20 --model $W/cand3 --cache $W/cand3_cache --threshold 0.10 --out stage3_froc
+python benchmarks/froc_compare.py 0.6.1=stage2_froc/froc_061.json "stage 2=stage2_froc/froc_candidate_t010.json" \
+  "stage 3=stage3_froc/froc.json" -o stage3_froc/compare.png
