@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.models.network import build_unetr, reduced_unetr_config  # noqa: E402
+from lungtumorseg.training.config import TrainConfig  # noqa: E402
+from lungtumorseg.training.trainer import training_autocast  # noqa: E402
 
 ROI = 48
 
@@ -61,8 +63,8 @@ def configurations() -> dict[str, tuple[dict, bool, bool]]:
 def seconds_per_step(network: dict, steps: int, channels_last: bool, bf16: bool = False,
                      seed: int = 0) -> tuple[float, int]:
     """Median wall time of ``steps`` training steps after one warm-up step; also the parameter
-    count. ``bf16``: the forward pass under bfloat16 autocast, the loss in float32 (as
-    ``lungtumorseg train --precision bf16``)."""
+    count. ``bf16``: the forward pass under bfloat16 autocast, the loss in float32 (the
+    training loop's own :func:`training_autocast`, as ``lungtumorseg train --precision bf16``)."""
     torch.manual_seed(seed)
     layout = torch.channels_last_3d if channels_last else torch.contiguous_format
     net = build_unetr(network).to(memory_format=layout).train()
@@ -72,11 +74,12 @@ def seconds_per_step(network: dict, steps: int, channels_last: bool, bf16: bool 
     roi = tuple(network["img_size"])
     image = torch.rand((2, network["in_channels"], *roi), generator=generator).to(memory_format=layout)
     label = (torch.rand((2, 1, *roi), generator=generator) > 0.9).float()
+    precision = TrainConfig(precision="bf16" if bf16 else "fp32")
     times = []
     for i in range(steps + 1):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with training_autocast(precision):
             logits = net(image)
         loss = loss_fn(logits.float(), label)
         loss.backward()

@@ -10,6 +10,10 @@ from .faint import FaintTumours
 from ..models.network import reduced_unetr_config, standard_unetr_config
 
 
+#: What ``TrainConfig.precision`` may be (``lungtumorseg train --precision``).
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (recorded in the model card)."""
@@ -61,9 +65,9 @@ class TrainConfig:
     init_from: str | None = None  # model package whose zone weights start the training
     seed: int = 0
     device: str = "cpu"
-    # "fp32", or "bf16": forward passes of training under bfloat16 autocast (weights, optimiser
-    # and loss stay float32). On a CPU with AVX-512 BF16 a 48³ training step takes 0.42 of the
-    # float32 time (benchmarks/train_step_cost.py); validation and mining stay float32.
+    # one of PRECISIONS. "bf16": forward passes of training under bfloat16 autocast (weights,
+    # optimiser and loss stay float32). On a CPU with AVX-512 BF16 a 48³ training step takes
+    # 0.17 s instead of 0.33 s (benchmarks/train_step_cost.py); validation and mining stay float32.
     precision: str = "fp32"
     threads: int | None = None
     threshold: float = 0.5

@@ -19,7 +19,7 @@ from monai.losses import DiceCELoss
 
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
-from .config import TrainConfig
+from .config import PRECISIONS, TrainConfig
 from .mining import crop_logits, mine_false_positives
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
@@ -121,10 +121,6 @@ def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return factor
-
-
-#: What ``TrainConfig.precision`` may be.
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 def training_autocast(cfg: TrainConfig) -> torch.autocast:
