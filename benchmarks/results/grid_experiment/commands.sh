@@ -55,3 +55,14 @@ for K in 0 1; do OMP_NUM_THREADS=1 python benchmarks/results/grid_experiment/fil
 python benchmarks/froc_phantoms.py --data $CAL20 --model $W/cand3 --cache $W/cand3_cache --threshold 0.10 --out stage3_froc
 python benchmarks/froc_compare.py 0.6.1=stage2_froc/froc_061.json "stage 2=stage2_froc/froc_candidate_t010.json" \
   "stage 3=stage3_froc/froc.json" -o stage3_froc/compare.png
+
+# ---- stage 4 (sessions 17-18, PLAN_stage4.md): upper resumed from its stage-1 checkpoint (step 1,500) with 20 % of the
+# patches on its own mined false positives, bf16, 4,000-step horizon (stopped at 2,150 by the session end, resumed)
+OMP_NUM_THREADS=2 lungtumorseg train $DATA -o $W/g10/model --workdir $W/g10/run $COMMON3 --spacing 1.0 --roi 64 \
+  --zone upper --steps 4000 --precision bf16 --val-every 500 --threads 2 --max-minutes 400
+# candidate: stage 2's card, stage 4's upper and stage 3's middle and lower best weights
+python benchmarks/results/grid_experiment/make_stage3_candidate.py $W/candidate $W/g10/run/checkpoints $W/cand4 upper middle lower
+for K in 0 1; do OMP_NUM_THREADS=1 python benchmarks/results/grid_experiment/fill_cache.py $W/cand4 $CAL20 $W/cand4_cache $K 2 & done; wait
+python benchmarks/froc_phantoms.py --data $CAL20 --model $W/cand4 --cache $W/cand4_cache --threshold 0.10 --out stage4_froc
+python benchmarks/froc_compare.py 0.6.1=stage2_froc/froc_061.json "stage 3=stage3_froc/froc.json" \
+  "stage 4=stage4_froc/froc.json" -o stage4_froc/compare.png
