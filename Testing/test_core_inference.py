@@ -162,3 +162,25 @@ def test_test_time_mirroring_costs_one_pass_per_axis_and_rejects_bad_axes():
     assert net.windows == 3 * count_windows(shape, roi, 0.25)
     with pytest.raises(ValueError, match="mirror axes"):
         predict_zone(net, _image(shape), roi, 0.25, 2, ProgressSpan(None, 0, 1), "t", mirror_axes=(3,))
+
+
+def test_bf16_forward_passes_change_the_map_only_by_bfloat16_rounding():
+    """``precision="bf16"`` really runs the network in bfloat16 (the map differs from
+    float32) and the map stays a float32 probability within bfloat16's rounding of it."""
+    net = _random_unetr()
+    image = _image((24, 20, 28), seed=5)
+    span = ProgressSpan(None, 0, 1)
+    fp32 = predict_zone(net, image, (16, 16, 16), 0.25, 2, span, "t")
+    bf16 = predict_zone(net, image, (16, 16, 16), 0.25, 2, span, "t", precision="bf16")
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    difference = np.abs(bf16 - fp32)
+    assert difference.max() > 1e-4, "bf16 gave the float32 map bit for bit: autocast did not engage"
+    assert difference.max() < 0.05 and difference.mean() < 0.01
+    assert 0.0 <= bf16.min() and bf16.max() <= 1.0
+
+
+def test_unknown_precision_is_refused_before_any_window():
+    net = ThresholdNet(0.5)
+    with pytest.raises(ValueError, match="fp32, bf16"):
+        predict_zone(net, _image((20, 20, 20)), (16, 16, 16), 0.25, 2, ProgressSpan(None, 0, 1), "t", precision="fp16")
+    assert net.windows == 0

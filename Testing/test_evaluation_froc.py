@@ -121,6 +121,8 @@ def test_probability_maps_are_computed_once_and_then_read_from_the_cache(tmp_pat
     case = CasePaths("chest", tmp_path / "chest.nii.gz", tmp_path / "chest_label.nii.gz")
     key = cache_key(tiny_package, [])
     assert key != cache_key(tiny_package, [2]) and "-v" in key
+    assert cache_key(tiny_package, [], "fp32") == key  # float32 keys are those of older caches
+    assert cache_key(tiny_package, [], "bf16") == f"{key}-bf16"
     cache = tmp_path / "cache"
     prob, lung_z = cached_probability(case, tiny_package, 1, cache, key)
     assert prob.shape == sitk.GetArrayFromImage(image).shape and prob.dtype == np.float32

@@ -44,6 +44,7 @@ from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
+from lungtumorseg.precision import PRECISIONS  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 COLUMNS = ("dice", "false_positives", "detected", "detected_large")  # CaseCurve arrays, one column per filter
@@ -58,6 +59,8 @@ def main() -> int:
                         help="probability threshold of the candidates (default: the card's); give two models the "
                              "same one to compare how they rank tumours")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                        help="of the networks' forward passes when maps are computed (bf16 maps are cached apart)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "froc")
     parser.add_argument("--write-card", metavar="NAME",
                         help="also record the CPM and the sensitivity at each rate in the card, as metrics.NAME "
@@ -69,13 +72,13 @@ def main() -> int:
     card_threshold = float(package.card.raw["postprocessing"]["threshold"])
     threshold = card_threshold if args.threshold is None else args.threshold
     cache = args.cache or Path(tempfile.mkdtemp(prefix="froc-maps-"))  # two passes read each map twice
-    key = cache_key(package, list(package.card.mirror_axes))
+    key = cache_key(package, list(package.card.mirror_axes), args.precision)
     cases = [c for folder in args.data for c in discover_cases(folder)]
     if not cases:
         parser.error("no labelled cases found")
     peaks = []
     for i, case in enumerate(cases, 1):  # pass 1: every candidate's peak, so the sweep is exact
-        prob, _ = cached_probability(case, package, args.threads, cache, key)
+        prob, _ = cached_probability(case, package, args.threads, cache, key, args.precision)
         peaks.append(candidate_peaks(prob, threshold))
         print(f"  {i}/{len(cases)} {case.name}: {len(peaks[-1])} candidates", flush=True)
     levels = sweep_levels(peaks, [rule.min_peak_probability])
@@ -84,7 +87,7 @@ def main() -> int:
     for case in cases:  # pass 2: every level at once from one labelling per case
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob, lung_z = cached_probability(case, package, args.threads, cache, key)
+        prob, lung_z = cached_probability(case, package, args.threads, cache, key, args.precision)
         curves.append(case_curve(prob, truth, image.GetSpacing(), [threshold], filters,
                                  hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
 
@@ -92,7 +95,7 @@ def main() -> int:
         shutil.rmtree(cache, ignore_errors=True)
     card_index = levels.index(rule.min_peak_probability)
     results = {"model": f"{package.card.name} {package.card.version}", "cases": len(cases),
-               "data": [str(d) for d in args.data], "threshold": threshold,
+               "data": [str(d) for d in args.data], "threshold": threshold, "precision": args.precision,
                "lesion_filter_except_peak": rule.to_dict(), "cpm_fp_rates": list(CPM_FP_RATES)}
     n = len(levels)
     card_curves = [replace(c, **{f: getattr(c, f)[:, :n] for f in COLUMNS}) for c in curves]

@@ -44,6 +44,7 @@ from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import default_package_dir  # noqa: E402
 from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset  # noqa: E402
+from lungtumorseg.precision import PRECISIONS  # noqa: E402
 from lungtumorseg.preprocess import to_canonical, to_input_grid  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
@@ -94,6 +95,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=HELDOUT_SEED)
     parser.add_argument("--size", choices=["small", "full"], default="small")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                        help="of the networks' forward passes (the card's metrics are float32 ones)")
     parser.add_argument("--data", type=Path, default=None, help="reuse this held-out folder (default: generate)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "heldout")
     parser.add_argument("--write-card", action="store_true",
@@ -105,7 +108,8 @@ def main() -> int:
     if not (data / "dataset.json").is_file():
         print(f"generating {args.cases} held-out phantoms (seeds {args.seed}..) in {data}", flush=True)
         write_msd_dataset(data, args.cases, args.seed, PhantomConfig(size=args.size))
-    summary = evaluate_dataset(data, args.model, args.out, EvaluateOptions(threads=args.threads, synthetic=True))
+    options = EvaluateOptions(threads=args.threads, synthetic=True, precision=args.precision)
+    summary = evaluate_dataset(data, args.model, args.out, options)
     numbers = criteria(args.out)
 
     # Baseline on the same cases.
@@ -124,6 +128,7 @@ def main() -> int:
     numbers["dice_ratio_model_to_baseline"] = ratio
     numbers["held_out_seeds"] = [args.seed, args.seed + args.cases - 1]
     numbers["phantom_size"] = args.size
+    numbers["precision"] = args.precision
     numbers["note"] = "synthetic phantoms: checks the software and the demo weights, not clinical accuracy"
     targets = [
         ("mean Dice, tumour cases", numbers["mean_dice_tumour_cases"], ">=", 0.85),

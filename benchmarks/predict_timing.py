@@ -2,7 +2,9 @@
 
 Baseline in the same run: the same UNETR slid over the whole canonical volume (what a
 pipeline without lung-based zone cropping would evaluate). The ratio shows what the zone
-crops cost or save. Run: ``make benchmark`` or ``python benchmarks/predict_timing.py``.
+crops cost or save. Also in the same run: the pipeline with bfloat16 forward passes
+(``--precision bf16``) against the float32 one, stage by stage.
+Run: ``make benchmark`` or ``python benchmarks/predict_timing.py``.
 Writes ``benchmarks/results/predict_timing.json``.
 """
 
@@ -46,6 +48,14 @@ def main() -> int:
     total = time.perf_counter() - t0
     print(f"pipeline total {total:.1f} s; stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
 
+    t0 = time.perf_counter()
+    fast = segment(case.image, package, SegmentOptions(threads=args.threads, precision="bf16"))
+    total_bf16 = time.perf_counter() - t0
+    bf16_ratio = fast.timings_s["inference"] / result.timings_s["inference"]
+    print(f"bf16 pipeline total {total_bf16:.1f} s; inference {fast.timings_s['inference']:.1f} s vs float32 "
+          f"{result.timings_s['inference']:.1f} s: ratio {bf16_ratio:.2f}; lesions {len(fast.lesions)} vs "
+          f"{len(result.lesions)}")
+
     # Baseline: one zone model over the whole canonical volume (no zone crops).
     canonical = sitk.GetArrayFromImage(to_canonical(case.image, package.card.spacing_mm))
     lungs = find_lungs(canonical, package.card.spacing_mm)
@@ -71,6 +81,8 @@ def main() -> int:
         "baseline_whole_volume_inference_seconds": round(baseline, 2),
         "zone_inference_to_baseline_ratio": round(ratio, 3),
         "lesions_found": len(result.lesions),
+        "bf16": {"pipeline_seconds": round(total_bf16, 2), "stages_seconds": fast.timings_s,
+                 "inference_to_float32_ratio": round(bf16_ratio, 3), "lesions_found": len(fast.lesions)},
     }
     dest = ROOT / "benchmarks" / "results" / "predict_timing.json"
     dest.write_text(json.dumps(out, indent=2) + "\n")

@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import __version__
 from .errors import CancelledError, LungTumorSegError
+from .precision import PRECISIONS
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -116,7 +117,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-seed", type=int, default=None,
                    help="seed of the train/validation split (default 0); keep it the same in every stage of a recipe")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default=None,
+    p.add_argument("--precision", choices=list(PRECISIONS), default=None,
                    help="fp32 (default) or bf16: training forward passes under bfloat16 autocast, weights and "
                         "loss in float32 (on a CPU with AVX-512 BF16 or AMX a step takes about half the time; "
                         "validation stays float32)")

@@ -9,6 +9,11 @@ Optional test-time mirroring (the card's ``inference.mirror_axes``, as nnU-Net d
 default, Isensee et al., Nature Methods 2021): every window is also evaluated mirrored along
 each listed axis and the un-mirrored probabilities are averaged, which cancels part of the
 network's orientation-specific noise at the cost of one extra pass per axis.
+
+Optional bfloat16 forward passes (``precision="bf16"``, :mod:`lungtumorseg.precision`):
+only the network runs under bfloat16 autocast; softmax, gaussian blending and the
+superposition stay float32. Used to measure what bf16 changes
+(``benchmarks/results/bf16_inference/``); ``predict`` runs float32.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
+from .precision import check_precision, forward_autocast
 from .progress import ProgressSpan
 from .zones import Zone
 
@@ -35,13 +41,20 @@ def count_windows(shape: tuple[int, ...], roi: tuple[int, ...], overlap: float) 
     return total
 
 
-def mirrored_probability(network: torch.nn.Module, batch: torch.Tensor, mirror_axes: tuple[int, ...]) -> torch.Tensor:
-    """Tumour probability of a (B, C, z, y, x) batch, averaged over the identity and a mirror
-    along each spatial axis in ``mirror_axes`` (0 = z, 1 = y, 2 = x), each mirrored back."""
-    prob = torch.softmax(network(batch), dim=1)[:, 1:2]
+def mirrored_probability(network: torch.nn.Module, batch: torch.Tensor, mirror_axes: tuple[int, ...],
+                         precision: str = "fp32") -> torch.Tensor:
+    """Tumour probability (float32) of a (B, C, z, y, x) batch, averaged over the identity and a
+    mirror along each spatial axis in ``mirror_axes`` (0 = z, 1 = y, 2 = x), each mirrored back.
+    ``precision``: of the network's forward passes ("fp32" or "bf16")."""
+    def probability(x: torch.Tensor) -> torch.Tensor:
+        with forward_autocast(precision, str(x.device)):
+            logits = network(x)
+        return torch.softmax(logits.float(), dim=1)[:, 1:2]
+
+    prob = probability(batch)
     for axis in mirror_axes:
         dim = 2 + int(axis)
-        prob = prob + torch.flip(torch.softmax(network(torch.flip(batch, (dim,))), dim=1)[:, 1:2], (dim,))
+        prob = prob + torch.flip(probability(torch.flip(batch, (dim,))), (dim,))
     return prob / (1 + len(mirror_axes))
 
 
@@ -54,12 +67,15 @@ def predict_zone(
     span: ProgressSpan,
     stage: str,
     mirror_axes: tuple[int, ...] = (),
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Tumour probability (float32, (z, y, x)) for one zone crop of the (C, z, y, x) input.
 
     Cancellation is checked before every batch of windows, so a cancel takes effect within
-    one window batch. ``mirror_axes``: test-time mirroring, see the module doc.
+    one window batch. ``mirror_axes``: test-time mirroring; ``precision``: of the forward
+    passes (see the module doc).
     """
+    check_precision(precision)
     if any(a not in (0, 1, 2) for a in mirror_axes):
         raise ValueError(f"mirror axes must be 0, 1 or 2 (z, y, x), got {list(mirror_axes)}")
     total = max(count_windows(image.shape[-3:], roi, overlap), 1)
@@ -68,7 +84,7 @@ def predict_zone(
     def predictor(batch: torch.Tensor) -> torch.Tensor:
         span.check_cancel()
         with torch.inference_mode():
-            prob = mirrored_probability(network, batch, mirror_axes)
+            prob = mirrored_probability(network, batch, mirror_axes, precision)
         done[0] += batch.shape[0]
         span.report(stage, done[0] / total)
         return prob
@@ -114,6 +130,7 @@ def run_zones(
     sw_batch_size: int,
     span: ProgressSpan,
     mirror_axes: tuple[int, ...] = (),
+    precision: str = "fp32",
 ) -> dict[str, np.ndarray]:
     """Run each zone's network on its crop; progress is split by window counts."""
     counts = [count_windows(z.crop(image).shape[-3:], roi, overlap) for z in zones]
@@ -125,7 +142,8 @@ def run_zones(
         sub.report(f"loading {zone.name} zone model", 0.0)
         network = load_network(zone.name)
         probs[zone.name] = predict_zone(
-            network, zone.crop(image), roi, overlap, sw_batch_size, sub, f"inference {zone.name} zone", mirror_axes
+            network, zone.crop(image), roi, overlap, sw_batch_size, sub, f"inference {zone.name} zone", mirror_axes,
+            precision,
         )
         start += n
     return probs

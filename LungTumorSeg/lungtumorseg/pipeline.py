@@ -20,6 +20,7 @@ from .lungs import find_lungs
 from .measure import Lesion
 from .models.package import ModelPackage
 from .postprocess import LesionFilter, restrict_to_lung_region
+from .precision import check_precision
 from .preprocess import IntensityWindow, network_input, to_canonical, to_input_grid
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
 from .relabel import MeasureContext, lesions_from_probability
@@ -40,6 +41,11 @@ class SegmentOptions:
     max_mean_hu: Optional[float] = None
     zone_limits: bool = True  # apply the card's zone limits (postprocess module doc)
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (outline module doc)
+    # "fp32" or "bf16": the networks' forward passes (lungtumorseg.precision). For measurement
+    # only, not offered by `predict`: with 0.6.1's float32-calibrated operating point, bf16 kept
+    # 3 more false findings on 56 phantoms for 0.68x the inference time
+    # (benchmarks/results/bf16_inference/); a package would have to be calibrated in bf16.
+    precision: str = "fp32"
 
 
 @dataclass
@@ -58,6 +64,7 @@ class SegmentationResult:
     lung_z_lps_mm: Optional[tuple[float, float]] = None
     lesion_filter: Optional[LesionFilter] = None  # what decided which components are lesions
     midline_x_lps_mm: Optional[float] = None  # between the two lungs (lesion side)
+    precision: str = "fp32"  # of the networks' forward passes
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -67,6 +74,7 @@ class SegmentationResult:
             "input": input_name,
             "model": package.card.summary(),
             "threshold": self.threshold,
+            "precision": self.precision,
             "postprocessing": None if self.lesion_filter is None
             else {"threshold": self.threshold, **self.lesion_filter.to_dict()},
             "lung_volume_ml": self.lung_volume_ml,
@@ -101,6 +109,7 @@ def segment(
         outline_growth=options.outline_growth)
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    check_precision(options.precision)
     zcfg = card["zones"]
     spec = ZoneSpec(
         overlap_mm=float(options.zone_overlap_mm if options.zone_overlap_mm is not None else zcfg["overlap_mm"]),
@@ -132,6 +141,7 @@ def segment(
         return SegmentationResult(
             "no_lungs", lungs.message, _empty_like(image, sitk.sitkUInt16),
             _empty_like(image, sitk.sitkFloat32), [], threshold, timings, lesion_filter=lesion_filter,
+            precision=options.precision,
         )
 
     zones = make_zones(lungs.mask, spacing, spec, tuple(card.zones))
@@ -153,6 +163,7 @@ def segment(
         int(inf.get("sw_batch_size", 2)),
         span.sub(0.1, 0.9),
         card.mirror_axes,
+        options.precision,
     )
     lap("inference")
 
@@ -177,5 +188,5 @@ def segment(
     message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
-        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, midline,
+        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, midline, options.precision,
     )

@@ -5,7 +5,7 @@ from the same per-case tumour probability map (on the input grid) and the lungs'
 z-extent that placed lesions in zones. Inference is the slow part, so the maps are cached
 as float16 ``<case>-<key>.npy`` beside a ``.json`` with the extent. The key names the
 weights and the core version (a pipeline change, e.g. in the lung finder, makes old maps
-stale) and the test-time mirroring.
+stale), the test-time mirroring and, for bfloat16 maps, the precision.
 """
 
 from __future__ import annotations
@@ -20,28 +20,32 @@ from .. import __version__
 from ..io import read_image
 from ..models.package import ModelPackage
 from ..pipeline import SegmentOptions, segment
+from ..precision import check_precision
 from ..training.dataset import CasePaths
 
 
-def cache_key(package: ModelPackage, mirror: list[int]) -> str:
+def cache_key(package: ModelPackage, mirror: list[int], precision: str = "fp32") -> str:
     """Cache name of a package's maps under mirroring ``mirror``: the first six hex digits of
-    each zone's weight SHA-256, the core version and the mirror axes."""
+    each zone's weight SHA-256, the core version, the mirror axes and "-bf16" for maps whose
+    forward passes ran in bfloat16 (float32 keys are unchanged, so existing caches stay valid)."""
     weights = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
-    return f"{weights}-v{__version__}-m{''.join(map(str, mirror))}"
+    suffix = "" if check_precision(precision) == "fp32" else f"-{precision}"
+    return f"{weights}-v{__version__}-m{''.join(map(str, mirror))}{suffix}"
 
 
 def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cache: Path | None,
-                       key: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+                       key: str, precision: str = "fp32") -> tuple[np.ndarray, tuple[float, float] | None]:
     """The case's probability map (input grid, float32) and the lungs' LPS z-extent the run
     found, from ``cache`` when present there, else by running the pipeline (and keeping the
     result in ``cache`` when one is given). With a cache the map always has the cache's
-    float16 precision, so a first run and a re-run from the cache see the same values."""
+    float16 precision, so a first run and a re-run from the cache see the same values.
+    ``precision``: of the pipeline's forward passes; ``key`` must be made with the same one."""
     cached = cache / f"{case.name}-{key}.npy" if cache else None
     extent = cached.with_suffix(".json") if cached else None
     if cached and cached.is_file() and extent.is_file():
         lung_z = json.loads(extent.read_text(encoding="utf-8"))["lung_z_lps_mm"]
         return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
-    result = segment(read_image(case.image), package, SegmentOptions(threads=threads))
+    result = segment(read_image(case.image), package, SegmentOptions(threads=threads, precision=precision))
     prob = sitk.GetArrayFromImage(result.probability)
     if cached:
         stored = prob.astype(np.float16)

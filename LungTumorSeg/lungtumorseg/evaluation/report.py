@@ -55,6 +55,7 @@ class EvaluateOptions:
     gallery: int = 6
     save_predictions: bool = False
     device: str = "cpu"
+    precision: str = "fp32"  # of the networks' forward passes (lungtumorseg.precision)
 
 
 def dataset_info(root: Path) -> dict[str, Any]:
@@ -130,7 +131,8 @@ def evaluate_dataset(
     if package.card.is_demo:
         log(f"note: model {package.card.name}: {package.card.warning}")
     log(f"evaluating {package.card.name} {package.card.version} on {len(cases)} of {n_found} cases in {data}")
-    seg_options = SegmentOptions(threshold=options.threshold, threads=options.threads, device=options.device)
+    seg_options = SegmentOptions(threshold=options.threshold, threads=options.threads, device=options.device,
+                                 precision=options.precision)
     evaluations, case_rows, zrows, lrows, snapshots = [], [], [], [], []
     statuses, threshold_used = [], options.threshold
     for i, case in enumerate(cases, start=1):
@@ -165,7 +167,8 @@ def evaluate_dataset(
         dataset={**dataset_info(data), "n_cases_found": n_found, "n_cases_evaluated": len(cases)},
         model={"path": str(model), **package.card.summary()},
         settings={"threshold": threshold_used, "detection_min_iou": options.min_iou, "limit": options.limit,
-                  "threads": options.threads, "size_bins_mm": [[n, lo, hi] for n, lo, hi in SIZE_BINS]},
+                  "threads": options.threads, "precision": options.precision,
+                  "size_bins_mm": [[n, lo, hi] for n, lo, hi in SIZE_BINS]},
         synthetic=synthetic,
         statuses=statuses,
     )

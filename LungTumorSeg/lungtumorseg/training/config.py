@@ -8,10 +8,7 @@ from typing import Any
 from ..enhance import BlobFilter
 from .faint import FaintTumours
 from ..models.network import reduced_unetr_config, standard_unetr_config
-
-
-#: What ``TrainConfig.precision`` may be (``lungtumorseg train --precision``).
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+from ..precision import PRECISIONS  # noqa: F401  (what ``TrainConfig.precision`` may be)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from monai.losses import DiceCELoss
 
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
-from .config import PRECISIONS, TrainConfig
+from ..precision import check_precision, device_type, forward_autocast
+from .config import TrainConfig
 from .mining import crop_logits, mine_false_positives
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
@@ -127,12 +128,9 @@ def training_autocast(cfg: TrainConfig) -> torch.autocast:
     """The autocast context of a training forward pass: bfloat16 with ``precision="bf16"``
     (on a CPU or a GPU), float16 on a GPU otherwise (with loss scaling), none (float32) on a
     CPU. Weights, optimiser state and the loss stay float32 in every case."""
-    if cfg.precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {cfg.precision!r}")
-    device_type = "cuda" if cfg.device.startswith("cuda") else "cpu"
-    if cfg.precision == "bf16":
-        return torch.autocast(device_type, dtype=torch.bfloat16)
-    return torch.autocast(device_type, enabled=device_type == "cuda")
+    if check_precision(cfg.precision) == "bf16":
+        return forward_autocast("bf16", cfg.device)
+    return torch.autocast(device_type(cfg.device), enabled=device_type(cfg.device) == "cuda")
 
 
 def _finished(step: int, elapsed_s: float, stale: int, has_best: bool, cfg: TrainConfig,
