@@ -507,3 +507,37 @@ def test_collecting_zones_trained_in_parallel_loads_no_crops_of_finished_zones(t
     kept_zones.clear()
     assert main(args[:7] + ["2"] + args[8:]) == 0
     assert kept_zones[0] == ["upper", "middle", "lower"]
+
+
+def test_synthetic_tumour_copies_add_new_labelled_tumours_to_every_case(tmp_path):
+    """``--synthetic-copies``: each training case (with tumour or not) gets copies with new
+    tumours drawn into its lungs (training.insertion); the copies are marked so mining skips
+    them, and are cached apart from the originals under their parameters."""
+    from lungtumorseg.training.config import TrainConfig
+    from lungtumorseg.training.run import prepare_all
+
+    data = tmp_path / "data"
+    write_msd_dataset(data, 2, 720, tiny_phantom_config())
+    cases = discover_cases(data)
+    cfg = TrainConfig(spacing_mm=[4.0, 4.0, 4.0], lung_channel=True, synthetic_copies=2)
+    prepared = prepare_all(cases, cfg, tmp_path / "work", lambda line: None, workers=1, synthetic_copies=2)
+    names = [p.name for p in prepared]
+    assert names[:2] == [c.name for c in cases]
+    assert sorted(names[2:]) == sorted(f"{c.name}~synthetic{k}" for c in cases for k in (1, 2))
+    by_name = {p.name: p for p in prepared}
+    for case in cases:
+        original = by_name[case.name]
+        tumour_original = sum(int(z.label.sum()) for z in original.zones.values())
+        for k in (1, 2):
+            copy = by_name[f"{case.name}~synthetic{k}"]
+            assert all(z.is_copy for z in copy.zones.values())
+            assert sum(int(z.label.sum()) for z in copy.zones.values()) > tumour_original
+        assert not any(z.is_copy for z in original.zones.values())
+    one, two = by_name[f"{cases[0].name}~synthetic1"], by_name[f"{cases[0].name}~synthetic2"]
+    assert not np.array_equal(one.zones["upper"].label, two.zones["upper"].label) or \
+        not np.array_equal(one.zones["lower"].label, two.zones["lower"].label)
+    assert len(list((tmp_path / "work").glob("cache-*/synthetic-*/*~synthetic*.npz"))) == 4
+    # From the cache: the same copies again
+    again = prepare_all(cases, cfg, tmp_path / "work", lambda line: None, workers=1, synthetic_copies=2)
+    assert [p.name for p in again] == names
+    assert np.array_equal(again[2].zones["middle"].image, prepared[2].zones["middle"].image)

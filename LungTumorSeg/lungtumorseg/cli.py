@@ -106,6 +106,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="add N faint-tumour copies of every training case with tumour: its tumours faded towards "
                         "the surrounding lung (ground-glass look, some with a solid core), so the faint nodules a "
                         "network misses are seen more often (default 0)")
+    p.add_argument("--synthetic-copies", type=int, default=None, metavar="N",
+                   help="add N synthetic-tumour copies of every training case: 2-4 new tumours of the phantom "
+                        "engine's model (solid / part-solid / ground-glass 40/30/30 %%, median 14 mm) drawn into "
+                        "its lungs, so the network sees many more tumours than the data set has (default 0)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -195,9 +199,11 @@ def _run_train(args: argparse.Namespace) -> int:
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
         positive_sampling=args.positive_sampling, faint_copies=args.faint_copies, precision=args.precision,
+        synthetic_copies=args.synthetic_copies,
     )
-    if cfg.faint_copies < 0:
-        raise LungTumorSegError("--faint-copies must be 0 or more")
+    for count, flag in ((cfg.faint_copies, "--faint-copies"), (cfg.synthetic_copies, "--synthetic-copies")):
+        if count < 0:
+            raise LungTumorSegError(f"{flag} must be 0 or more")
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
                        ("mined_ratio", "--mine-negatives")):
         if not 0.0 <= getattr(cfg, name) <= 1.0:

@@ -94,7 +94,7 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))[None, :]
 
 
-def _shape_sdf(spec: dict, qx, qy, qz) -> np.ndarray:
+def shape_sdf(spec: dict, qx, qy, qz) -> np.ndarray:
     """Signed distance (mm, approx.) of local rotated coordinates to the tumour surface."""
     R = spec["R"]
     if spec["shape"] == "lobulated":
@@ -119,7 +119,7 @@ def _shape_sdf(spec: dict, qx, qy, qz) -> np.ndarray:
     return sdf
 
 
-def _make_spec(plan: dict, R: float, rng: np.random.Generator) -> dict:
+def make_shape_spec(plan: dict, R: float, rng: np.random.Generator) -> dict:
     spec = {"R": R, "shape": plan["shape"], "rot": _random_rotation(rng),
             "axes": 1.0 + rng.uniform(-0.15, 0.08, 3),
             "bumps": [(v / np.linalg.norm(v), rng.uniform(-0.08, 0.08)) for v in rng.normal(size=(3, 3))]}
@@ -157,7 +157,7 @@ def place_and_draw(P: Patient, img: np.ndarray, lung: np.ndarray, ids: np.ndarra
     for plan in plans:
         R = plan["diameter_mm"] / 2.0
         R = max(R, 0.65 * float(final.spacing.max()))
-        spec = _make_spec(plan, R, rng)
+        spec = make_shape_spec(plan, R, rng)
         loc = plan["location"]
         c = None
         for attempt in range(5):
@@ -167,7 +167,7 @@ def place_and_draw(P: Patient, img: np.ndarray, lung: np.ndarray, ids: np.ndarra
             if attempt >= 1:
                 loc = "peripheral"
                 R *= 0.8
-                spec = _make_spec(plan, R, rng)
+                spec = make_shape_spec(plan, R, rng)
         if c is None:
             continue
         if R < 2.0 * final.spacing[2]:  # keep small tumours on a slice centre
@@ -179,6 +179,34 @@ def place_and_draw(P: Patient, img: np.ndarray, lung: np.ndarray, ids: np.ndarra
         placed.append({**plan, "location": loc, "diameter_mm": 2.0 * R, "centre": c, "R": R,
                        "extent": spec["extent"], "id": tid})
     return placed
+
+
+def tumour_layers(spec: dict, kind: str, qx, qy, qz, h: float, ggo_hu: float,
+                  solid_hu: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
+                                            np.ndarray | None, np.ndarray | None]:
+    """A tumour's signed distance and its two density layers at local rotated coordinates.
+
+    Returns ``(sdf, ggo_fraction, ggo_value, core_fraction, core_value)``: the fractions are
+    partial-volume coverages in [0, 1] (a ramp ``h`` mm wide); the ground-glass layer (absent
+    for solid tumours) is composited by maximum, so vessels stay visible through it, and the
+    solid core (absent for pure ground glass) replaces what lies beneath. Shared by the
+    phantom engine and the synthetic-tumour insertion of training (``training.insertion``).
+    """
+    sdf = shape_sdf(spec, qx, qy, qz)
+    tex = sum(np.sin(w[0] * qx + w[1] * qy + w[2] * qz + ph) for w, ph in spec["waves"])
+    R = spec["R"]
+    f_ggo = g = f_core = val = None
+    if kind != "solid":
+        g = ggo_hu + 35.0 * tex
+        f_ggo = np.clip(0.5 - sdf / max(2.0, h), 0.0, 1.0)
+    if spec["core"] > 0:
+        core = sdf + (1.0 - spec["core"]) * R
+        val = solid_hu + 5.0 * tex
+        if spec["necrosis"]:
+            rr = np.sqrt(qx * qx + qy * qy + qz * qz)
+            val = val - spec["necrosis"] * np.clip(1.0 - rr / (0.55 * R), 0.0, 1.0)
+        f_core = np.clip(0.5 - core / h, 0.0, 1.0)
+    return sdf, f_ggo, g, f_core, val
 
 
 def _draw(P: Patient, img, lung, ids, grid: Grid, c: np.ndarray, spec: dict, kind: str, tid: int) -> None:
@@ -193,25 +221,15 @@ def _draw(P: Patient, img, lung, ids, grid: Grid, c: np.ndarray, spec: dict, kin
     qx = Q[0, 0] * px + Q[1, 0] * py + Q[2, 0] * pz
     qy = Q[0, 1] * px + Q[1, 1] * py + Q[2, 1] * pz
     qz = Q[0, 2] * px + Q[1, 2] * py + Q[2, 2] * pz
-    sdf = _shape_sdf(spec, qx, qy, qz)
     sl = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
     inl = lung[sl] > 0
     sub = img[sl]
     h = float(grid.spacing.min())
-    tex = sum(np.sin(w[0] * qx + w[1] * qy + w[2] * qz + ph) for w, ph in spec["waves"])
-    R = spec["R"]
-    if kind != "solid":
-        g = P.hu["ggo"] + 35.0 * tex
-        f = np.clip(0.5 - sdf / max(2.0, h), 0.0, 1.0) * inl
-        sub += f * np.maximum(g - sub, 0.0)
-    if spec["core"] > 0:
-        core = sdf + (1.0 - spec["core"]) * R
-        val = P.hu["nodule_solid"] + 5.0 * tex
-        if spec["necrosis"]:
-            rr = np.sqrt(qx * qx + qy * qy + qz * qz)
-            val = val - spec["necrosis"] * np.clip(1.0 - rr / (0.55 * R), 0.0, 1.0)
-        f = np.clip(0.5 - core / h, 0.0, 1.0) * inl
-        sub += f * (val - sub)
+    sdf, f_ggo, g, f_core, val = tumour_layers(spec, kind, qx, qy, qz, h, P.hu["ggo"], P.hu["nodule_solid"])
+    if f_ggo is not None:
+        sub += f_ggo * inl * np.maximum(g - sub, 0.0)
+    if f_core is not None:
+        sub += f_core * inl * (val - sub)
     lab = (sdf < 0) & inl
     isub = ids[sl]
     isub[lab & (isub == 0)] = tid

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..enhance import BlobFilter
 from .faint import FaintTumours
+from .insertion import SyntheticTumours
 from ..models.network import reduced_unetr_config, standard_unetr_config
 from ..precision import PRECISIONS  # noqa: F401  (what ``TrainConfig.precision`` may be)
 
@@ -45,6 +46,12 @@ class TrainConfig:
     faint_copies: int = 0
     faint_keep_range: list[float] = field(default_factory=lambda: [0.15, 0.55])
     faint_core_probability: float = 0.4
+    # synthetic-tumour copies of every training case (training/insertion.py): new tumours of
+    # the phantom engine's model drawn into its lungs, weighted towards the faint kinds
+    synthetic_copies: int = 0
+    synthetic_per_copy: list[int] = field(default_factory=lambda: [2, 4])
+    synthetic_kind_weights: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])
+    synthetic_median_diameter_mm: float = 14.0
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"
@@ -86,6 +93,11 @@ class TrainConfig:
     def faint_tumours(self) -> FaintTumours:
         """How the faint-tumour copies fade their tumours."""
         return FaintTumours(tuple(self.faint_keep_range), self.faint_core_probability)
+
+    def synthetic_tumours(self) -> SyntheticTumours:
+        """Which tumours the synthetic-tumour copies get."""
+        return SyntheticTumours(tuple(self.synthetic_per_copy), tuple(self.synthetic_kind_weights),
+                                self.synthetic_median_diameter_mm)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

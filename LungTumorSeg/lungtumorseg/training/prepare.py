@@ -24,13 +24,14 @@ from .dataset import CasePaths
 class ZoneCrop:
     """A zone's network-input crop (float16, (C, z, y, x)) and tumour mask (uint8, (z, y, x)),
     plus the z-range of the crop where the zone's weight is non-zero (where patch centres
-    are drawn). ``faint_copy`` marks a crop of a case whose tumours were faded
-    (``training.faint``): its background repeats the original's, so it is not mined again."""
+    are drawn). ``is_copy`` marks a crop of a changed copy of a case — its tumours faded
+    (``training.faint``) or new tumours drawn in (``training.insertion``): its background
+    repeats the original's, so it is not mined again."""
 
     image: np.ndarray
     label: np.ndarray
     core_z: tuple[int, int]
-    faint_copy: bool = False
+    is_copy: bool = False
 
 
 @dataclass
@@ -50,12 +51,17 @@ def prepare_case(
     lung_channel: bool = False,
     blob: BlobFilter | None = None,
     fade: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    insert: Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> PreparedCase | None:
     """Prepared crops, or None when no lungs are found (the case is then skipped).
 
     ``fade(hu, tumour)`` returns a changed copy of the canonical HU array (a faint-tumour
     copy, ``training.faint``); the lungs are found on the original, as the copy's anatomy is
     the same, and the input channels are computed from the faded CT.
+    ``insert(hu, tumour, lung_mask, slice_mm)`` returns changed copies of the HU array and
+    the tumour mask with new tumours drawn into the lungs (a synthetic-tumour copy,
+    ``training.insertion``); the lungs are then found again on the changed CT, as inference
+    would find them (a tumour against the chest wall leaves the classical lung mask).
     """
     image = read_image(case.image)
     label = read_image(case.label)
@@ -69,6 +75,11 @@ def prepare_case(
         return None
     if fade is not None:
         hu = fade(hu, tumour)
+    if insert is not None:
+        hu, tumour = insert(hu, tumour, lungs.mask, float(max(image.GetSpacing())))
+        lungs = find_lungs(hu, spacing_mm)
+        if not lungs.found:
+            return None
     norm = network_input(hu, lungs.mask, window, lung_channel, blob, spacing_mm)
     zones = {}
     names = ("whole",) if list(zone_names) == ["whole"] else ZONE_NAMES
@@ -80,6 +91,6 @@ def prepare_case(
             zone.crop(norm).astype(np.float16),
             zone.crop(tumour),
             (int(support.min()), int(support.max())),
-            faint_copy=fade is not None,
+            is_copy=fade is not None or insert is not None,
         )
     return PreparedCase(case.name, zones)

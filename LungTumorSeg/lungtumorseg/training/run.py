@@ -39,12 +39,15 @@ def _cache_key(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:12]
 
 
-def _faint_fader(cfg: TrainConfig, case_name: str, copy: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The fading of one faint copy, ``fade(hu, tumour) -> faded hu``. Its seed is fixed by
-    the case's name and the copy's number, whatever the order of preparation."""
-    spec, spacing = cfg.faint_tumours(), tuple(cfg.spacing_mm)
-    seed = int.from_bytes(hashlib.sha256(f"{case_name}~faint{copy}".encode()).digest()[:8], "little")
-    rng = np.random.default_rng(seed)
+def _copy_seed(case_name: str, tag: str) -> np.random.Generator:
+    """The random stream of one changed copy, fixed by the case's name and the copy's tag
+    (e.g. ``faint1``, ``synthetic2``), whatever the order of preparation."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{case_name}~{tag}".encode()).digest()[:8], "little"))
+
+
+def _faint_fader(cfg: TrainConfig, case_name: str, tag: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The fading of one faint copy, ``fade(hu, tumour) -> faded hu``."""
+    spec, spacing, rng = cfg.faint_tumours(), tuple(cfg.spacing_mm), _copy_seed(case_name, tag)
 
     def fade(hu: np.ndarray, tumour: np.ndarray) -> np.ndarray:
         return spec.apply(hu, tumour, spacing, rng)[0]
@@ -52,13 +55,26 @@ def _faint_fader(cfg: TrainConfig, case_name: str, copy: int) -> Callable[[np.nd
     return fade
 
 
-def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int, tuple[str, ...]]) -> PreparedCase | None:
-    """One case's crops from the cache, or prepared and cached; ``copy`` > 0 makes the
-    ``copy``-th faint-tumour copy of the case instead (``training.faint``). Every zone is
-    cached; only the zones in ``keep`` are returned (a run that trains one zone holds a
-    third of the crops in memory — at 1.0 mm a case's three crops take about 250 MB)."""
-    case, cfg, cache, copy, keep = args
-    name = case.name if copy == 0 else f"{case.name}~faint{copy}"
+def _tumour_inserter(cfg: TrainConfig, case_name: str, tag: str):
+    """The drawing of one synthetic-tumour copy, ``insert(hu, tumour, lungs, slice_mm) -> (hu, tumour)``."""
+    spec, spacing, rng = cfg.synthetic_tumours(), tuple(cfg.spacing_mm), _copy_seed(case_name, tag)
+
+    def insert(hu: np.ndarray, tumour: np.ndarray, lungs: np.ndarray, slice_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        changed_hu, changed_tumour, _ = spec.apply(hu, tumour, lungs, spacing, slice_mm, rng)
+        return changed_hu, changed_tumour
+
+    return insert
+
+
+def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, str, tuple[str, ...]]) -> PreparedCase | None:
+    """One case's crops from the cache, or prepared and cached. A non-empty ``tag`` makes a
+    changed copy of the case instead: ``faint<k>`` the k-th faint-tumour copy
+    (``training.faint``), ``synthetic<k>`` the k-th synthetic-tumour copy
+    (``training.insertion``). Every zone is cached; only the zones in ``keep`` are returned
+    (a run that trains one zone holds a third of the crops in memory — at 1.0 mm a case's
+    three crops take about 250 MB)."""
+    case, cfg, cache, tag, keep = args
+    name = f"{case.name}~{tag}" if tag else case.name
     file = cache / f"{name}.npz"
     if file.is_file():
         data = np.load(file)
@@ -68,13 +84,14 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, int, tuple[str, ..
         for z in keep:
             image = data[f"{z}_image"]
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
-            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), copy > 0)
+            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), bool(tag))
         return PreparedCase(name, zones)
-    fade = _faint_fader(cfg, case.name, copy) if copy else None
+    fade = _faint_fader(cfg, case.name, tag) if tag.startswith("faint") else None
+    insert = _tumour_inserter(cfg, case.name, tag) if tag.startswith("synthetic") else None
     prepared = prepare_case(
         case, tuple(cfg.spacing_mm), IntensityWindow(*cfg.window_hu),
         ZoneSpec(cfg.zone_overlap_mm, cfg.zone_margin_mm, cfg.zone_context_mm), cfg.zones, cfg.lung_channel,
-        cfg.blob_filter(), fade,
+        cfg.blob_filter(), fade, insert,
     )
     tmp = file.with_name(file.stem + ".tmp.npz")
     if prepared is None:
@@ -112,29 +129,44 @@ def _prepare_many(jobs: list[tuple[CasePaths, TrainConfig, Path, int, tuple[str,
     return out
 
 
+def _copy_cache(cache: Path, prefix: str, spec: dict) -> Path:
+    """The sub-folder of changed copies, named by their parameters (changing them never
+    reuses stale copies)."""
+    folder = cache / f"{prefix}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def prepare_all(cases: list[CasePaths], cfg: TrainConfig, workdir: Path, log: Log, workers: int = 2,
-                faint_copies: int = 0, zones: list[str] | None = None) -> list[PreparedCase]:
+                faint_copies: int = 0, zones: list[str] | None = None,
+                synthetic_copies: int = 0) -> list[PreparedCase]:
     """Prepare (or load from cache) every case; cases without lungs are skipped with a note.
     Returns the crops of ``zones`` (default: every zone of ``cfg``; an empty list: none, the
     cases are only checked and cached); all zones are cached.
 
     With ``faint_copies``, each case that has tumour in one of its zones also gives that many
     faint-tumour copies (after all originals; cached in a sub-folder named by the fading
-    parameters, so changing them never reuses stale copies).
+    parameters, so changing them never reuses stale copies). With ``synthetic_copies``, every
+    case (with tumour or not) also gives that many synthetic-tumour copies, new tumours drawn
+    into its lungs (``training.insertion``; cached the same way).
     """
     cache = workdir / f"cache-{_cache_key(cfg)}"
     cache.mkdir(parents=True, exist_ok=True)
     keep = tuple(cfg.zones if zones is None else zones)
-    out = _prepare_many([(c, cfg, cache, 0, keep) for c in cases], log, "cases", workers)
+    out = _prepare_many([(c, cfg, cache, "", keep) for c in cases], log, "cases", workers)
+    found = {p.name for p in out}
     if faint_copies:
-        spec = json.dumps(cfg.faint_tumours().to_dict(), sort_keys=True)
-        faint_cache = cache / f"faint-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
-        faint_cache.mkdir(exist_ok=True)
+        faint_cache = _copy_cache(cache, "faint", cfg.faint_tumours().to_dict())
         # Tumour in any zone, whichever zones this run keeps: the same copies as a full run.
-        with_tumour = {p.name for p in out if _cached_case_has_tumour(cache / f"{p.name}.npz", cfg.zones)}
-        jobs = [(c, cfg, faint_cache, k, keep) for c in cases if c.name in with_tumour
+        with_tumour = {name for name in found if _cached_case_has_tumour(cache / f"{name}.npz", cfg.zones)}
+        jobs = [(c, cfg, faint_cache, f"faint{k}", keep) for c in cases if c.name in with_tumour
                 for k in range(1, faint_copies + 1)]
         out += _prepare_many(jobs, log, "faint-tumour copies", workers)
+    if synthetic_copies:
+        synthetic_cache = _copy_cache(cache, "synthetic", cfg.synthetic_tumours().to_dict())
+        jobs = [(c, cfg, synthetic_cache, f"synthetic{k}", keep) for c in cases if c.name in found
+                for k in range(1, synthetic_copies + 1)]
+        out += _prepare_many(jobs, log, "synthetic-tumour copies", workers)
     return out
 
 
@@ -235,7 +267,8 @@ def run_training(
     pending = [zone for zone in wanted if prepare_only or not checkpoint_finished(checkpoints[zone], cfg, workdir / STOP_FILE)]
     if len(pending) < len(wanted):
         log(f"zone(s) {[z for z in wanted if z not in pending]} already trained: their crops are not loaded")
-    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies, zones=pending)
+    train_prep = prepare_all(train_cases, cfg, workdir, log, faint_copies=cfg.faint_copies, zones=pending,
+                             synthetic_copies=cfg.synthetic_copies)
     val_prep = prepare_all(val_cases, cfg, workdir, log, zones=pending)
     if not train_prep:
         raise DatasetError("no usable training case (lungs were not found in any image).")

@@ -213,11 +213,11 @@ def train_zone(
 
     if cfg.mined_ratio > 0 and mined is None:
         started = time.perf_counter()
-        # Faint-tumour copies share their original's background: mining them again would cost
-        # as much and find the same places.
-        originals = [crop for crop in train_crops if not crop.faint_copy]
+        # Changed copies (faint or synthetic tumours) share their original's background:
+        # mining them again would cost as much and find the same places.
+        originals = [crop for crop in train_crops if not crop.is_copy]
         found = iter(mine_false_positives(net, originals, roi, cfg.device, cfg.mining_threshold))
-        mined = [np.empty((0, 3), dtype=np.int64) if crop.faint_copy else next(found) for crop in train_crops]
+        mined = [np.empty((0, 3), dtype=np.int64) if crop.is_copy else next(found) for crop in train_crops]
         log(f"[{zone}] mined false positives of the starting model: {sum(len(v) for v in mined)} sampled voxels "
             f"in {sum(1 for v in mined if len(v))} of {len(originals)} training crops "
             f"({time.perf_counter() - started:.0f} s)")
