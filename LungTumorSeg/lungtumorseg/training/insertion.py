@@ -106,40 +106,49 @@ class SyntheticTumours:
         if not lungs.any():
             return out, label, []
         spacing_zyx = np.asarray(spacing_mm, dtype=float)[::-1]
-        depth = ndi.distance_transform_edt(lungs, sampling=spacing_zyx)
-        free = ndi.distance_transform_edt(label == 0, sampling=spacing_zyx) if label.any() \
-            else np.full(label.shape, np.inf)
-        z_lung = np.nonzero(lungs.any(axis=(1, 2)))[0]
-        z_low, z_high = int(z_lung.min()), int(z_lung.max()) + 1
+        # Distances are needed only inside the lungs: compute them on the lungs' box, padded
+        # by one voxel so the box's faces count as outside the lungs.
+        box = ndi.find_objects(lungs.astype(np.uint8))[0]
+        lungs_box = np.pad(lungs[box], 1)
+        depth = ndi.distance_transform_edt(lungs_box, sampling=spacing_zyx)[1:-1, 1:-1, 1:-1]
+        tumour_box = label[box]
+        free = ndi.distance_transform_edt(tumour_box == 0, sampling=spacing_zyx) if tumour_box.any() \
+            else np.full(tumour_box.shape, np.inf)
+        offset = np.array([b.start for b in box])
+        placed: list[tuple[np.ndarray, float]] = []  # (centre in mm, reach) of the tumours drawn here
         records = []
         for plan in self.plan(rng):
             radius = plan["diameter_mm"] / 2.0
-            centre = _place(depth, free, radius, z_low, z_high, rng)
+            centre = _place(depth, free, placed, radius, spacing_zyx, rng)
             if centre is None:
                 continue
             spec = make_shape_spec(plan, radius, rng)
-            voxels = _draw(out, label, lungs, centre, spec, plan["kind"], spacing_zyx, slice_mm, rng)
+            voxels = _draw(out, label, lungs, centre + offset, spec, plan["kind"], spacing_zyx, slice_mm, rng)
             if voxels == 0:
                 continue
-            free = ndi.distance_transform_edt(label == 0, sampling=spacing_zyx)
-            records.append({**plan, "centre_zyx": [int(v) for v in centre], "voxels": voxels})
+            placed.append((centre * spacing_zyx, float(spec["extent"])))
+            records.append({**plan, "centre_zyx": [int(v) for v in centre + offset], "voxels": voxels})
         return out, label, records
 
 
-def _place(depth: np.ndarray, free: np.ndarray, radius: float, z_low: int, z_high: int,
-           rng: np.random.Generator) -> np.ndarray | None:
-    """A voxel (z, y, x) in a uniformly chosen third of the lungs' z range where the tumour
-    fits: depth inside the lungs >= radius / 2, distance to other tumours >= radius + gap."""
-    third = (z_high - z_low) / 3.0
+def _place(depth: np.ndarray, free: np.ndarray, placed: list[tuple[np.ndarray, float]], radius: float,
+           spacing_zyx: np.ndarray, rng: np.random.Generator, tries: int = 20) -> np.ndarray | None:
+    """A voxel (z, y, x; in the lungs' box) in a uniformly chosen third of the lungs' z range
+    where the tumour fits: depth inside the lungs >= radius / 2, and at least radius + gap
+    from the case's own tumours and from the reach of the tumours drawn before it."""
+    third = depth.shape[0] / 3.0
     zone = int(rng.integers(3))
-    z0, z1 = int(z_low + zone * third), max(int(z_low + (zone + 1) * third), int(z_low + zone * third) + 1)
-    ok = (depth[z0:z1] >= 0.5 * radius) & (free[z0:z1] >= radius + MIN_GAP_MM)
-    candidates = np.argwhere(ok)
+    z0, z1 = int(zone * third), max(int((zone + 1) * third), int(zone * third) + 1)
+    candidates = np.argwhere((depth[z0:z1] >= 0.5 * radius) & (free[z0:z1] >= radius + MIN_GAP_MM))
     if len(candidates) == 0:
         return None
-    centre = candidates[int(rng.integers(len(candidates)))]
-    centre[0] += z0
-    return centre
+    candidates[:, 0] += z0
+    for _ in range(tries):
+        centre = candidates[int(rng.integers(len(candidates)))]
+        position = centre * spacing_zyx
+        if all(np.linalg.norm(position - other) >= radius + reach + MIN_GAP_MM for other, reach in placed):
+            return centre
+    return None
 
 
 def _draw(out: np.ndarray, label: np.ndarray, lungs: np.ndarray, centre: np.ndarray, spec: dict, kind: str,
