@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.preprocess import canonical_reference, to_canonical  # noqa: E402
 from lungtumorseg.training.faint import FaintTumours  # noqa: E402
+from figure_output import save_figure  # noqa: E402
 
 SAMPLE = ROOT / "LungTumorSeg" / "Resources" / "SampleData"
 SPACING = (1.5, 1.5, 1.5)
@@ -67,12 +68,8 @@ def main() -> int:
                 label += f"\nkept {rec['keep']:.0%} of its density above lung"
                 label += f", core {rec['core_fraction']:.0%} of depth" if rec["core_fraction"] else ""
             ax.set_title(label, fontsize=7)
-    fig.suptitle("Faint-tumour training copies (lungtumorseg.training.faint) of the example phantom — "
-                 "synthetic data, lung window", fontsize=9)
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=90)
-    print(f"wrote {args.out}")
+    save_figure(fig, args.out, "Faint-tumour training copies (lungtumorseg.training.faint) of the example phantom — "
+                "synthetic data, lung window")
     return 0
 
 

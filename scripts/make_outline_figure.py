@@ -33,6 +33,7 @@ from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.preprocess import canonical_reference, to_canonical  # noqa: E402
+from figure_output import save_figure  # noqa: E402
 from lungtumorseg.relabel import MeasureContext, lesions_from_probability  # noqa: E402
 
 PACKAGE = ROOT / "LungTumorSeg" / "Resources" / "Models" / "lungtumorseg-demo-phantom"
@@ -92,13 +93,9 @@ def main() -> int:
         ax.set_title(f"tumour {k}: Dice {_dice(plain_d & near, tumour):.2f} thresholded → "
                      f"{_dice(grown_d & near, tumour):.2f} grown", fontsize=7)
     growth = rule.outline_growth
-    fig.suptitle(f"Outline growth on held-out phantom {args.case.name.split('.')[0]} (synthetic): truth green, "
-                 f"thresholded outline dashed yellow, grown ≤ {growth.max_distance_mm:g} mm into "
-                 f"{growth.min_hu:g}…{growth.max_hu:g} HU red", fontsize=8)
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save_figure(fig, args.out, f"Outline growth on held-out phantom {args.case.name.split('.')[0]} (synthetic): "
+                f"truth green, thresholded outline dashed yellow, grown ≤ {growth.max_distance_mm:g} mm into "
+                f"{growth.min_hu:g}…{growth.max_hu:g} HU red", title_size=8, dpi=100)
     return 0
 
 

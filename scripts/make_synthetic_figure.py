@@ -30,6 +30,7 @@ from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.preprocess import to_canonical  # noqa: E402
 from lungtumorseg.training.insertion import SyntheticTumours  # noqa: E402
+from figure_output import save_figure  # noqa: E402
 
 SAMPLE = ROOT / "LungTumorSeg" / "Resources" / "SampleData" / "ChestCTPhantom.nii.gz"
 SPACING = (1.5, 1.5, 1.5)
@@ -69,12 +70,8 @@ def main() -> int:
         axes[0, k].set_title(title, fontsize=7)
     axes[0, 0].set_ylabel("axial", fontsize=8)
     axes[1, 0].set_ylabel("coronal", fontsize=8)
-    fig.suptitle("Synthetic-tumour training copies (lungtumorseg.training.insertion) of the example phantom — "
-                 "synthetic data, lung window, new tumours outlined", fontsize=9)
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=90)
-    print(f"wrote {args.out}")
+    save_figure(fig, args.out, "Synthetic-tumour training copies (lungtumorseg.training.insertion) of the example "
+                "phantom — synthetic data, lung window, new tumours outlined")
     return 0
 
 
