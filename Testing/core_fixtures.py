@@ -4,9 +4,9 @@ Import what a test module needs, e.g. ``from core_fixtures import tiny_package, 
 Expensive objects (phantoms, model packages) are built once per test process through
 ``functools.lru_cache`` so every module that imports a fixture shares the same object.
 
-Test data that is not generated here: the real CT files in ``shared/data/real`` beside the
-repository (TotalSegmentator test files, Wasserthal et al., Radiology: Artificial
-Intelligence 2023, CC BY 4.0).
+Test data that is not generated here: the real CT files in ``Testing/data/real`` (copies of
+the team's ``shared/data/real``; TotalSegmentator test files, Wasserthal et al., Radiology:
+Artificial Intelligence 2023, CC BY 4.0; see the README there).
 """
 
 from __future__ import annotations
@@ -28,15 +28,13 @@ from lungtumorseg.models.network import build_unetr, reduced_unetr_config
 from lungtumorseg.models.package import ModelPackage, load_package, save_package
 from lungtumorseg.phantoms import PhantomConfig, make_phantom
 
-REAL_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+REAL_DATA_DIR = Path(__file__).resolve().parent / "data" / "real"
 ZONES3 = ("upper", "middle", "lower")
 
 
 # --------------------------------------------------------------------------- real data
 def real_data(name: str) -> Path:
-    """Path of a real CT file/folder in ``shared/data/real``; skips if that folder is absent."""
-    if not REAL_DATA_DIR.is_dir():
-        pytest.skip(f"real CT test data folder {REAL_DATA_DIR} is absent (shared/ is not beside the repo)")
+    """Path of a real CT file/folder in ``Testing/data/real`` (shipped with the repository)."""
     path = REAL_DATA_DIR / name
     assert path.exists(), f"{path} is missing from the real-data folder"
     return path

@@ -21,7 +21,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 SAMPLE_DIR = MODULE_DIR / "Resources" / "SampleData"
 DEMO_MODEL_DIR = MODULE_DIR / "Resources" / "Models" / "lungtumorseg-demo-phantom"
-SHARED_REAL_DATA = Path("/work/shared/data/real")
+SHARED_REAL_DATA = Path(__file__).resolve().parent / "data" / "real"  # shipped copies (README there)
 
 _PROBE = """
 import os, sys
