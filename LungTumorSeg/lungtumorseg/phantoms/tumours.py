@@ -181,6 +181,16 @@ def place_and_draw(P: Patient, img: np.ndarray, lung: np.ndarray, ids: np.ndarra
     return placed
 
 
+def local_coordinates(spec: dict, px, py, pz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A tumour's own rotated coordinates (mm) of points at offsets ``px, py, pz`` (mm, x/y/z)
+    from its centre; the shape and texture of ``tumour_layers`` are defined in them."""
+    Q = spec["rot"]
+    qx = Q[0, 0] * px + Q[1, 0] * py + Q[2, 0] * pz
+    qy = Q[0, 1] * px + Q[1, 1] * py + Q[2, 1] * pz
+    qz = Q[0, 2] * px + Q[1, 2] * py + Q[2, 2] * pz
+    return qx, qy, qz
+
+
 def tumour_layers(spec: dict, kind: str, qx, qy, qz, h: float, ggo_hu: float,
                   solid_hu: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
                                             np.ndarray | None, np.ndarray | None]:
@@ -216,11 +226,7 @@ def _draw(P: Patient, img, lung, ids, grid: Grid, c: np.ndarray, spec: dict, kin
         return
     lo, hi = box
     x, y, z = grid.box_coords(lo, hi)
-    px, py, pz = x - c[0], y - c[1], z - c[2]
-    Q = spec["rot"]
-    qx = Q[0, 0] * px + Q[1, 0] * py + Q[2, 0] * pz
-    qy = Q[0, 1] * px + Q[1, 1] * py + Q[2, 1] * pz
-    qz = Q[0, 2] * px + Q[1, 2] * py + Q[2, 2] * pz
+    qx, qy, qz = local_coordinates(spec, x - c[0], y - c[1], z - c[2])
     sl = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
     inl = lung[sl] > 0
     sub = img[sl]

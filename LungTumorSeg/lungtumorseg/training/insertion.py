@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..phantoms.hu import RANGES
-from ..phantoms.tumours import make_shape_spec, tumour_layers
+from ..phantoms.tumours import local_coordinates, make_shape_spec, tumour_layers
 
 KINDS = ("solid", "part-solid", "ground-glass")
 SHAPES = ("round", "lobulated", "spiculated")
@@ -159,11 +159,8 @@ def _draw(out: np.ndarray, label: np.ndarray, lungs: np.ndarray, centre: np.ndar
     box = tuple(slice(max(int(c) - h, 0), min(int(c) + h + 1, n)) for c, h, n in zip(centre, half, out.shape))
     grids = np.meshgrid(*[(np.arange(b.start, b.stop) - c) * s for b, c, s in zip(box, centre, spacing_zyx)],
                         indexing="ij")
-    pz, py, px = grids  # mm from the centre; the rotation takes (x, y, z) as the phantoms do
-    Q = spec["rot"]
-    qx = Q[0, 0] * px + Q[1, 0] * py + Q[2, 0] * pz
-    qy = Q[0, 1] * px + Q[1, 1] * py + Q[2, 1] * pz
-    qz = Q[0, 2] * px + Q[1, 2] * py + Q[2, 2] * pz
+    pz, py, px = grids  # mm from the centre, on the z, y, x axes of the canonical grid
+    qx, qy, qz = local_coordinates(spec, px, py, pz)
     ggo_hu = float(rng.uniform(*RANGES["ggo"]))
     solid_hu = float(rng.uniform(*RANGES["nodule_solid"]))
     sdf, f_ggo, g, f_core, val = tumour_layers(spec, kind, qx, qy, qz, float(spacing_zyx.min()), ggo_hu, solid_hu)
@@ -201,5 +198,4 @@ def _lung_noise(region: np.ndarray, tumour: np.ndarray, lungs: np.ndarray) -> fl
     values = region[lungs & (tumour == 0) & (region < AERATED_LUNG_HU)]
     if values.size < 50:
         return DEFAULT_NOISE_HU
-    smooth = values - np.median(values)
-    return float(1.4826 * np.median(np.abs(smooth)))
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
