@@ -16,5 +16,5 @@ for zone in upper middle lower; do
   OMP_NUM_THREADS=1 $PY -m lungtumorseg.cli train $ARGS --zone $zone > $W/train_$zone.log 2>&1 &
 done
 wait
-$PY -m lungtumorseg.cli train $ARGS > $W/collect.log 2>&1
+$PY -m lungtumorseg.cli train $ARGS --description "$(cat benchmarks/results/synthetic_tumours_stage2/description.txt)" > $W/collect.log 2>&1
 echo TRAIN DONE
