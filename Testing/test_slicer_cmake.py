@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -160,7 +161,10 @@ def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
     assert set(defaults) <= fields, sorted(set(defaults) - fields)
     post = json.loads((demo / "model.json").read_text())["postprocessing"]
     assert defaults["threshold"] == post["threshold"] and defaults["minLesionMm3"] == post["min_lesion_mm3"]
-    assert defaults["maxMeanHu"] == post["max_mean_hu"] and defaults["outlineGrowth"] and defaults["zoneLimits"]
+    # The density limit goes through the spin box's "no limit" value when the card has none (null).
+    card_limit = math.inf if post["max_mean_hu"] is None else post["max_mean_hu"]
+    assert widget_state.mean_hu_from_gui(defaults["maxMeanHu"]) == card_limit
+    assert defaults["outlineGrowth"] and defaults["zoneLimits"]
     boxes = widget_state.card_check_boxes(package)
     assert set(boxes) <= set(_ui_widgets()), sorted(set(boxes) - set(_ui_widgets()))
     assert all(enabled for enabled, _ in boxes.values())  # the demo card has zone limits and outline growth
