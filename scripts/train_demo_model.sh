@@ -142,33 +142,35 @@ SYNTH_ARGS="$DATA -o $WORK/model-synthetic --workdir $WORK/synthetic-run --demo 
             --steps 6000 --val-every 1500 --max-minutes $SYNTH_MINUTES --lr 1.5e-4 --threads 1 --hard-negatives dense
             --mine-negatives 0.2 --positive-ratio 0.45 --lung-ratio 0.2 --synthetic-copies 2 --precision bf16"
 
-export OMP_NUM_THREADS=2
 CALIBRATION=$WORK/calibration-data
 [ -f "$CALIBRATION/dataset.json" ] || \
-  $PY -m lungtumorseg.cli phantom "$CALIBRATION" --cases 40 --seed 160 --size small --msd --workers 2
-$PY scripts/calibrate_threshold.py --model "$WORK/model-mined" --data "$DATA" --calibration-data "$CALIBRATION" \
-  --cache "$WORK/calibration-cache" --rule lesion-f1 --zone-limits --outline-growth
-unset OMP_NUM_THREADS
+  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli phantom "$CALIBRATION" --cases 40 --seed 160 --size small --msd --workers 2
+
+# calibrate_and_benchmark MODEL NAME [REPORT_DIR]: the operating point chosen on the calibration phantoms, then the
+# held-out benchmark (report in REPORT_DIR, default $WORK/heldout-NAME), both written into MODEL's card.
+calibrate_and_benchmark() {
+  local model=$1 name=$2 report=${3:-$WORK/heldout-$2}
+  OMP_NUM_THREADS=2 $PY scripts/calibrate_threshold.py --model "$model" --data "$DATA" --calibration-data "$CALIBRATION" \
+    --cache "$WORK/calibration-cache-$name" --rule lesion-f1 --zone-limits --outline-growth
+  OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$model" --cases 16 --write-card --out "$report"
+}
+
+calibrate_and_benchmark "$WORK/model-mined" mined
 train_zones "$WORK/model-synthetic" train_synthetic "$DESCRIPTION_SYNTH" $SYNTH_ARGS
-export OMP_NUM_THREADS=2
-$PY scripts/calibrate_threshold.py --model "$WORK/model-synthetic" --data "$DATA" --calibration-data "$CALIBRATION" \
-  --cache "$WORK/calibration-cache-synthetic" --rule lesion-f1 --zone-limits --outline-growth
-$PY benchmarks/heldout_phantoms.py --model "$WORK/model-synthetic" --cases 16 --write-card \
-  --out "$WORK/heldout-synthetic"
-unset OMP_NUM_THREADS
+calibrate_and_benchmark "$WORK/model-synthetic" synthetic
 
 # 8. Synthetic copies, stage 2 (0.8.0): the step-7 networks trained 5,000 more steps with a third synthetic copy of
 #    every case and 25 % of the patches on the step-7 networks' own false positives (lr 1e-4, bf16, 55-minute cap).
+#    The shipped card also carries the held-out FROC (metrics.froc_heldout_phantoms).
 DESCRIPTION_STAGE2=$(cat benchmarks/results/synthetic_tumours_stage2/description.txt)
 STAGE2_ARGS="$DATA -o $WORK/model-stage2 --workdir $WORK/stage2-run --demo --lung-channel --blob-channel --roi 48
              --seed 7 --split-seed 3 --name lungtumorseg-demo-phantom --version 0.8.0 --init-from $WORK/model-synthetic
              --steps 5000 --val-every 1250 --max-minutes 55 --lr 1e-4 --threads 1 --hard-negatives dense
              --mine-negatives 0.25 --positive-ratio 0.45 --lung-ratio 0.15 --synthetic-copies 3 --precision bf16"
 train_zones "$WORK/model-stage2" train_stage2 "$DESCRIPTION_STAGE2" $STAGE2_ARGS
-export OMP_NUM_THREADS=2
-$PY scripts/calibrate_threshold.py --model "$WORK/model-stage2" --data "$DATA" --calibration-data "$CALIBRATION" \
-  --cache "$WORK/calibration-cache-stage2" --rule lesion-f1 --zone-limits --outline-growth
-$PY benchmarks/heldout_phantoms.py --model "$WORK/model-stage2" --cases 16 --write-card
+calibrate_and_benchmark "$WORK/model-stage2" stage2 benchmarks/results/heldout
+OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldout-small-10000-16 --model "$WORK/model-stage2" \
+  --out benchmarks/results/froc/heldout --write-card froc_heldout_phantoms
 rm -rf "$PKG" && cp -r "$WORK/model-stage2" "$PKG"
 echo "demo package updated: $PKG"
 
