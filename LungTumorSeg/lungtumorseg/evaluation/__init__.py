@@ -14,6 +14,17 @@ Modules, one responsibility each:
 * ``tables``    CSV/JSON writers (nan/inf explicit in CSV, null in JSON);
 * ``plots``     figures; ``report`` the data-set run; ``cli`` ``lungtumorseg evaluate``.
 
+Choosing and judging a package's operating point (threshold and lesion limits):
+
+* ``candidates``        every lesion candidate of a case measured once per threshold;
+* ``calibration``       scores of (threshold, filter) pairs and the choice rules;
+* ``procedures``        which limits are free, over which grid (``PROCEDURES``);
+* ``cross_validation``  how a procedure's point holds on cases it was not chosen on;
+* ``calibration_data``  calibration cases (seed-checked) and their candidates;
+* ``targets``           the demo weights' four accuracy targets;
+* ``froc``, ``outline_calibration``, ``probability_cache``, ``tumour_types``: FROC curves,
+  outline growth, cached probability maps, detection by phantom tumour kind.
+
 Slice-wise vs volume Dice: slice-wise Dice weights every axial slice equally, so the small
 end slices of a lesion (where partial-volume errors are large) count as much as the big
 central slices, and slices with only false positives count as 0.

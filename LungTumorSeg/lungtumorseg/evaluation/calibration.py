@@ -24,36 +24,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import SimpleITK as sitk
 
-from ..postprocess import LesionFilter, elongation_from_covariance
+from ..postprocess import LesionFilter
 from ..zones import zone_of_position
-from .lesions import equivalent_diameter_mm, label_components
+from .candidates import (  # noqa: F401  (re-exported: the measures belong to the candidates, callers import them here)
+    LARGE_LESION_MM, CaseCurve, FilterLike, ZoneOfCentroids, as_filters, case_candidates, component_centroids,
+    component_means, component_measures, curve_from_candidates,
+)
 
-FilterLike = Union[LesionFilter, float]
-#: Zone names of components from their centroids, (n, 3) voxel indices in (z, y, x) order.
-ZoneOfCentroids = Callable[[np.ndarray], np.ndarray]
-
-LARGE_LESION_MM = 10.0
-
-
-@dataclass
-class CaseCurve:
-    """One case's outcome at every (threshold, minimum volume) pair: arrays of shape (T, M)."""
-
-    dice: np.ndarray
-    false_positives: np.ndarray
-    detected: np.ndarray
-    detected_large: np.ndarray
-    n_truth: int
-    n_large: int
-
-    @property
-    def has_tumour(self) -> bool:
-        return self.n_truth > 0
 
 
 @dataclass(frozen=True)
@@ -78,50 +60,6 @@ class OperatingPoint:
                             self.zone_limits)
 
 
-def as_filters(filters: Sequence[FilterLike]) -> list[LesionFilter]:
-    """Filters from a mixed list: a bare number is a minimum volume in mm³."""
-    return [f if isinstance(f, LesionFilter) else LesionFilter(min_lesion_mm3=float(f)) for f in filters]
-
-
-def component_measures(
-    labels: np.ndarray, n: int, probability: np.ndarray, spacing_xyz: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Volume (mm³), peak probability and elongation of components 1..n of ``labels``.
-
-    The elongation is computed as :mod:`lungtumorseg.postprocess` computes it (positional
-    covariance of the voxel boxes); the eigenvalues do not depend on the image direction,
-    so the voxel frame scaled by the spacing is used.
-    """
-    if n == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    spacing_zyx = np.asarray(spacing_xyz, dtype=np.float64)[::-1]
-    inside = np.nonzero(labels)
-    which = labels[inside].astype(np.int64) - 1
-    count = np.bincount(which, minlength=n).astype(np.float64)
-    peak = np.full(n, -np.inf)
-    np.maximum.at(peak, which, np.asarray(probability)[inside].astype(np.float64))
-    coords = [inside[a].astype(np.float64) * spacing_zyx[a] for a in range(3)]
-    mean = [np.bincount(which, weights=c, minlength=n) / count for c in coords]
-    covariance = np.zeros((n, 3, 3))
-    for a in range(3):
-        for b in range(a, 3):
-            centred = (coords[a] - mean[a][which]) * (coords[b] - mean[b][which])
-            covariance[:, a, b] = covariance[:, b, a] = np.bincount(which, weights=centred, minlength=n) / count
-    covariance += np.diag(np.square(spacing_zyx) / 12.0)
-    elongation = np.asarray(elongation_from_covariance(covariance), dtype=np.float64)
-    return count * float(np.prod(spacing_zyx)), peak, elongation
-
-
-def component_centroids(labels: np.ndarray, n: int) -> np.ndarray:
-    """(n, 3) mean voxel index (z, y, x) of each of components 1..n of ``labels``."""
-    if n == 0:
-        return np.zeros((0, 3))
-    inside = np.nonzero(labels)
-    which = labels[inside].astype(np.int64) - 1
-    count = np.bincount(which, minlength=n).astype(np.float64)
-    return np.stack([np.bincount(which, weights=inside[a], minlength=n) / count for a in range(3)], axis=1)
-
-
 def zone_of_centroids(image: sitk.Image, lung_z_lps_mm: Optional[tuple[float, float]]) -> ZoneOfCentroids:
     """Zone names of components of an array on ``image``'s grid from their (z, y, x) index
     centroids, placed as the pipeline places lesions: the centroid's LPS z against the lungs'
@@ -132,16 +70,6 @@ def zone_of_centroids(image: sitk.Image, lung_z_lps_mm: Optional[tuple[float, fl
         return np.array([zone_of_position(image.TransformContinuousIndexToPhysicalPoint(
             (float(x), float(y), float(z)))[2], lung_z_lps_mm) for z, y, x in centroids], dtype=object)
     return zones
-
-
-def component_means(labels: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` (e.g. HU) over each of components 1..n of ``labels``."""
-    if n == 0:
-        return np.zeros(0)
-    inside = np.nonzero(labels)
-    which = labels[inside].astype(np.int64) - 1
-    sums = np.bincount(which, weights=np.asarray(values)[inside].astype(np.float64), minlength=n)
-    return sums / np.bincount(which, minlength=n)
 
 
 def case_curve(
@@ -160,46 +88,21 @@ def case_curve(
     with zone limits.
 
     Components use face connectivity like the pipeline's post-processing; a predicted
-    component is a true positive when it touches the truth (the benchmark's rule).
+    component is a true positive when it touches the truth (the benchmark's rule). The same
+    as :func:`~lungtumorseg.evaluation.candidates.curve_from_candidates` of
+    :func:`~lungtumorseg.evaluation.candidates.case_candidates`; keep the candidates instead
+    when the case will be scored under many filters.
     """
-    prob = np.asarray(probability, dtype=np.float32)
-    ref = np.asarray(truth) > 0
-    if prob.shape != ref.shape:
-        raise ValueError(f"probability shape {prob.shape} differs from truth shape {ref.shape}")
-    voxel_mm3 = float(np.prod(spacing_xyz))
-    t_lab, n_t = label_components(ref)
-    t_size = np.bincount(t_lab.ravel(), minlength=n_t + 1)[1:]
-    large = np.array([equivalent_diameter_mm(s * voxel_mm3) >= LARGE_LESION_MM for s in t_size], dtype=bool)
-    truth_sum = float(ref.sum())
     rules = as_filters(filters)
+    prob_shape, truth_shape = np.shape(probability), np.shape(truth)
+    if prob_shape != truth_shape:
+        raise ValueError(f"probability shape {prob_shape} differs from truth shape {truth_shape}")
     if hu is None and any(r.needs_ct for r in rules):
         raise ValueError("filters with a maximum mean density need the CT (hu)")
     if zone_of_centroids is None and any(r.zone_limits for r in rules):
         raise ValueError("filters with zone limits need the zone of each component (zone_of_centroids)")
-    if hu is not None and np.shape(hu) != prob.shape:
-        raise ValueError(f"CT shape {np.shape(hu)} differs from probability shape {prob.shape}")
-    shape = (len(thresholds), len(rules))
-    dice, fp = np.zeros(shape), np.zeros(shape, dtype=np.int64)
-    det, det_large = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
-    for a, t in enumerate(thresholds):
-        p_lab, n_p = label_components(prob >= t)
-        p_mm3, p_peak, p_elongation = component_measures(p_lab, n_p, prob, spacing_xyz)
-        p_hu = component_means(p_lab, n_p, hu) if hu is not None else np.full(n_p, -np.inf)
-        p_zone = zone_of_centroids(component_centroids(p_lab, n_p)) if zone_of_centroids is not None else None
-        inter = np.zeros((n_t + 1, n_p + 1), dtype=np.int64)
-        both = ref & (p_lab > 0)
-        np.add.at(inter, (t_lab[both], p_lab[both]), 1)
-        inter = inter[1:, 1:]
-        overlap = inter.sum(axis=0)
-        for b, rule in enumerate(rules):
-            keep = np.asarray(rule.keeps(p_mm3, p_peak, p_elongation, p_hu, p_zone), dtype=bool)
-            kept_sum = float(p_mm3[keep].sum() / voxel_mm3)
-            denominator = kept_sum + truth_sum
-            dice[a, b] = 2.0 * float(overlap[keep].sum()) / denominator if denominator else 1.0
-            fp[a, b] = int((keep & (overlap == 0)).sum())
-            found = (inter[:, keep] > 0).any(axis=1)
-            det[a, b], det_large[a, b] = int(found.sum()), int((found & large).sum())
-    return CaseCurve(dice, fp, det, det_large, n_t, int(large.sum()))
+    return curve_from_candidates(case_candidates(probability, truth, spacing_xyz, thresholds, hu, zone_of_centroids),
+                                 rules)
 
 
 def summarise_curves(curves: Sequence[CaseCurve]) -> dict[str, np.ndarray]:

@@ -6,6 +6,8 @@
 * ``detection_by_size.png``: lesion detection sensitivity per size bin, with counts;
 * ``detection_by_tumour_type.png`` (phantoms only, written by the held-out benchmark):
   the same by the phantom's tumour kind, location and zone;
+* ``procedures.png`` (``benchmarks/calibration_procedures.py``): the issue's measures of
+  each calibration procedure, cross-validated and held out, targets dashed;
 * ``froc.png`` (``benchmarks/froc_phantoms.py``): lesion sensitivity against false-positive
   lesions per case as the minimum peak probability moves, the card's point marked;
 * ``worst_cases.png``: the worst cases by Dice, one axial slice each through the largest
@@ -226,4 +228,35 @@ def plot_froc(curves: dict[str, Any], path: Path, operating_point: Optional[dict
     ax.set_ylabel("lesion sensitivity")
     ax.set_title("FROC, lesions scored by peak probability (dot: card's point)", fontsize=11)
     ax.legend(loc="lower right", fontsize=8)
+    return _finish(fig, path, note)
+
+
+def plot_procedure_comparison(rows: dict[str, dict[str, dict[str, float]]], path: Path,
+                              targets: dict[str, tuple[str, Optional[float]]], note: Optional[str] = None) -> Path:
+    """One panel per measure (``targets``: measure → (label, target value or None); a target
+    is drawn as a dashed line), one group of bars per calibration procedure, one bar per result set
+    (``rows[procedure][set][measure]``, e.g. "cross-validated" and "held out")."""
+    plt = _pyplot()
+    measures = list(targets)
+    procedures = list(rows)
+    sets = list(dict.fromkeys(s for by_set in rows.values() for s in by_set))
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.8), squeeze=False)
+    width = 0.8 / max(len(sets), 1)
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:gray"]
+    for ax, measure in zip(axes[0], measures):
+        label, target = targets[measure]
+        for k, name in enumerate(sets):
+            values = [rows[p].get(name, {}).get(measure, math.nan) for p in procedures]
+            x = np.arange(len(procedures)) + (k - (len(sets) - 1) / 2) * width
+            ax.bar(x, np.nan_to_num(values), width, color=colours[k % len(colours)], label=name)
+            for xi, v in zip(x, values):
+                if not math.isnan(v):
+                    ax.text(xi, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+        if target is not None:
+            ax.axhline(target, color="k", ls="--", lw=0.8)
+        ax.set_xticks(np.arange(len(procedures)))
+        ax.set_xticklabels(procedures, rotation=30, ha="right", fontsize=8)
+        ax.set_title(label if target is None else f"{label}\n(target {target:g}, dashed)", fontsize=9)
+    axes[0, 0].legend(fontsize=8, loc="lower left")
+    fig.suptitle("Calibration procedures: chosen on some cases, scored on others", fontsize=10)
     return _finish(fig, path, note)

@@ -1,0 +1,108 @@
+"""``scripts/calibrate_threshold.py`` end to end on hand-built phantom folders.
+
+The probability maps are put into the script's cache beforehand (under the cache key of
+the demo package), so no network runs: what is tested is that the script reads the right
+map for each case, lets the requested procedure choose, refuses calibration folders that
+would mix up cases, chooses outline growth and writes both into a copy of the card.
+Expected points follow from the boxes drawn here (1 mm voxels: the 7³ map box is 343 mm³,
+the 4³ false finding 64 mm³).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from lungtumorseg.evaluation.probability_cache import cache_key
+from lungtumorseg.models.package import default_package_dir, load_package
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "calibrate_threshold.py"
+
+
+def _image(array: np.ndarray) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((1.0, 1.0, 1.0))
+    return image
+
+
+def _folder(root: Path, seed0: int, false_box: bool, key: str, cache: Path) -> Path:
+    """Three tumour cases (an 8³ tumour of 30 HU in -800 HU lung, of which the map finds the
+    inner 7³ at probability 0.9) and, when ``false_box``, a 4³ false finding at 0.9 in each;
+    MSD layout with seeds, maps in ``cache``."""
+    for sub in ("imagesTr", "labelsTr", "meta"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        name = f"lung_{i:03d}"
+        hu = np.full((40, 40, 40), -800, dtype=np.int16)
+        truth = np.zeros(hu.shape, dtype=np.uint8)
+        prob = np.zeros(hu.shape, dtype=np.float16)
+        truth[4:12, 4:12, 4:12] = 1
+        hu[4:12, 4:12, 4:12] = 30
+        prob[5:12, 5:12, 5:12] = 0.9
+        if false_box:
+            prob[25:29, 25:29, 25:29] = 0.9
+        sitk.WriteImage(_image(hu), str(root / "imagesTr" / f"{name}.nii.gz"))
+        sitk.WriteImage(_image(truth), str(root / "labelsTr" / f"{name}.nii.gz"))
+        (root / "meta" / f"{name}.json").write_text(json.dumps({"seed": seed0 + i}))
+        np.save(cache / f"{name}-{key}.npy", prob)
+        (cache / f"{name}-{key}.json").write_text(json.dumps({"lung_z_lps_mm": [0.0, 39.0]}))
+    return root
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+
+
+def test_script_writes_the_procedures_point_reading_each_folders_own_maps(tmp_path: Path) -> None:
+    package_dir = tmp_path / "package"
+    shutil.copytree(default_package_dir(), package_dir)
+    key = cache_key(load_package(package_dir), [])
+    training = _folder(tmp_path / "training", 100, False, key, tmp_path / "unused-cache")
+    # Both folders name their cases lung_000..002; only the second has false findings.
+    clean = _folder(tmp_path / "calibration-a", 500, False, key, tmp_path / "cache-a")
+    noisy = _folder(tmp_path / "calibration-b", 600, True, key, tmp_path / "cache-b")
+    common = ["--model", str(package_dir), "--data", str(training), "--calibration-data", str(clean),
+              "--calibration-data", str(noisy), "--rule", "lesion-f1"]
+
+    refused = _run(*common, "--cache", str(tmp_path / "cache-a"), "--dry-run")
+    assert refused.returncode != 0 and "one --cache per --calibration-data" in refused.stderr
+
+    tables = tmp_path / "tables.json"
+    done = _run(*common, "--cache", str(tmp_path / "cache-a"), "--cache", str(tmp_path / "cache-b"),
+                "--procedure", "threshold-volume", "--outline-growth", "--tables", str(tables))
+    assert done.returncode == 0, done.stderr
+    card = json.loads((package_dir / "model.json").read_text())
+    post = card["postprocessing"]
+    # Only a minimum volume above 64 mm³ and at most 343 mm³ removes the false findings of
+    # folder b and keeps every tumour: 120 or 250 of the grid, the more permissive first.
+    assert post["min_lesion_mm3"] == 120.0
+    assert post["min_peak_probability"] == 0.0 and post["max_elongation"] is None and "zone_limits" not in post
+    record = card["metrics"]["threshold_calibration"]
+    assert record["procedure"]["name"] == "threshold-volume"
+    assert record["chosen"]["false_positives_per_case"] == 0.0 and record["chosen"]["lesion_f1"] == 1.0
+    assert "6 phantoms" in record["calibration_data"]
+    assert json.loads(tables.read_text())["chosen"]["min_lesion_mm3"] == 120.0
+    # The map misses the tumour's outer shell of 30 HU: only growth that admits solid tissue
+    # (upper bound 100 HU, not -100) recovers it, and no setting can grow into -800 HU lung.
+    assert post["outline_growth"]["max_hu"] == 100.0
+    growth = card["metrics"]["outline_growth_calibration"]
+    assert growth["chosen"]["mean_dice"] == 1.0 > growth["without_growth"]["mean_dice"]
+
+
+def test_script_refuses_calibration_phantoms_that_share_training_seeds(tmp_path: Path) -> None:
+    package_dir = default_package_dir()
+    key = cache_key(load_package(package_dir), [])
+    training = _folder(tmp_path / "training", 100, False, key, tmp_path / "cache-t")
+    overlap = _folder(tmp_path / "calibration", 101, False, key, tmp_path / "cache-c")
+    result = _run("--model", str(package_dir), "--data", str(training), "--calibration-data", str(overlap),
+                  "--cache", str(tmp_path / "cache-c"), "--dry-run")
+    assert result.returncode != 0 and "share seeds with the training data" in result.stderr
