@@ -257,6 +257,7 @@ def plot_procedure_comparison(rows: dict[str, dict[str, dict[str, float]]], path
         ax.set_xticks(np.arange(len(procedures)))
         ax.set_xticklabels(procedures, rotation=30, ha="right", fontsize=8)
         ax.set_title(label if target is None else f"{label}\n(target {target:g}, dashed)", fontsize=9)
-    axes[0, 0].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper right", ncol=len(sets))
     fig.suptitle("Calibration procedures: chosen on some cases, scored on others", fontsize=10)
     return _finish(fig, path, note)
