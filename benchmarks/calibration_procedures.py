@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.errors import DatasetError  # noqa: E402
-from lungtumorseg.evaluation.calibration_data import calibration_phantoms, load_candidates  # noqa: E402
+from lungtumorseg.evaluation.calibration_data import calibration_phantoms, case_caches, load_candidates  # noqa: E402
 from lungtumorseg.evaluation.cross_validation import (  # noqa: E402
     choose_procedure, cross_validate, point_dict, pooled_measures, score_point,
 )
@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, required=True, help="the package's training folder (seed check)")
     parser.add_argument("--calibration-data", type=Path, action="append", required=True)
     parser.add_argument("--cache", type=Path, action="append", required=True,
-                        help="probability-map cache of the matching --calibration-data")
+                        help="probability-map cache: one, or one per --calibration-data (folders may share case names)")
     parser.add_argument("--heldout", type=Path, help="held-out phantoms, reported only")
     parser.add_argument("--heldout-cache", type=Path)
     parser.add_argument("--procedures", nargs="+", choices=sorted(PROCEDURES), default=list(SIMPLEST_FIRST))
@@ -92,15 +92,13 @@ def main() -> int:
                                                          "read and filled")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "operating_point_cv")
     args = parser.parse_args()
-    if len(args.cache) != len(args.calibration_data):
-        parser.error("give one --cache per --calibration-data")
     package = load_package(args.model)
     key = cache_key(package, package.card.raw.get("inference", {}).get("mirror_axes") or [])
     try:
         cases, source = calibration_phantoms(args.data, args.calibration_data)
+        caches = case_caches(cases, args.calibration_data, args.cache)
     except DatasetError as error:
         parser.error(str(error))
-    caches = [cache for folder, cache in zip(args.calibration_data, args.cache) for _ in discover_cases(folder)]
     store = args.candidates
     calibration = candidates_of(cases, caches, package, key, store)
     heldout = None

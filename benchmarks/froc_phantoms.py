@@ -12,7 +12,7 @@ are computed by the pipeline, or read from a calibration cache (``--cache``, the
 folder ``scripts/calibrate_threshold.py --cache`` fills; float16, so peaks above 0.9995 read
 as 1). The sweep is exact: every candidate's own peak is a level.
 
-    python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR]
+    python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR ...]
         [--threshold T] [--out benchmarks/results/froc]
 
 Compare packages at equal false-finding rates with it, not at their own operating points
@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg import __version__  # noqa: E402
+from lungtumorseg.errors import DatasetError  # noqa: E402
 from lungtumorseg.evaluation.calibration import case_curve, zone_of_centroids  # noqa: E402
+from lungtumorseg.evaluation.calibration_data import case_caches  # noqa: E402
 from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
 from lungtumorseg.evaluation.froc import CPM_FP_RATES, candidate_peaks, froc_curve, froc_filters, sweep_levels  # noqa: E402
 from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
@@ -54,7 +56,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, action="append", required=True, help="labelled cases (repeatable)")
     parser.add_argument("--model", type=Path, default=default_package_dir())
-    parser.add_argument("--cache", type=Path, help="probability-map cache (read and filled)")
+    parser.add_argument("--cache", type=Path, action="append", default=[],
+                        help="probability-map cache (read and filled): one, or one per --data (folders may share "
+                             "case names)")
     parser.add_argument("--threshold", type=float,
                         help="probability threshold of the candidates (default: the card's); give two models the "
                              "same one to compare how they rank tumours")
@@ -71,28 +75,34 @@ def main() -> int:
     rule = package.card.lesion_filter
     card_threshold = float(package.card.raw["postprocessing"]["threshold"])
     threshold = card_threshold if args.threshold is None else args.threshold
-    cache = args.cache or Path(tempfile.mkdtemp(prefix="froc-maps-"))  # two passes read each map twice
+    # two passes read each map twice: without --cache, one temporary cache per folder (names may repeat)
+    scratch = None if args.cache else Path(tempfile.mkdtemp(prefix="froc-maps-"))
+    caches = args.cache or [scratch / str(i) for i in range(len(args.data))]
     key = cache_key(package, list(package.card.mirror_axes), args.precision)
     cases = [c for folder in args.data for c in discover_cases(folder)]
     if not cases:
         parser.error("no labelled cases found")
+    try:
+        case_cache = case_caches(cases, args.data, caches)
+    except DatasetError as error:
+        parser.error(str(error))
     peaks = []
-    for i, case in enumerate(cases, 1):  # pass 1: every candidate's peak, so the sweep is exact
+    for i, (case, cache) in enumerate(zip(cases, case_cache), 1):  # pass 1: every candidate's peak, so the sweep is exact
         prob, _ = cached_probability(case, package, args.threads, cache, key, args.precision)
         peaks.append(candidate_peaks(prob, threshold))
         print(f"  {i}/{len(cases)} {case.name}: {len(peaks[-1])} candidates", flush=True)
     levels = sweep_levels(peaks, [rule.min_peak_probability])
     filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
     curves = []
-    for case in cases:  # pass 2: every level at once from one labelling per case
+    for case, cache in zip(cases, case_cache):  # pass 2: every level at once from one labelling per case
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
         prob, lung_z = cached_probability(case, package, args.threads, cache, key, args.precision)
         curves.append(case_curve(prob, truth, image.GetSpacing(), [threshold], filters,
                                  hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
 
-    if args.cache is None:
-        shutil.rmtree(cache, ignore_errors=True)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     card_index = levels.index(rule.min_peak_probability)
     results = {"model": f"{package.card.name} {package.card.version}", "cases": len(cases),
                "data": [str(d) for d in args.data], "threshold": threshold, "precision": args.precision,

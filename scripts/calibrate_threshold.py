@@ -49,7 +49,9 @@ from lungtumorseg.errors import DatasetError  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
     RULES, OperatingPoint, calibration_record, choose_among, choose_operating_point,
 )
-from lungtumorseg.evaluation.calibration_data import calibration_phantoms, load_candidates, validation_cases  # noqa: E402
+from lungtumorseg.evaluation.calibration_data import (  # noqa: E402
+    calibration_phantoms, case_caches, load_candidates, validation_cases,
+)
 from lungtumorseg.evaluation.candidates import CaseCandidates  # noqa: E402
 from lungtumorseg.evaluation.outline_calibration import (  # noqa: E402
     GROWTH_GRID, CalibrationCase, GrowthScore, choose_growth, score_growths,
@@ -59,7 +61,7 @@ from lungtumorseg.evaluation.procedures import PROCEDURES, CalibrationProcedure 
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
-from lungtumorseg.training.dataset import CasePaths, discover_cases  # noqa: E402
+from lungtumorseg.training.dataset import CasePaths  # noqa: E402
 
 
 def measure(package: ModelPackage, cases: list[CasePaths], caches: list[Path | None], threads: int, key: str,
@@ -129,18 +131,6 @@ def print_table(summary: dict[str, np.ndarray], chosen: OperatingPoint, procedur
           f"mean Dice {chosen.mean_dice:.3f}, {chosen.false_positives_per_case:.2f} FP/case, "
           f"sensitivity >=10 mm {chosen.sensitivity_large:.2f}, tumour-free clean {chosen.clean_fraction:.2f}, "
           f"lesion F1 {chosen.lesion_f1:.3f}")
-
-
-def case_caches(cases: list[CasePaths], folders: list[Path], caches: list[Path]) -> list[Path | None]:
-    """The probability cache of each case: one for all, or one per calibration folder."""
-    if len(caches) <= 1:
-        names = [c.name for c in cases]
-        if caches and len(set(names)) < len(names):
-            raise DatasetError("calibration folders share case names: give one --cache per --calibration-data")
-        return [caches[0] if caches else None] * len(cases)
-    if len(caches) != len(folders):
-        raise DatasetError("give one --cache, or one per --calibration-data")
-    return [cache for folder, cache in zip(folders, caches) for _ in discover_cases(folder)]
 
 
 def main() -> int:

@@ -51,6 +51,24 @@ def calibration_phantoms(training: Path, folders: Sequence[Path]) -> tuple[list[
     return cases, f"{len(cases)} phantoms not used in training (seeds {min(seeds)}-{max(seeds)})"
 
 
+def case_caches(cases: Sequence[CasePaths], folders: Sequence[Path], caches: Sequence[Path]) -> list[Optional[Path]]:
+    """The probability-map cache of each of ``cases`` (every case of ``folders``, in order): one
+    cache for all, or one per folder. Maps are cached by case name and folders may share
+    names (``lung_000`` …), so one cache for several folders is refused when names repeat:
+    the second folder would silently read the first one's maps."""
+    if len(caches) <= 1:
+        names = [c.name for c in cases]
+        if caches and len(set(names)) < len(names):
+            raise DatasetError("the data folders share case names: give one cache per folder")
+        return [caches[0] if caches else None] * len(cases)
+    if len(caches) != len(folders):
+        raise DatasetError(f"{len(caches)} caches for {len(folders)} data folders: give one, or one per folder")
+    out = [cache for folder, cache in zip(folders, caches) for _ in discover_cases(folder)]
+    if len(out) != len(cases):
+        raise ValueError("the cases are not those of the folders")
+    return out
+
+
 def load_candidates(
     cases: Sequence[CasePaths], caches: Sequence[Optional[Path]], package: ModelPackage, key: str,
     thresholds: Sequence[float], threads: int = 2, progress: Callable[[str], None] = lambda _: None,

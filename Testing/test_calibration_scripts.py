@@ -1,4 +1,5 @@
-"""``scripts/calibrate_threshold.py`` end to end on hand-built phantom folders.
+"""``scripts/calibrate_threshold.py`` and ``benchmarks/froc_phantoms.py`` end to end on
+hand-built phantom folders.
 
 The probability maps are put into the script's cache beforehand (under the cache key of
 the demo package), so no network runs: what is tested is that the script reads the right
@@ -24,6 +25,7 @@ from lungtumorseg.models.package import default_package_dir, load_package
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "calibrate_threshold.py"
+FROC = ROOT / "benchmarks" / "froc_phantoms.py"
 
 
 def _image(array: np.ndarray) -> sitk.Image:
@@ -57,8 +59,8 @@ def _folder(root: Path, seed0: int, false_box: bool, key: str, cache: Path) -> P
     return root
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT,
+def _run(*args: str, script: Path = SCRIPT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
 
 
@@ -74,7 +76,7 @@ def test_script_writes_the_procedures_point_reading_each_folders_own_maps(tmp_pa
               "--calibration-data", str(noisy), "--rule", "lesion-f1"]
 
     refused = _run(*common, "--cache", str(tmp_path / "cache-a"), "--dry-run")
-    assert refused.returncode != 0 and "one --cache per --calibration-data" in refused.stderr
+    assert refused.returncode != 0 and "give one cache per folder" in refused.stderr
 
     tables = tmp_path / "tables.json"
     done = _run(*common, "--cache", str(tmp_path / "cache-a"), "--cache", str(tmp_path / "cache-b"),
@@ -106,3 +108,21 @@ def test_script_refuses_calibration_phantoms_that_share_training_seeds(tmp_path:
     result = _run("--model", str(package_dir), "--data", str(training), "--calibration-data", str(overlap),
                   "--cache", str(tmp_path / "cache-c"), "--dry-run")
     assert result.returncode != 0 and "share seeds with the training data" in result.stderr
+
+
+def test_froc_reads_each_folders_own_maps_when_folders_share_case_names(tmp_path: Path) -> None:
+    package_dir = default_package_dir()
+    key = cache_key(load_package(package_dir), [])
+    clean = _folder(tmp_path / "a", 500, False, key, tmp_path / "cache-a")
+    noisy = _folder(tmp_path / "b", 600, True, key, tmp_path / "cache-b")
+    data = ["--model", str(package_dir), "--data", str(clean), "--data", str(noisy), "--threshold", "0.5"]
+    refused = _run(*data, "--cache", str(tmp_path / "cache-a"), "--out", str(tmp_path / "x"), script=FROC)
+    assert refused.returncode != 0 and "give one cache per folder" in refused.stderr
+    done = _run(*data, "--cache", str(tmp_path / "cache-a"), "--cache", str(tmp_path / "cache-b"),
+                "--out", str(tmp_path / "froc"), script=FROC)
+    assert done.returncode == 0, done.stderr
+    froc = json.loads((tmp_path / "froc" / "froc.json").read_text())
+    bare = froc["threshold only, all tumours"]
+    # six cases, three false findings (folder b's), every tumour found at the 0.9 level
+    assert bare["max_false_positives_per_case"] == 0.5
+    assert bare["n_lesions"] == 6 and froc["cases"] == 6
