@@ -167,5 +167,8 @@ def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
     assert defaults["outlineGrowth"] and defaults["zoneLimits"]
     boxes = widget_state.card_check_boxes(package)
     assert set(boxes) <= set(_ui_widgets()), sorted(set(boxes) - set(_ui_widgets()))
-    assert all(enabled for enabled, _ in boxes.values())  # the demo card has zone limits and outline growth
+    # each check box is enabled exactly when the card has what it switches (demo 0.8.1: outline
+    # growth, no zone limits)
+    assert boxes["zoneLimitsCheckBox"][0] == bool(post.get("zone_limits"))
+    assert boxes["outlineGrowthCheckBox"][0] == bool(post.get("outline_growth"))
     assert not any(enabled for enabled, _ in widget_state.card_check_boxes(None).values())
