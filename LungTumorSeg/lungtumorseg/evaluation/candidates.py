@@ -5,10 +5,10 @@ A calibration case's outcome at a (threshold, lesion filter) pair depends only o
 components of ``probability >= threshold``: their volume, peak probability, elongation,
 mean density and zone (what :class:`lungtumorseg.postprocess.LesionFilter` looks at) and
 which truth lesions each one touches. :func:`case_candidates` labels each threshold once
-and keeps exactly that; :func:`curve_from_candidates` turns it into a
-:class:`CaseCurve` for any list of filters in
-milliseconds. This is what makes cross-validating a calibration procedure (choosing a point
-hundreds of times on different subsets of cases) cheap.
+and keeps exactly that; :func:`curve_from_candidates` turns it into a :class:`CaseCurve`
+for any list of filters (about 70 ms per phantom for 16 thresholds × 300 filters, where
+labelling the map again takes seconds). This is what makes cross-validating a calibration
+procedure (choosing a point hundreds of times on different subsets of cases) cheap.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ LARGE_LESION_MM = 10.0
 
 @dataclass
 class CaseCurve:
-    """One case's outcome at every (threshold, minimum volume) pair: arrays of shape (T, M)."""
+    """One case's outcome at every (threshold, filter) pair: arrays of shape (T, F)."""
 
     dice: np.ndarray
     false_positives: np.ndarray

@@ -18,7 +18,7 @@ import numpy as np
 from .calibration import OperatingPoint, summarise_curves
 from .candidates import CaseCandidates, CaseCurve, curve_from_candidates
 from .procedures import CalibrationProcedure
-from .targets import ISSUE_TARGETS, targets_met
+from .targets import targets_met
 
 MEASURES = ("mean_dice", "sensitivity_large", "false_positives_per_case", "clean_fraction", "lesion_f1")
 
@@ -127,7 +127,3 @@ def choose_procedure(results: Sequence[CrossValidation], simplest_first: Sequenc
     best = max(f1.values())
     return min((r for r in contenders if f1[r.procedure] >= best - tolerance), key=lambda r: rank[r.procedure])
 
-
-def describe_targets() -> str:
-    """The four targets in one line, for reports."""
-    return "; ".join(f"{t.label} {t.describe()}" for t in ISSUE_TARGETS.values())
