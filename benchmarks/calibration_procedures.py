@@ -47,8 +47,8 @@ from lungtumorseg.io import write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
-#: Fewest free limits first: the order in which a near-tie is broken.
-SIMPLEST_FIRST = ("threshold-volume", "plain", "no-zone-limits", "full")
+#: Fewest free limits first: the order in which a near-tie is broken (PROCEDURES' own order).
+SIMPLEST_FIRST = tuple(PROCEDURES)
 
 
 def candidates_of(cases, caches, package, key, store: Path | None):

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.errors import DatasetError  # noqa: E402
 from lungtumorseg.evaluation.calibration import (  # noqa: E402
-    RULES, OperatingPoint, calibration_record, choose_among, choose_operating_point,
+    RULES, OperatingPoint, calibration_record, choose_among,
 )
 from lungtumorseg.evaluation.calibration_data import (  # noqa: E402
     calibration_phantoms, case_caches, load_candidates, validation_cases,
@@ -71,9 +71,7 @@ def measure(package: ModelPackage, cases: list[CasePaths], caches: list[Path | N
     candidates = load_candidates(cases, caches, package, key, procedure.thresholds, threads,
                                  progress=lambda name: print(f"  {name} done", flush=True))
     summary = procedure.summarise(candidates)
-    point = choose_operating_point(summary, procedure.thresholds, procedure.filters, procedure.tolerance,
-                                   procedure.rule)
-    return candidates, summary, point
+    return candidates, summary, procedure.start(summary)
 
 
 def print_zone_steps(steps: list[dict]) -> None:
@@ -186,7 +184,7 @@ def main() -> int:
     print(f"chosen: mirroring {options[pick] or 'off'}")
     steps = None
     if procedure.zone_limits:
-        chosen, steps = procedure.choose(candidates)
+        chosen, steps = procedure.refine(candidates, chosen)
         print_zone_steps(steps)
     growth = None
     if args.outline_growth:

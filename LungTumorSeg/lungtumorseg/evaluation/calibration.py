@@ -91,12 +91,10 @@ def case_curve(
     component is a true positive when it touches the truth (the benchmark's rule). The same
     as :func:`~lungtumorseg.evaluation.candidates.curve_from_candidates` of
     :func:`~lungtumorseg.evaluation.candidates.case_candidates`; keep the candidates instead
-    when the case will be scored under many filters.
+    when the case will be scored under many filters. The limits are checked against what is
+    given before any labelling (the candidates check the shapes).
     """
     rules = as_filters(filters)
-    prob_shape, truth_shape = np.shape(probability), np.shape(truth)
-    if prob_shape != truth_shape:
-        raise ValueError(f"probability shape {prob_shape} differs from truth shape {truth_shape}")
     if hu is None and any(r.needs_ct for r in rules):
         raise ValueError("filters with a maximum mean density need the CT (hu)")
     if zone_of_centroids is None and any(r.zone_limits for r in rules):

@@ -68,11 +68,14 @@ class CalibrationProcedure:
             raise ValueError("no calibration cases to choose on")
         return summarise_curves([curve_from_candidates(c, self.filters, self.thresholds) for c in cases])
 
-    def choose(self, cases: Sequence[CaseCandidates],
+    def start(self, summary: dict[str, np.ndarray]) -> OperatingPoint:
+        """The grid's best point by the rule, from :meth:`summarise`'s table (before zone limits)."""
+        return choose_operating_point(summary, self.thresholds, self.filters, self.tolerance, self.rule)
+
+    def refine(self, cases: Sequence[CaseCandidates], point: OperatingPoint,
                zones: Sequence[str] = ZONE_NAMES) -> tuple[OperatingPoint, list[dict[str, Any]]]:
-        """The point this procedure picks on ``cases`` and, with zone limits, one record per zone
-        of what was added there (see :func:`~.calibration.refine_zone_limits`)."""
-        point = choose_operating_point(self.summarise(cases), self.thresholds, self.filters, self.tolerance, self.rule)
+        """``point`` with this procedure's extra limits per zone, and one record per zone of what
+        was added there (see :func:`~.calibration.refine_zone_limits`); unchanged without them."""
         if not self.zone_limits:
             return point, []
         threshold = point.threshold
@@ -82,16 +85,23 @@ class CalibrationProcedure:
 
         return refine_zone_limits(evaluate, point, zones, self.zone_limits, self.tolerance, self.rule)
 
+    def choose(self, cases: Sequence[CaseCandidates],
+               zones: Sequence[str] = ZONE_NAMES) -> tuple[OperatingPoint, list[dict[str, Any]]]:
+        """The point this procedure picks on ``cases``: :meth:`start`, then :meth:`refine`."""
+        return self.refine(cases, self.start(self.summarise(cases)), zones)
+
 
 _SHAPE_AND_DENSITY = filter_grid(MIN_VOLUMES_MM3, MIN_PEAKS, MAX_ELONGATIONS, MAX_MEAN_HUS)
 
-#: The procedures ``scripts/calibrate_threshold.py --procedure`` offers (benchmarks/results/operating_point_cv).
+#: The procedures ``scripts/calibrate_threshold.py --procedure`` offers
+#: (benchmarks/results/operating_point_cv), fewest free limits first: the order in which
+#: :func:`~.cross_validation.choose_procedure` breaks a near-tie.
 PROCEDURES: dict[str, CalibrationProcedure] = {p.name: p for p in (
-    CalibrationProcedure("full", "threshold x minimum volume x minimum peak x maximum elongation x maximum density, "
-                         "then extra limits per zone (demo 0.6.0-0.8.0)", THRESHOLDS, _SHAPE_AND_DENSITY, ZONE_LIMITS),
-    CalibrationProcedure("no-zone-limits", "threshold x minimum volume x minimum peak x maximum elongation x maximum "
-                         "density", THRESHOLDS, _SHAPE_AND_DENSITY),
+    CalibrationProcedure("threshold-volume", "threshold x minimum volume", THRESHOLDS, filter_grid(MIN_VOLUMES_MM3)),
     CalibrationProcedure("plain", "threshold x minimum volume x minimum peak", THRESHOLDS,
                          filter_grid(MIN_VOLUMES_MM3, MIN_PEAKS)),
-    CalibrationProcedure("threshold-volume", "threshold x minimum volume", THRESHOLDS, filter_grid(MIN_VOLUMES_MM3)),
+    CalibrationProcedure("no-zone-limits", "threshold x minimum volume x minimum peak x maximum elongation x maximum "
+                         "density", THRESHOLDS, _SHAPE_AND_DENSITY),
+    CalibrationProcedure("full", "threshold x minimum volume x minimum peak x maximum elongation x maximum density, "
+                         "then extra limits per zone (demo 0.6.0-0.8.0)", THRESHOLDS, _SHAPE_AND_DENSITY, ZONE_LIMITS),
 )}
