@@ -67,20 +67,19 @@ def _padded(box: tuple[slice, ...], pad: tuple[int, ...], shape: tuple[int, ...]
     return tuple(slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, shape))
 
 
-def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> sitk.Image:
-    """``labels`` (1..N, largest first) with each lesion grown as the module doc says,
-    numbered again 1..N by decreasing grown volume (uint16, same grid). Neither input is
-    modified; ``ct`` (HU) must share the labels' grid."""
-    lab = sitk.GetArrayFromImage(labels).astype(np.int64)
-    if not lab.any():
-        return sitk.Cast(labels, sitk.sitkUInt16)
-    hu = sitk.GetArrayViewFromImage(ct)
+def grow_label_array(lab: np.ndarray, hu: np.ndarray, spacing_xyz: tuple[float, ...],
+                     growth: OutlineGrowth) -> np.ndarray:
+    """Each label of ``lab`` (z, y, x; 1..N, largest first) grown as the module doc says,
+    keeping its number (int64 copy; neither input is modified). ``hu`` shares ``lab``'s grid."""
+    lab = np.asarray(lab).astype(np.int64)
     if hu.shape != lab.shape:
         raise ValueError("outline growth needs the CT on the labels' grid")
-    spacing_zyx = tuple(float(s) for s in labels.GetSpacing()[::-1])
-    pad = tuple(growth.reach_voxels(labels.GetSpacing())[::-1])
-    density_ok = (hu >= growth.min_hu) & (hu <= growth.max_hu)
     out = lab.copy()
+    if not lab.any():
+        return out
+    spacing_zyx = tuple(float(s) for s in spacing_xyz[::-1])
+    pad = tuple(growth.reach_voxels(tuple(spacing_xyz))[::-1])
+    density_ok = (hu >= growth.min_hu) & (hu <= growth.max_hu)
     for label, tight in enumerate(ndi.find_objects(lab), start=1):  # largest lesion first
         if tight is None:
             continue
@@ -91,8 +90,26 @@ def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> 
         components, _ = ndi.label(free | lesion)  # face connectivity
         reached = np.isin(components, np.unique(components[lesion])) & free
         out[box][reached] = label
-    grown = sitk.GetImageFromArray(out.astype(np.uint32))
+    return out
+
+
+def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> sitk.Image:
+    """``labels`` (1..N, largest first) with each lesion grown as the module doc says,
+    numbered again 1..N by decreasing grown volume (uint16, same grid). Neither input is
+    modified; ``ct`` (HU) must share the labels' grid."""
+    lab = sitk.GetArrayViewFromImage(labels)
+    if not lab.any():
+        return sitk.Cast(labels, sitk.sitkUInt16)
+    hu = sitk.GetArrayViewFromImage(ct)
+    if hu.shape != lab.shape:
+        raise ValueError("outline growth needs the CT on the labels' grid")
+    grown = sitk.GetImageFromArray(grow_label_array(lab, hu, labels.GetSpacing(), growth).astype(np.uint32))
     grown.CopyInformation(labels)
+    return relabel_by_size(grown)
+
+
+def relabel_by_size(labels: sitk.Image) -> sitk.Image:
+    """Labels numbered again 1..N by decreasing volume (each label one object; uint16)."""
     relabel = sitk.RelabelComponentImageFilter()  # treats each label as one object
     relabel.SetSortByObjectSize(True)
-    return sitk.Cast(relabel.Execute(grown), sitk.sitkUInt16)
+    return sitk.Cast(relabel.Execute(labels), sitk.sitkUInt16)

@@ -34,6 +34,14 @@ once the limits above have decided which lesions exist, each kept lesion's outli
 few millimetres into voxels of tumour-edge density, because the networks find a tumour's
 core but stop short of its partial-volume rim and ground-glass halo. It changes outlines
 and volumes, never which lesions are reported (``--no-outline-growth`` switches it off).
+
+**Size on the grown outline.** A card with outline growth may also say
+``size_after_growth: true``: then every component grows first and the minimum volumes
+(general and per zone) judge the grown outline, the size the user is shown, while peak,
+elongation and density still judge the thresholded component. A tumour the network
+under-segments keeps the size of its grown outline; a speck with no tumour-density tissue
+around it stays small. With growth switched off the size is judged on the outline as
+reported, the thresholded one.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from .outline import OutlineGrowth, grow_outlines
+from .outline import OutlineGrowth, grow_label_array, grow_outlines, relabel_by_size
 from .zones import ZONE_NAMES, zone_of_position
 
 
@@ -62,6 +70,8 @@ class LesionFilter:
     zone_limits: tuple[tuple[str, "LesionFilter"], ...] = ()
     #: growth of the kept lesions' outlines (None: the thresholded outline); see the module doc.
     outline_growth: OutlineGrowth | None = None
+    #: judge the minimum volumes on the grown outline (with outline growth); see the module doc.
+    size_after_growth: bool = False
 
     def __post_init__(self) -> None:
         if not self.min_lesion_mm3 >= 0.0:
@@ -80,7 +90,7 @@ class LesionFilter:
             raise ValueError(f"a zone has more than one set of zone limits: {names}")
         if any(limit.zone_limits for _, limit in self.zone_limits):
             raise ValueError("zone limits cannot themselves have zone limits")
-        if any(limit.outline_growth for _, limit in self.zone_limits):
+        if any(limit.outline_growth or limit.size_after_growth for _, limit in self.zone_limits):
             raise ValueError("outline growth applies to all lesions; zone limits cannot carry it")
 
     def keeps(self, volume_mm3, peak_probability, elongation, mean_hu=-math.inf, zone=None):
@@ -133,14 +143,17 @@ class LesionFilter:
         growth = values.get("outline_growth")
         if growth is not None and not isinstance(growth, Mapping):
             raise ValueError(f"outline_growth must be an object with min_hu, max_hu, max_distance_mm, got {growth!r}")
+        after_growth = values.get("size_after_growth", False)
+        if not isinstance(after_growth, bool):
+            raise ValueError(f"size_after_growth must be true or false, got {after_growth!r}")
         return cls(float(values.get("min_lesion_mm3", 0.0)), float(values.get("min_peak_probability", 0.0)),
                    limit("max_elongation"), limit("max_mean_hu"),
                    tuple((name, cls.from_dict(zones[name])) for name in sorted(zones, key=anatomical)),
-                   OutlineGrowth.from_dict(growth) if growth is not None else None)
+                   OutlineGrowth.from_dict(growth) if growth is not None else None, after_growth)
 
     def to_dict(self) -> dict[str, Any]:
-        """The card/report form: JSON has no infinity, so "no limit" is ``None``; ``zone_limits``
-        and ``outline_growth`` appear only when set."""
+        """The card/report form: JSON has no infinity, so "no limit" is ``None``; ``zone_limits``,
+        ``outline_growth`` and ``size_after_growth`` appear only when set."""
         out: dict[str, Any] = {
             "min_lesion_mm3": self.min_lesion_mm3, "min_peak_probability": self.min_peak_probability,
             "max_elongation": self.max_elongation if math.isfinite(self.max_elongation) else None,
@@ -149,6 +162,8 @@ class LesionFilter:
             out["zone_limits"] = {name: limit.to_dict() for name, limit in self.zone_limits}
         if self.outline_growth is not None:
             out["outline_growth"] = self.outline_growth.to_dict()
+        if self.size_after_growth:
+            out["size_after_growth"] = True
         return out
 
     @property
@@ -208,9 +223,11 @@ def _relabel_by_size(labels: sitk.Image, min_voxels: int) -> sitk.Image:
 
 
 def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter,
-                 ct: sitk.Image | None, lung_z_lps_mm: tuple[float, float] | None) -> dict[int, int]:
-    """Label → 0 for every component the peak, elongation, density or zone limits reject
-    (a component's zone is that of its centroid; unknown without the lungs' extent)."""
+                 ct: sitk.Image | None, lung_z_lps_mm: tuple[float, float] | None,
+                 volumes_mm3: np.ndarray | None = None) -> dict[int, int]:
+    """Label → 0 for every component the limits reject (a component's zone is that of its
+    centroid; unknown without the lungs' extent). ``volumes_mm3[label - 1]``, when given, is
+    the volume the size limits judge (the grown outline's) instead of the component's own."""
     shape = sitk.LabelShapeStatisticsImageFilter()
     shape.Execute(labels)
     peaks = sitk.LabelStatisticsImageFilter()
@@ -227,8 +244,8 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
         mean_hu = density.GetMean(label) if density is not None else -math.inf
         zone = (zone_of_position(shape.GetCentroid(label)[2], lung_z_lps_mm)
                 if rule.zone_limits and lung_z_lps_mm else None)
-        if not rule.keeps(shape.GetPhysicalSize(label), peaks.GetMaximum(label), label_elongation(shape, label, box),
-                          mean_hu, zone):
+        volume = shape.GetPhysicalSize(label) if volumes_mm3 is None else float(volumes_mm3[label - 1])
+        if not rule.keeps(volume, peaks.GetMaximum(label), label_elongation(shape, label, box), mean_hu, zone):
             drop[int(label)] = 0
     return drop
 
@@ -254,6 +271,8 @@ def label_lesions(
         raise ValueError("a maximum mean density or outline growth needs the CT image")
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
+    if rule.size_after_growth and rule.outline_growth is not None:
+        return _label_judged_grown(_relabel_by_size(components, 0), probability, rule, ct, lung_z_lps_mm)
     voxel_mm3 = float(np.prod(probability.GetSpacing()))
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
     labels = _relabel_by_size(components, min_voxels)
@@ -264,3 +283,21 @@ def label_lesions(
     if rule.outline_growth is not None:
         return grow_outlines(labels, ct, rule.outline_growth)
     return sitk.Cast(labels, sitk.sitkUInt16)
+
+
+def _label_judged_grown(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter, ct: sitk.Image,
+                        lung_z_lps_mm: tuple[float, float] | None) -> sitk.Image:
+    """``label_lesions`` when the size limits judge the grown outline: every component (1..N,
+    largest first) grows, the size limits judge the grown volumes, the other limits the
+    thresholded components, and the kept lesions keep their grown outlines."""
+    lab = sitk.GetArrayViewFromImage(labels)
+    if not lab.any():
+        return sitk.Cast(labels, sitk.sitkUInt16)
+    grown = grow_label_array(lab, sitk.GetArrayViewFromImage(ct), labels.GetSpacing(), rule.outline_growth)
+    n = int(lab.max())
+    volumes = np.bincount(grown.ravel(), minlength=n + 1)[1:] * float(np.prod(labels.GetSpacing()))
+    drop = _implausible(labels, probability, rule, ct, lung_z_lps_mm, volumes)
+    grown[np.isin(grown, list(drop))] = 0
+    image = sitk.GetImageFromArray(grown.astype(np.uint32))
+    image.CopyInformation(labels)
+    return relabel_by_size(image)

@@ -16,6 +16,7 @@ import SimpleITK as sitk
 from ..errors import DatasetError
 from ..io import read_image
 from ..models.package import ModelPackage
+from ..outline import OutlineGrowth
 from ..training.dataset import CasePaths, discover_cases
 from .calibration import zone_of_centroids
 from .candidates import CaseCandidates, case_candidates
@@ -72,10 +73,12 @@ def case_caches(cases: Sequence[CasePaths], folders: Sequence[Path], caches: Seq
 def load_candidates(
     cases: Sequence[CasePaths], caches: Sequence[Optional[Path]], package: ModelPackage, key: str,
     thresholds: Sequence[float], threads: int = 2, progress: Callable[[str], None] = lambda _: None,
+    growth: Optional[OutlineGrowth] = None,
 ) -> list[CaseCandidates]:
-    """Each case's lesion candidates at ``thresholds`` (with CT density and zones), from its
-    probability map (``caches[i]``, filled by the pipeline when missing; cases of different
-    folders may share names, so each case names its own cache)."""
+    """Each case's lesion candidates at ``thresholds`` (with CT density and zones, and grown
+    outlines with ``growth``), from its probability map (``caches[i]``, filled by the pipeline
+    when missing; cases of different folders may share names, so each case names its own
+    cache)."""
     if len(caches) != len(cases):
         raise ValueError(f"{len(cases)} cases but {len(caches)} caches")
     out = []
@@ -84,7 +87,7 @@ def load_candidates(
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
         prob, lung_z = cached_probability(case, package, threads, cache, key)
         out.append(case_candidates(prob, truth, image.GetSpacing(), thresholds, hu=sitk.GetArrayFromImage(image),
-                                   zone_of_centroids=zone_of_centroids(image, lung_z)))
+                                   zone_of_centroids=zone_of_centroids(image, lung_z), growth=growth))
         progress(case.name)
     return out
 

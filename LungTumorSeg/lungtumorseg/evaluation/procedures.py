@@ -24,6 +24,8 @@ from .candidates import CaseCandidates, curve_from_candidates
 
 THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.10, 0.86, 0.05), 2))
 MIN_VOLUMES_MM3 = (30.0, 60.0, 120.0, 250.0, 400.0)  # equivalent diameters 3.9, 4.9, 6.1, 7.8, 9.1 mm
+# Beyond 400 mm³ (benchmarks/results/grown_size_cv): 10.5 and 11.7 mm; a 10 mm sphere is 524 mm³.
+WIDE_MIN_VOLUMES_MM3 = MIN_VOLUMES_MM3 + (600.0, 850.0)
 MIN_PEAKS = (0.0, 0.6, 0.7, 0.8, 0.9)
 # Grid limits are plausibility limits, not search ranges: below a threshold of 0.10 outlines
 # follow the map's noise floor, and an elongation limit under 1.75 would reject ordinary
@@ -42,11 +44,13 @@ ZONE_LIMITS = tuple(LesionFilter(v, p) for p in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 def filter_grid(
     volumes: Sequence[float], peaks: Sequence[float] = (0.0,), elongations: Sequence[float] = (math.inf,),
-    densities: Sequence[float] = (math.inf,),
+    densities: Sequence[float] = (math.inf,), size_after_growth: bool = False,
 ) -> tuple[LesionFilter, ...]:
     """Every combination of the limits, the most permissive first (on a full tie of the
-    calibration rule the earlier filter wins)."""
-    return tuple(LesionFilter(v, p, e, h) for h, e, p, v in itertools.product(densities, elongations, peaks, volumes))
+    calibration rule the earlier filter wins); ``size_after_growth``: the volumes judge the
+    grown outline."""
+    return tuple(LesionFilter(v, p, e, h, size_after_growth=size_after_growth)
+                 for h, e, p, v in itertools.product(densities, elongations, peaks, volumes))
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class CalibrationProcedure:
 
 
 _SHAPE_AND_DENSITY = filter_grid(MIN_VOLUMES_MM3, MIN_PEAKS, MAX_ELONGATIONS, MAX_MEAN_HUS)
+_WIDE = dict(volumes=WIDE_MIN_VOLUMES_MM3, peaks=MIN_PEAKS, elongations=MAX_ELONGATIONS, densities=MAX_MEAN_HUS)
 
 #: The procedures ``scripts/calibrate_threshold.py --procedure`` offers
 #: (benchmarks/results/operating_point_cv), fewest free limits first: the order in which
@@ -102,6 +107,11 @@ PROCEDURES: dict[str, CalibrationProcedure] = {p.name: p for p in (
                          filter_grid(MIN_VOLUMES_MM3, MIN_PEAKS)),
     CalibrationProcedure("no-zone-limits", "threshold x minimum volume x minimum peak x maximum elongation x maximum "
                          "density", THRESHOLDS, _SHAPE_AND_DENSITY),
+    CalibrationProcedure("no-zone-limits-wide", "as no-zone-limits, minimum volumes up to 850 mm3", THRESHOLDS,
+                         filter_grid(**_WIDE)),
+    CalibrationProcedure("grown-size", "as no-zone-limits-wide, the minimum volume judged on the grown outline "
+                         "(needs candidates measured with outline growth)", THRESHOLDS,
+                         filter_grid(**_WIDE, size_after_growth=True)),
     CalibrationProcedure("full", "threshold x minimum volume x minimum peak x maximum elongation x maximum density, "
                          "then extra limits per zone (demo 0.6.0-0.8.0)", THRESHOLDS, _SHAPE_AND_DENSITY, ZONE_LIMITS),
 )}
