@@ -34,10 +34,12 @@ def _image(array: np.ndarray) -> sitk.Image:
     return image
 
 
-def _folder(root: Path, seed0: int, false_box: bool, key: str, cache: Path) -> Path:
-    """Three tumour cases (an 8³ tumour of 30 HU in -800 HU lung, of which the map finds the
-    inner 7³ at probability 0.9) and, when ``false_box``, a 4³ false finding at 0.9 in each;
-    MSD layout with seeds, maps in ``cache``."""
+def _folder(root: Path, seed0: int, false_box: bool, key: str, cache: Path, found_from: int = 5,
+            false_edge: int = 4) -> Path:
+    """Three tumour cases (an 8³ tumour of 30 HU in -800 HU lung, voxels 4-11, of which the
+    map finds voxels ``found_from``-11 at probability 0.9: 7³ by default) and, when
+    ``false_box``, a ``false_edge``³ false finding at 0.9 in each; MSD layout with seeds, maps
+    in ``cache``."""
     for sub in ("imagesTr", "labelsTr", "meta"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -48,9 +50,9 @@ def _folder(root: Path, seed0: int, false_box: bool, key: str, cache: Path) -> P
         prob = np.zeros(hu.shape, dtype=np.float16)
         truth[4:12, 4:12, 4:12] = 1
         hu[4:12, 4:12, 4:12] = 30
-        prob[5:12, 5:12, 5:12] = 0.9
+        prob[found_from:12, found_from:12, found_from:12] = 0.9
         if false_box:
-            prob[25:29, 25:29, 25:29] = 0.9
+            prob[25:25 + false_edge, 25:25 + false_edge, 25:25 + false_edge] = 0.9
         sitk.WriteImage(_image(hu), str(root / "imagesTr" / f"{name}.nii.gz"))
         sitk.WriteImage(_image(truth), str(root / "labelsTr" / f"{name}.nii.gz"))
         (root / "meta" / f"{name}.json").write_text(json.dumps({"seed": seed0 + i}))
@@ -98,6 +100,39 @@ def test_script_writes_the_procedures_point_reading_each_folders_own_maps(tmp_pa
     assert post["outline_growth"]["max_hu"] == 100.0
     growth = card["metrics"]["outline_growth_calibration"]
     assert growth["chosen"]["mean_dice"] == 1.0 > growth["without_growth"]["mean_dice"]
+
+
+def test_grown_size_procedure_judges_the_size_on_the_cards_growth_and_the_card_says_so(tmp_path: Path) -> None:
+    package_dir = tmp_path / "package"
+    shutil.copytree(default_package_dir(), package_dir)
+    package = load_package(package_dir)
+    growth = package.card.raw["postprocessing"]["outline_growth"]
+    assert growth["max_distance_mm"] >= 2.0 and growth["min_hu"] < 30.0 < growth["max_hu"]  # the scene needs this
+    key = cache_key(package, [])
+    training = _folder(tmp_path / "training", 100, False, key, tmp_path / "unused-cache")
+    # The map finds only the tumour's inner 5³ (125 mm³); the false finding is 6³ (216 mm³) in
+    # -800 HU lung. Before growth no size limit separates them; the card's growth (>= 2 mm into
+    # 30 HU) takes the tumour back to most of its 8³ (512 mm³), the false finding stays 216 mm³.
+    noisy = _folder(tmp_path / "calibration", 600, True, key, tmp_path / "cache", found_from=6, false_edge=6)
+    common = ["--model", str(package_dir), "--data", str(training), "--calibration-data", str(noisy),
+              "--cache", str(tmp_path / "cache"), "--rule", "lesion-f1"]
+    refused = _run(*common, "--procedure", "grown-size", "--outline-growth", "--dry-run")
+    assert refused.returncode != 0 and "leave out --outline-growth" in refused.stderr
+
+    done = _run(*common, "--procedure", "grown-size", "--tables", str(tmp_path / "t1.json"))
+    assert done.returncode == 0, done.stderr
+    post = json.loads((package_dir / "model.json").read_text())["postprocessing"]
+    assert post["size_after_growth"] is True and post["outline_growth"] == growth
+    assert post["min_lesion_mm3"] == 250.0  # the first grid volume above 216 mm³
+    record = json.loads((package_dir / "model.json").read_text())["metrics"]["threshold_calibration"]
+    assert record["chosen"]["lesion_f1"] == 1.0
+
+    # the same cases judged before growth cannot be separated, and the key is taken out again
+    again = _run(*common, "--procedure", "no-zone-limits-wide", "--tables", str(tmp_path / "t2.json"))
+    assert again.returncode == 0, again.stderr
+    card = json.loads((package_dir / "model.json").read_text())
+    assert "size_after_growth" not in card["postprocessing"]
+    assert card["metrics"]["threshold_calibration"]["chosen"]["lesion_f1"] < 1.0
 
 
 def test_script_refuses_calibration_phantoms_that_share_training_seeds(tmp_path: Path) -> None:

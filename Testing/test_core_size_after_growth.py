@@ -142,3 +142,18 @@ def test_the_card_key_round_trips_and_only_a_boolean_is_accepted():
     assert not any(f.size_after_growth for f in PROCEDURES["no-zone-limits-wide"].filters)
     ten_mm_sphere_mm3 = math.pi / 6.0 * 10.0 ** 3
     assert max(f.min_lesion_mm3 for f in PROCEDURES["no-zone-limits-wide"].filters) > ten_mm_sphere_mm3
+
+
+def test_a_chosen_point_keeps_judging_the_size_after_growth_when_it_is_scored_elsewhere():
+    """The chosen operating point must carry the option into out-of-fold scoring and the card."""
+    from lungtumorseg.evaluation.cross_validation import score_point
+
+    ct, probability, truth, _, speck = _scene()
+    procedure = PROCEDURES["grown-size"]
+    candidates = case_candidates(probability, truth, SPACING, procedure.thresholds, hu=ct, growth=GROWTH)
+    point = procedure.start(procedure.summarise([candidates]))
+    assert point.lesion_filter.size_after_growth
+    speck_mm3 = (speck <= CORE_MM).sum() * float(np.prod(SPACING))  # it cannot grow into aerated lung
+    assert point.min_lesion_mm3 > speck_mm3  # only the tumour passes
+    scored = score_point(point, candidates)
+    assert scored.detected[0, 0] == 1 and scored.false_positives[0, 0] == 0

@@ -27,7 +27,9 @@ left as it is). The weights are untouched.
         [--rule lesion-f1] [--outline-growth] [--dry-run]
 
 ``--zone-limits`` (earlier recipes) is the procedure ``full``; without it and without
-``--procedure`` the procedure is ``no-zone-limits``.
+``--procedure`` the procedure is ``no-zone-limits``. The procedure ``grown-size`` judges the
+minimum volume on the outline grown as the card's ``outline_growth`` says (candidates are
+measured after that growth; ``--outline-growth`` is refused with it).
 """
 
 from __future__ import annotations
@@ -60,16 +62,19 @@ from lungtumorseg.evaluation.probability_cache import cache_key, cached_probabil
 from lungtumorseg.evaluation.procedures import PROCEDURES, CalibrationProcedure  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, load_package  # noqa: E402
+from lungtumorseg.outline import OutlineGrowth  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter  # noqa: E402
 from lungtumorseg.training.dataset import CasePaths  # noqa: E402
 
 
 def measure(package: ModelPackage, cases: list[CasePaths], caches: list[Path | None], threads: int, key: str,
-            procedure: CalibrationProcedure) -> tuple[list[CaseCandidates], dict[str, np.ndarray], OperatingPoint]:
-    """Every case's candidates under the package's current inference settings, the grid's
-    pooled measures and the procedure's point before zone limits."""
+            procedure: CalibrationProcedure, growth: OutlineGrowth | None = None,
+            ) -> tuple[list[CaseCandidates], dict[str, np.ndarray], OperatingPoint]:
+    """Every case's candidates under the package's current inference settings (and, with
+    ``growth``, their grown outlines), the grid's pooled measures and the procedure's point
+    before zone limits."""
     candidates = load_candidates(cases, caches, package, key, procedure.thresholds, threads,
-                                 progress=lambda name: print(f"  {name} done", flush=True))
+                                 progress=lambda name: print(f"  {name} done", flush=True), growth=growth)
     summary = procedure.summarise(candidates)
     return candidates, summary, procedure.start(summary)
 
@@ -161,6 +166,14 @@ def main() -> int:
     name = args.procedure or ("full" if args.zone_limits else "no-zone-limits")
     procedure = dataclasses.replace(PROCEDURES[name], rule=args.rule)
     package = load_package(args.model)
+    size_growth = None  # a procedure judging the size on the grown outline grows with the card's growth
+    if any(f.size_after_growth for f in procedure.filters):
+        if args.outline_growth:
+            parser.error(f"the procedure {name} judges the size on the outline grown as the card says; "
+                         "choosing another growth afterwards would change which lesions pass: leave out --outline-growth")
+        size_growth = LesionFilter.from_dict(package.card.raw.get("postprocessing", {})).outline_growth
+        if size_growth is None:
+            parser.error(f"the procedure {name} needs the card's postprocessing.outline_growth")
     try:
         if args.calibration_data:
             cases, source = calibration_phantoms(args.data, args.calibration_data)
@@ -176,7 +189,8 @@ def main() -> int:
     for mirror in options:
         package.card.raw.setdefault("inference", {})["mirror_axes"] = mirror  # in memory only
         print(f"test-time mirroring {mirror or 'off'} on {source}, procedure {name}:", flush=True)
-        results.append(measure(package, cases, caches, args.threads, cache_key(package, mirror), procedure))
+        results.append(measure(package, cases, caches, args.threads, cache_key(package, mirror), procedure,
+                               size_growth))
         print_table(*results[-1][1:], procedure)
     pick = choose_among([chosen for *_, chosen in results], procedure.tolerance, args.rule)
     candidates, summary, chosen = results[pick]
@@ -197,6 +211,7 @@ def main() -> int:
     post = card["postprocessing"]
     post["threshold"] = chosen.threshold
     post.pop("zone_limits", None)
+    post.pop("size_after_growth", None)  # written again below when the chosen filter has it
     post.update(chosen.lesion_filter.to_dict())
     if growth is not None:
         post.pop("outline_growth", None)

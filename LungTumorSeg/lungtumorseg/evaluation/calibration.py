@@ -53,11 +53,12 @@ class OperatingPoint:
     max_mean_hu: float = math.inf
     lesion_f1: float = math.nan
     zone_limits: tuple[tuple[str, LesionFilter], ...] = ()
+    size_after_growth: bool = False  # the minimum volumes judge the grown outline
 
     @property
     def lesion_filter(self) -> LesionFilter:
         return LesionFilter(self.min_lesion_mm3, self.min_peak_probability, self.max_elongation, self.max_mean_hu,
-                            self.zone_limits)
+                            self.zone_limits, size_after_growth=self.size_after_growth)
 
 
 def zone_of_centroids(image: sitk.Image, lung_z_lps_mm: Optional[tuple[float, float]]) -> ZoneOfCentroids:
@@ -168,7 +169,7 @@ def choose_operating_point(
         float(thresholds[a]), chosen.min_lesion_mm3, float(summary["mean_dice"][a, b]),
         float(fp[a, b]), float(summary["sensitivity_large"][a, b]), float(summary["clean_fraction"][a, b]),
         chosen.min_peak_probability, chosen.max_elongation, chosen.max_mean_hu, float(f1_table[a, b]),
-        chosen.zone_limits,
+        chosen.zone_limits, chosen.size_after_growth,
     )
 
 
