@@ -106,6 +106,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="add N faint-tumour copies of every training case with tumour: its tumours faded towards "
                         "the surrounding lung (ground-glass look, some with a solid core), so the faint nodules a "
                         "network misses are seen more often (default 0)")
+    p.add_argument("--loss", choices=("dice-ce", "tversky-ce"), default=None,  # training.losses.LOSSES (not imported: torch)
+                   help="dice-ce (default): MONAI Dice + cross-entropy; tversky-ce: Tversky + cross-entropy with "
+                        "false negatives weighted by --tversky-beta (fuller outlines, more recall)")
+    p.add_argument("--tversky-beta", type=float, default=None,
+                   help="with --loss tversky-ce: weight of false negatives, 0.5-1 favours recall (default 0.7)")
+    p.add_argument("--keep-weights", choices=("best", "last"), default=None,
+                   help="best (default): the weights of the best validation Dice; last: the final step's, no "
+                        "early stopping (for a loss that moves probabilities away from validation's 0.5 level)")
     p.add_argument("--synthetic-copies", type=int, default=None, metavar="N",
                    help="add N synthetic-tumour copies of every training case: 2-4 new tumours of the phantom "
                         "engine's model (solid / part-solid / ground-glass 40/30/30 %%, median 14 mm) drawn into "
@@ -199,7 +207,8 @@ def _run_train(args: argparse.Namespace) -> int:
         init_from=str(args.init_from) if args.init_from else None,
         positive_ratio=args.positive_ratio, lung_ratio=args.lung_ratio, mined_ratio=args.mined_ratio,
         positive_sampling=args.positive_sampling, faint_copies=args.faint_copies, precision=args.precision,
-        synthetic_copies=args.synthetic_copies,
+        synthetic_copies=args.synthetic_copies, loss=args.loss, tversky_beta=args.tversky_beta,
+        keep_weights=args.keep_weights,
     )
     for count, flag in ((cfg.faint_copies, "--faint-copies"), (cfg.synthetic_copies, "--synthetic-copies")):
         if count < 0:

@@ -35,6 +35,12 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 1e-5
     dice_batch: bool = True  # Dice over the whole batch: tumour-free patches don't add a constant loss of 1
+    loss: str = "dice-ce"  # or "tversky-ce" (training/losses.py): false negatives weighted by tversky_beta
+    tversky_beta: float = 0.7
+    # "best": the weights of the best validation Dice (the starting weights compete with --init-from);
+    # "last": the final step's (no early stopping) - for losses that move the probabilities away from
+    # the 0.5 level at which validation Dice is measured
+    keep_weights: str = "best"
     grad_clip: float = 1.0  # max gradient norm (transformers are prone to early spikes)
     warmup_steps: int = 30
     positive_ratio: float = 0.5

@@ -294,6 +294,8 @@ def run_training(
             "steps": result.steps,
             "cpu_minutes" if cfg.device == "cpu" else "minutes": round(result.minutes, 1),
             "history": result.history,
+            # which weights the package holds: those of best_step, or the final step's (--keep-weights last)
+            "kept_weights": "step " + str(result.steps) if cfg.keep_weights == "last" else "best_step",
         }
     if only_zones and set(only_zones) != set(cfg.zones):
         log(f"zone(s) {only_zones} trained; run again without --zone to write the package")

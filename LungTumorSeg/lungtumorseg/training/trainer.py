@@ -15,12 +15,12 @@ from typing import Callable
 
 import numpy as np
 import torch
-from monai.losses import DiceCELoss
 
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
 from ..precision import check_precision, device_type, forward_autocast
 from .config import TrainConfig
+from .losses import build_loss
 from .mining import crop_logits, mine_false_positives
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
@@ -138,7 +138,7 @@ def _finished(step: int, elapsed_s: float, stale: int, has_best: bool, cfg: Trai
     """Whether a zone training in this state has nothing left to do: all steps run, time
     budget spent, early-stopped, or asked to stop (``stop_file``) with best weights kept."""
     return (step >= cfg.steps or bool(cfg.max_minutes and elapsed_s / 60 >= cfg.max_minutes)
-            or stale >= cfg.patience or (stop_file is not None and stop_file.exists() and has_best))
+            or (stale >= cfg.patience and cfg.keep_weights != "last") or (stop_file is not None and stop_file.exists() and has_best))
 
 
 def checkpoint_finished(checkpoint: Path, cfg: TrainConfig, stop_file: Path | None = None) -> bool:
@@ -173,7 +173,10 @@ def train_zone(
     net = build_unetr(cfg.network).to(cfg.device, memory_format=torch.channels_last_3d)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=cfg.dice_batch)
+    if cfg.keep_weights not in ("best", "last"):
+        raise ValueError(f"keep_weights must be 'best' or 'last', got {cfg.keep_weights!r}")
+    loss_fn = build_loss(cfg.loss, cfg.tversky_beta, cfg.dice_batch)
+    keep_last = cfg.keep_weights == "last"
     use_amp = cfg.device.startswith("cuda") and cfg.precision != "bf16"  # float16 with loss scaling
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed, best, best_state, history, stale = 0, 0.0, -1.0, None, [], 0
@@ -209,7 +212,7 @@ def train_zone(
 
     if _finished(step, elapsed, stale, best_state is not None, cfg, stop_file):
         log(f"[{zone}] already finished")
-        return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
+        return ZoneResult(zone, _kept(net, best_state, keep_last), best, step, elapsed / 60, history)
 
     if cfg.mined_ratio > 0 and mined is None:
         started = time.perf_counter()
@@ -284,7 +287,7 @@ def train_zone(
                 stale += 1
             log(f"[{zone}] validation Dice {dice:.3f} (best {best:.3f}) at step {step}")
             save()
-            if stale >= cfg.patience:
+            if stale >= cfg.patience and not keep_last:
                 log(f"[{zone}] early stop: no improvement in {cfg.patience} validations")
                 break
             if last:
@@ -292,4 +295,11 @@ def train_zone(
         elif step % cfg.checkpoint_every == 0:
             save()
     save()
-    return ZoneResult(zone, best_state or net.state_dict(), best, step, elapsed / 60, history)
+    if keep_last:
+        log(f"[{zone}] keeping the final step's weights (step {step}; --keep-weights last)")
+    return ZoneResult(zone, _kept(net, best_state, keep_last), best, step, elapsed / 60, history)
+
+
+def _kept(net: torch.nn.Module, best_state: dict | None, keep_last: bool) -> dict:
+    """The weights a zone ends with: the final step's, or the best validated ones."""
+    return net.state_dict() if keep_last or best_state is None else best_state
