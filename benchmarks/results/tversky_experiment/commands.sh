@@ -16,3 +16,10 @@ for arm in tversky baseline; do
 done
 .venv/bin/python benchmarks/results/tversky_experiment/responses.py $W | grep -v ' measured$' \
   | tee benchmarks/results/tversky_experiment/responses.log
+# 3. The plan's next step: the arm on all 80 calibration phantoms (maps for seeds 160-199 computed here);
+#    0.8.1's run on the same 80 with the same splits is ../grown_size_cv/procedures.json.
+OMP_NUM_THREADS=2 .venv/bin/python benchmarks/calibration_procedures.py --model $W/s22/model-tversky --data $W/s19/data \
+  --calibration-data $W/s19/calibration --cache $W/s22/calcache-tversky \
+  --calibration-data $W/s21/calibration2 --cache $W/s22/cal2cache-tversky --folds 5 --repeats 4 --seed 22 \
+  --candidates $W/s22/candidates-tversky --outline-growth -650 100 2 --procedures no-zone-limits \
+  --out benchmarks/results/tversky_experiment/tversky80 | grep -v ' measured$' | tee benchmarks/results/tversky_experiment/tversky80.log
