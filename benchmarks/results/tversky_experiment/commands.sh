@@ -23,3 +23,8 @@ OMP_NUM_THREADS=2 .venv/bin/python benchmarks/calibration_procedures.py --model 
   --calibration-data $W/s21/calibration2 --cache $W/s22/cal2cache-tversky --folds 5 --repeats 4 --seed 22 \
   --candidates $W/s22/candidates-tversky --outline-growth -650 100 2 --procedures no-zone-limits \
   --out benchmarks/results/tversky_experiment/tversky80 | grep -v ' measured$' | tee benchmarks/results/tversky_experiment/tversky80.log
+# 4. Calibration of the arm's package on all 80 (writes its card in $W/s22/model-tversky; log calibrate.log):
+OMP_NUM_THREADS=1 .venv/bin/python scripts/calibrate_threshold.py --model $W/s22/model-tversky --data $W/s19/data \
+  --calibration-data $W/s19/calibration --cache $W/s22/calcache-tversky \
+  --calibration-data $W/s21/calibration2 --cache $W/s22/cal2cache-tversky --procedure no-zone-limits --rule lesion-f1 \
+  --outline-growth --threads 1 --tables $W/s22/tversky-calibration-tables.json
