@@ -55,7 +55,8 @@ class OutlineGrowth:
         return cls(float(values["min_hu"]), float(values["max_hu"]), float(values["max_distance_mm"]))
 
     def to_dict(self) -> dict[str, float]:
-        return {"min_hu": self.min_hu, "max_hu": self.max_hu, "max_distance_mm": self.max_distance_mm}
+        return {"min_hu": float(self.min_hu), "max_hu": float(self.max_hu),
+                "max_distance_mm": float(self.max_distance_mm)}
 
     def reach_voxels(self, spacing_xyz: tuple[float, ...]) -> list[int]:
         """How many voxels along x, y, z the growth can reach (to pad a region of interest)."""
@@ -105,11 +106,13 @@ def grow_outlines(labels: sitk.Image, ct: sitk.Image, growth: OutlineGrowth) -> 
         raise ValueError("outline growth needs the CT on the labels' grid")
     grown = sitk.GetImageFromArray(grow_label_array(lab, hu, labels.GetSpacing(), growth).astype(np.uint32))
     grown.CopyInformation(labels)
-    return relabel_by_size(grown)
+    return sitk.Cast(relabel_by_size(grown), sitk.sitkUInt16)
 
 
-def relabel_by_size(labels: sitk.Image) -> sitk.Image:
-    """Labels numbered again 1..N by decreasing volume (each label one object; uint16)."""
+def relabel_by_size(labels: sitk.Image, min_voxels: int = 0) -> sitk.Image:
+    """Labels numbered again 1..N by decreasing volume, those under ``min_voxels`` removed
+    (each label one object)."""
     relabel = sitk.RelabelComponentImageFilter()  # treats each label as one object
     relabel.SetSortByObjectSize(True)
-    return sitk.Cast(relabel.Execute(labels), sitk.sitkUInt16)
+    relabel.SetMinimumObjectSize(min_voxels)
+    return relabel.Execute(labels)

@@ -215,13 +215,6 @@ def restrict_to_lung_region(
     return out
 
 
-def _relabel_by_size(labels: sitk.Image, min_voxels: int) -> sitk.Image:
-    relabel = sitk.RelabelComponentImageFilter()
-    relabel.SetSortByObjectSize(True)
-    relabel.SetMinimumObjectSize(min_voxels)
-    return relabel.Execute(labels)
-
-
 def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter,
                  ct: sitk.Image | None, lung_z_lps_mm: tuple[float, float] | None,
                  volumes_mm3: np.ndarray | None = None) -> dict[int, int]:
@@ -272,14 +265,14 @@ def label_lesions(
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
     if rule.size_after_growth and rule.outline_growth is not None:
-        return _label_judged_grown(_relabel_by_size(components, 0), probability, rule, ct, lung_z_lps_mm)
+        return _label_judged_grown(relabel_by_size(components, 0), probability, rule, ct, lung_z_lps_mm)
     voxel_mm3 = float(np.prod(probability.GetSpacing()))
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
-    labels = _relabel_by_size(components, min_voxels)
+    labels = relabel_by_size(components, min_voxels)
     if rule.needs_measures and sitk.GetArrayViewFromImage(labels).any():
         drop = _implausible(labels, probability, rule, ct, lung_z_lps_mm)
         if drop:
-            labels = _relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
+            labels = relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
     if rule.outline_growth is not None:
         return grow_outlines(labels, ct, rule.outline_growth)
     return sitk.Cast(labels, sitk.sitkUInt16)
@@ -300,4 +293,4 @@ def _label_judged_grown(labels: sitk.Image, probability: sitk.Image, rule: Lesio
     grown[np.isin(grown, list(drop))] = 0
     image = sitk.GetImageFromArray(grown.astype(np.uint32))
     image.CopyInformation(labels)
-    return relabel_by_size(image)
+    return sitk.Cast(relabel_by_size(image), sitk.sitkUInt16)

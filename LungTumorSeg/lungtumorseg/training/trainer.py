@@ -137,8 +137,9 @@ def _finished(step: int, elapsed_s: float, stale: int, has_best: bool, cfg: Trai
               stop_file: Path | None) -> bool:
     """Whether a zone training in this state has nothing left to do: all steps run, time
     budget spent, early-stopped, or asked to stop (``stop_file``) with best weights kept."""
+    early_stopped = stale >= cfg.patience and cfg.keep_weights != "last"  # "last" never stops early
     return (step >= cfg.steps or bool(cfg.max_minutes and elapsed_s / 60 >= cfg.max_minutes)
-            or (stale >= cfg.patience and cfg.keep_weights != "last") or (stop_file is not None and stop_file.exists() and has_best))
+            or early_stopped or (stop_file is not None and stop_file.exists() and has_best))
 
 
 def checkpoint_finished(checkpoint: Path, cfg: TrainConfig, stop_file: Path | None = None) -> bool:
