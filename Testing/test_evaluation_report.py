@@ -245,3 +245,42 @@ def test_evaluate_end_to_end_random_package(tmp_path, capsys):
     assert summary["lesions"]["n_truth_lesions"] >= 1
     for png in ("dice_per_case.png", "volumes.png", "detection_by_size.png", "worst_cases.png"):
         assert (out / png).stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_evaluation_keeps_each_map_where_the_froc_and_calibration_scripts_read_it(tmp_path, monkeypatch):
+    """``EvaluateOptions.probability_cache``: the held-out benchmark keeps every map it computed
+    under the key ``froc_phantoms.py`` and ``calibrate_threshold.py`` look up, so reading the
+    cache gives the pipeline's own map (float16) without a second inference."""
+    import SimpleITK as sitk
+
+    from lungtumorseg.evaluation import probability_cache
+    from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset
+    from lungtumorseg.io import read_image
+    from lungtumorseg.models.package import load_package
+    from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset
+    from lungtumorseg.pipeline import SegmentOptions, segment
+    from lungtumorseg.training.dataset import discover_cases
+
+    write_msd_dataset(tmp_path / "data", 1, 7, PhantomConfig(size="small", n_tumours=1, orientation="axial-lps",
+                                                             tumour_diameter_mm=(15.0, 25.0)))
+    _random_package(tmp_path / "pkg")
+    cache = tmp_path / "maps"
+    evaluate_dataset(tmp_path / "data", tmp_path / "pkg", tmp_path / "out",
+                     EvaluateOptions(threads=1, plots=False, probability_cache=cache), log=lambda line: None)
+    package = load_package(tmp_path / "pkg")
+    (case,) = discover_cases(tmp_path / "data")
+    key = probability_cache.cache_key(package, list(package.card.mirror_axes))
+    assert sorted(p.name for p in cache.iterdir()) == [f"{case.name}-{key}.json", f"{case.name}-{key}.npy"]
+
+    fresh = segment(read_image(case.image), package, SegmentOptions(threads=1))
+    expected = sitk.GetArrayFromImage(fresh.probability).astype(np.float16).astype(np.float32)
+    assert expected.max() > 0.0  # a map with something in it, so equality below means something
+
+    def no_second_inference(*args, **kwargs):
+        raise AssertionError("the cached map should have been read, not recomputed")
+
+    monkeypatch.setattr(probability_cache, "segment", no_second_inference)
+    prob, lung_z = probability_cache.cached_probability(case, package, 1, cache, key)
+    np.testing.assert_array_equal(prob, expected)
+    assert lung_z == pytest.approx(fresh.lung_z_lps_mm)

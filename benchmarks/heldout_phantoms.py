@@ -100,6 +100,9 @@ def main() -> int:
                         help="of the networks' forward passes (the card's metrics are float32 ones)")
     parser.add_argument("--data", type=Path, default=None, help="reuse this held-out folder (default: generate)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "heldout")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="also keep each case's probability map in this folder, the cache froc_phantoms.py "
+                             "--cache reads, so the FROC of the same cases needs no second inference")
     parser.add_argument("--write-card", action="store_true",
                         help="store these numbers in the model card's metrics (weights are untouched)")
     args = parser.parse_args()
@@ -109,7 +112,8 @@ def main() -> int:
     if not (data / "dataset.json").is_file():
         print(f"generating {args.cases} held-out phantoms (seeds {args.seed}..) in {data}", flush=True)
         write_msd_dataset(data, args.cases, args.seed, PhantomConfig(size=args.size))
-    options = EvaluateOptions(threads=args.threads, synthetic=True, precision=args.precision)
+    options = EvaluateOptions(threads=args.threads, synthetic=True, precision=args.precision,
+                              probability_cache=args.cache)
     summary = evaluate_dataset(data, args.model, args.out, options)
     numbers = criteria(args.out)
 

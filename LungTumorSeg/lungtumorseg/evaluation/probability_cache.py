@@ -47,10 +47,22 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
         return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
     result = segment(read_image(case.image), package, SegmentOptions(threads=threads, precision=precision))
     prob = sitk.GetArrayFromImage(result.probability)
-    if cached:
-        stored = prob.astype(np.float16)
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(cached, stored)
-        extent.write_text(json.dumps({"lung_z_lps_mm": result.lung_z_lps_mm}), encoding="utf-8")
-        prob = stored.astype(np.float32)
+    if cache:
+        prob = store_probability(cache, case.name, key, prob, result.lung_z_lps_mm)
     return prob, result.lung_z_lps_mm
+
+
+def store_probability(cache: Path, case_name: str, key: str, probability: np.ndarray,
+                      lung_z: tuple[float, float] | None) -> np.ndarray:
+    """Keep one case's map (input grid) and the lungs' LPS z-extent in ``cache`` under ``key``,
+    as :func:`cached_probability` reads them; returns the map as stored (float16 values, as
+    float32), which is what every later read of the cache sees. Lets a run that computed the
+    map anyway (the held-out benchmark) spare the FROC and calibration scripts a second
+    inference."""
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    stored = np.asarray(probability).astype(np.float16)
+    np.save(cache / f"{case_name}-{key}.npy", stored)
+    (cache / f"{case_name}-{key}.json").write_text(
+        json.dumps({"lung_z_lps_mm": list(lung_z) if lung_z else None}), encoding="utf-8")
+    return stored.astype(np.float32)

@@ -56,6 +56,7 @@ class EvaluateOptions:
     save_predictions: bool = False
     device: str = "cpu"
     precision: str = "fp32"  # of the networks' forward passes (lungtumorseg.precision)
+    probability_cache: Optional[Path] = None  # also keep each map there (evaluation.probability_cache)
 
 
 def dataset_info(root: Path) -> dict[str, Any]:
@@ -116,6 +117,7 @@ def evaluate_dataset(
     from .plots import take_snapshot
     from .zones import resolve_lung_extent
     from .geometry import Grid
+    from .probability_cache import cache_key, store_probability
 
     t_start = time.perf_counter()
     data, outdir = Path(data), Path(outdir)
@@ -131,6 +133,7 @@ def evaluate_dataset(
     if package.card.is_demo:
         log(f"note: model {package.card.name}: {package.card.warning}")
     log(f"evaluating {package.card.name} {package.card.version} on {len(cases)} of {n_found} cases in {data}")
+    map_key = cache_key(package, list(package.card.mirror_axes), options.precision)
     seg_options = SegmentOptions(threshold=options.threshold, threads=options.threads, device=options.device,
                                  precision=options.precision)
     evaluations, case_rows, zrows, lrows, snapshots = [], [], [], [], []
@@ -144,6 +147,8 @@ def evaluate_dataset(
         threshold_used = result.threshold
         pred = sitk.GetArrayFromImage(result.labels)
         prob = sitk.GetArrayFromImage(result.probability)
+        if options.probability_cache is not None:
+            store_probability(options.probability_cache, case.name, map_key, prob, result.lung_z_lps_mm)
         truth = sitk.GetArrayFromImage(truth_img) > 0
         grid = Grid.of_image(image)
         lung_z, source = resolve_lung_extent(case.image, result, package.card.raw, truth.shape, grid)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+set -euo pipefail
+cd /work/main
+PY=.venv/bin/python
+ARGS="/work/train/s19/data -o /work/train/s23/model-beta08 --workdir /work/train/s23/run --demo --lung-channel --blob-channel
+  --roi 48 --seed 22 --split-seed 3 --name lungtumorseg-demo-phantom --version 0.9.0-beta08
+  --init-from /work/train/s22/model-tversky --steps 2500 --val-every 1250 --max-minutes 60
+  --lr 1e-4 --threads 1 --hard-negatives dense --mine-negatives 0.25 --positive-ratio 0.45 --lung-ratio 0.15
+  --synthetic-copies 3 --precision bf16 --loss tversky-ce --tversky-beta 0.8 --keep-weights last"
+OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $ARGS --prepare-only
+for zone in upper middle lower; do
+  OMP_NUM_THREADS=1 $PY -m lungtumorseg.cli train $ARGS --zone $zone > /work/train/s23/train_$zone.log 2>&1 &
+done
+wait
+$PY -m lungtumorseg.cli train $ARGS --description "Experiment (session 23): the beta 0.7 Tversky networks trained 2,500 more steps with a Tversky + cross-entropy loss (beta 0.8). Trained on synthetic data, a demonstration, not for clinical use."
+echo TRAIN DONE
