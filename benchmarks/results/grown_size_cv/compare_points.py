@@ -3,6 +3,9 @@ outcomes are scored on grown outlines, both scored on grown outlines (session 22
 candidates the experiment stored (commands.sh), so it runs in seconds.
 
     python benchmarks/results/grown_size_cv/compare_points.py W
+
+0.8.1 is read as the default demo package, which it was up to commit 0aa7c5a: to re-run,
+check that commit out (``git worktree add /tmp/lts-0.8.1 0aa7c5a``).
 """
 import json
 import sys

@@ -3,6 +3,9 @@ at the card's threshold and at the grid's lowest, and the first of the card's li
 rejects it. From the candidates the experiment stored (commands.sh); seconds.
 
     python benchmarks/results/grown_size_cv/missed.py W
+
+0.8.1 is read as the default demo package, which it was up to commit 0aa7c5a: to re-run,
+check that commit out (``git worktree add /tmp/lts-0.8.1 0aa7c5a``).
 """
 import sys
 from collections import Counter

@@ -3,6 +3,9 @@ calibration phantoms, by thresholded volume: true (grown outline touches a tumou
 with their mean density. Shows what the 400 mm3 limit removes. From the stored candidates.
 
     python benchmarks/results/grown_size_cv/small_candidates.py
+
+0.8.1 is read as the default demo package, which it was up to commit 0aa7c5a: to re-run,
+check that commit out (``git worktree add /tmp/lts-0.8.1 0aa7c5a``).
 """
 import sys
 from pathlib import Path

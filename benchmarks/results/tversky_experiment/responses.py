@@ -3,7 +3,10 @@ lowest threshold), and how much of each tumour the responses cover, for each mod
 calibration phantoms of seeds 200-239. Reads the candidates stored by the gate's runs
 (commands.sh); seconds. Synthetic phantoms, not clinical accuracy.
 
-    python benchmarks/results/tversky_experiment/responses.py W
+    python benchmarks/results/tversky_experiment/responses.py W [NAME PACKAGE MAP_CACHE CANDIDATES ...]
+
+Without models after W: 0.8.1 (the demo package up to commit 0aa7c5a; from 0.9.0 on pass its
+copy, e.g. ``git archive 0aa7c5a LungTumorSeg/Resources/Models``) and the session-22 arm.
 """
 import sys
 from pathlib import Path
@@ -21,8 +24,14 @@ from lungtumorseg.outline import OutlineGrowth  # noqa: E402
 
 W = Path(sys.argv[1])
 folder = W / "s21/calibration2"
-models = {"0.8.1": (default_package_dir(), W / "s21/cal2cache", W / "s22/candidates"),
-          "Tversky arm": (W / "s22/model-tversky", W / "s22/cal2cache-tversky", W / "s22/candidates-tversky")}
+if len(sys.argv) > 2:
+    rest = sys.argv[2:]
+    if len(rest) % 4:
+        sys.exit("give models as NAME PACKAGE MAP_CACHE CANDIDATES, four words each")
+    models = {rest[i]: tuple(Path(v) for v in rest[i + 1:i + 4]) for i in range(0, len(rest), 4)}
+else:
+    models = {"0.8.1": (default_package_dir(), W / "s21/cal2cache", W / "s22/candidates"),
+              "Tversky arm": (W / "s22/model-tversky", W / "s22/cal2cache-tversky", W / "s22/candidates-tversky")}
 print("synthetic phantoms, not clinical accuracy; 40 calibration phantoms (seeds 200-239)")
 for name, (pkg_dir, cache, store) in models.items():
     package = load_package(pkg_dir)
