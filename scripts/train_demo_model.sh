@@ -58,19 +58,9 @@ export PYTHONPATH=LungTumorSeg
 COMMON="--demo --lung-channel --roi 48 --seed 3 --split-seed 3"  # one validation split for every stage
 mkdir -p "$WORK"
 
-# train_zones OUT LOG_PREFIX DESCRIPTION TRAIN_ARGS...: the zone crops are prepared once, then one
-# 1-thread process per zone trains in parallel (2 cores), then a run without --zone collects the
-# three zones into the package OUT. Skipped when OUT exists; each process resumes its checkpoints.
+# train_zones OUT LOG_NAME DESCRIPTION TRAIN_ARGS...: scripts/train_zones.sh with its logs in $WORK.
 train_zones() {
-  local out=$1 log=$2 description=$3
-  shift 3
-  [ -f "$out/model.json" ] && return 0
-  OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train "$@" --prepare-only
-  for zone in upper middle lower; do
-    OMP_NUM_THREADS=1 $PY -m lungtumorseg.cli train "$@" --zone "$zone" > "$WORK/${log}_$zone.log" 2>&1 &
-  done
-  wait
-  $PY -m lungtumorseg.cli train "$@" --description "$description"
+  PY=$PY bash scripts/train_zones.sh "$1" "$WORK/$2" "${@:3}"
 }
 
 if [ ! -f "$DATA/dataset.json" ]; then

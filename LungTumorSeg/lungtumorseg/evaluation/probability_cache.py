@@ -40,8 +40,7 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
     result in ``cache`` when one is given). With a cache the map always has the cache's
     float16 precision, so a first run and a re-run from the cache see the same values.
     ``precision``: of the pipeline's forward passes; ``key`` must be made with the same one."""
-    cached = cache / f"{case.name}-{key}.npy" if cache else None
-    extent = cached.with_suffix(".json") if cached else None
+    cached, extent = _map_files(cache, case.name, key) if cache else (None, None)
     if cached and cached.is_file() and extent.is_file():
         lung_z = json.loads(extent.read_text(encoding="utf-8"))["lung_z_lps_mm"]
         return np.load(cached).astype(np.float32), tuple(lung_z) if lung_z else None
@@ -59,10 +58,15 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
     float32), which is what every later read of the cache sees. Lets a run that computed the
     map anyway (the held-out benchmark) spare the FROC and calibration scripts a second
     inference."""
-    cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+    cached, extent = _map_files(Path(cache), case_name, key)
+    cached.parent.mkdir(parents=True, exist_ok=True)
     stored = np.asarray(probability).astype(np.float16)
-    np.save(cache / f"{case_name}-{key}.npy", stored)
-    (cache / f"{case_name}-{key}.json").write_text(
-        json.dumps({"lung_z_lps_mm": list(lung_z) if lung_z else None}), encoding="utf-8")
+    np.save(cached, stored)
+    extent.write_text(json.dumps({"lung_z_lps_mm": list(lung_z) if lung_z else None}), encoding="utf-8")
     return stored.astype(np.float32)
+
+
+def _map_files(cache: Path, case_name: str, key: str) -> tuple[Path, Path]:
+    """The map (``.npy``) and lung-extent (``.json``) files of one case under one key."""
+    cached = cache / f"{case_name}-{key}.npy"
+    return cached, cached.with_suffix(".json")

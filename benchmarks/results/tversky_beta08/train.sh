@@ -7,10 +7,5 @@ ARGS="/work/train/s19/data -o /work/train/s23/model-beta08 --workdir /work/train
   --init-from /work/train/s22/model-tversky --steps 2500 --val-every 1250 --max-minutes 60
   --lr 1e-4 --threads 1 --hard-negatives dense --mine-negatives 0.25 --positive-ratio 0.45 --lung-ratio 0.15
   --synthetic-copies 3 --precision bf16 --loss tversky-ce --tversky-beta 0.8 --keep-weights last"
-OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $ARGS --prepare-only
-for zone in upper middle lower; do
-  OMP_NUM_THREADS=1 $PY -m lungtumorseg.cli train $ARGS --zone $zone > /work/train/s23/train_$zone.log 2>&1 &
-done
-wait
-$PY -m lungtumorseg.cli train $ARGS --description "Experiment (session 23): the beta 0.7 Tversky networks trained 2,500 more steps with a Tversky + cross-entropy loss (beta 0.8). Trained on synthetic data, a demonstration, not for clinical use."
+PY=$PY bash scripts/train_zones.sh /work/train/s23/model-beta08 /work/train/s23/train "Experiment (session 23): the beta 0.7 Tversky networks trained 2,500 more steps with a Tversky + cross-entropy loss (beta 0.8). Trained on synthetic data, a demonstration, not for clinical use." $ARGS
 echo TRAIN DONE
