@@ -425,7 +425,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         """Lesions of the output segmentation re-derived from its kept probability map with the
         parameter node's threshold and filters (no inference); replaces segments and table rows.
         The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, and
-        its card outline growth applies unless "grow outlines" is unchecked."""
+        its card outline growth applies unless "grow outlines" is unchecked; its candidate
+        classifier (if the card has one) judges the candidates as in a run."""
         p = parameterNode
         kept = kept_probability.kept_run(p.outputSegmentation)
         rule = kept_probability.update_rule(
@@ -435,7 +436,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), outline_growth=p.outlineGrowth,
             package_outline_growth=logic_core.card_outline_growth(p.modelPath or None))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
-                                                 terminology=logic_core.lesion_terminology(p.modelPath or None))
+                                                 terminology=logic_core.lesion_terminology(p.modelPath or None),
+                                                 check=logic_core.candidate_check(p.modelPath or None))
         p.lesionTable = result.table_node
         return result
 

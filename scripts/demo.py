@@ -165,22 +165,27 @@ def _operating_points(result, truth) -> None:
     """Print how other operating points change the lesions, each recomputed from the kept
     probability map (no inference), then restore the run's own lesions."""
     from lungtumorseg.postprocess import LesionFilter
-    from LungTumorSegLib import kept_probability
+    from LungTumorSegLib import kept_probability, logic_core
 
     post = result.report.get("postprocessing") or {}
     card = LesionFilter.from_dict(post)
+    check = logic_core.candidate_check(None) if "candidate_check_cutoff" in post else None
     threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
-    points = [("model card", card),
-              *([("model card without its zone limits", card.overridden(zone_limits=False))] if card.zone_limits else []),
-              ("more sensitive: only the size limit", LesionFilter(card.min_lesion_mm3)),
-              ("stricter: confidence >= 0.8", card.overridden(min_peak_probability=0.8)),
-              ("no filters at all", LesionFilter())]
+    points = [("model card", card, check),
+              *([("model card without its zone limits", card.overridden(zone_limits=False), check)]
+                if card.zone_limits else []),
+              *([("model card without the candidate classifier", card, None)] if check else []),
+              *([("more sensitive: only the size limit", LesionFilter(card.min_lesion_mm3), check)]
+                if LesionFilter(card.min_lesion_mm3) != card.overridden(outline_growth=False) else []),
+              ("stricter: confidence >= 0.8", card.overridden(min_peak_probability=0.8), check),
+              ("no filters at all", LesionFilter(), None)]
     print("Operating points (recomputed from the kept probability map, no new inference):")
-    for name, rule in points:
-        update = kept_probability.update_lesions(result.segmentation_node, threshold, rule, result.table_node)
-        print(f"  {name:42s} {len(update.lesions):2d} lesion(s); {_truth_match(update.label_image, truth)} "
+    for name, rule, judge in points:
+        update = kept_probability.update_lesions(result.segmentation_node, threshold, rule, result.table_node,
+                                                 check=judge)
+        print(f"  {name:44s} {len(update.lesions):2d} lesion(s); {_truth_match(update.label_image, truth)} "
               f"({update.elapsed_s:.1f} s)")
-    kept_probability.update_lesions(result.segmentation_node, threshold, card, result.table_node)
+    kept_probability.update_lesions(result.segmentation_node, threshold, card, result.table_node, check=check)
 
 
 def _montage(paths: list[Path], target: Path) -> None:

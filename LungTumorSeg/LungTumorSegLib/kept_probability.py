@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import SimpleITK as sitk
 
+from lungtumorseg.candidate_check import CandidateCheck
 from lungtumorseg.postprocess import LesionFilter
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, relabel_report
 
@@ -183,8 +184,9 @@ class UpdateResult:
 
 
 def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFilter, table_node=None,
-                   terminology: str | None = None) -> UpdateResult:
-    """Recompute the lesions of ``segmentation_node`` from its kept probability map.
+                   terminology: str | None = None, check: CandidateCheck | None = None) -> UpdateResult:
+    """Recompute the lesions of ``segmentation_node`` from its kept probability map
+    (``check``: the model package's candidate classifier, applied as the run applied it).
 
     Replaces its segments (and ``table_node``'s rows) like a re-run; on any error the
     segments and table are as before. The probability map and the input CT are only read.
@@ -198,9 +200,9 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     volume = kept.input_volume
     ct = volume_bridge.image_from_volume(volume)
     percent = volume_bridge.image_from_volume(kept.probability_node)
-    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context)
+    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check)
     report = relabel_report(lesions, threshold, lesion_filter, kept.context, kept.record.get("model", {}),
-                            "kept probability map (no new inference)")
+                            "kept probability map (no new inference)", check)
     segmentation = segmentation_writer.build_segmentation(labels, volume, report["lesions"], terminology=terminology)
     table = segmentation_writer.build_table(report["lesions"])
     show3d = segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface")

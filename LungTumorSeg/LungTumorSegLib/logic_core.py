@@ -66,6 +66,16 @@ def card_outline_growth(model_dir: str | Path | None = None) -> dict | None:
     return dict(info.outline_growth) if info and info.outline_growth else None
 
 
+def candidate_check(model_dir: str | Path | None = None):
+    """The candidate classifier of a model package (default package when ``None``), which
+    "update lesions" applies as the run did; None when the card has none. Loading it needs
+    torch (installed with the module's dependencies); a damaged package raises
+    :class:`lungtumorseg.errors.ModelPackageError` naming the file."""
+    from lungtumorseg.models.package import load_package
+
+    return load_package(model_dir or DEFAULT_MODEL_DIR).candidate_check()
+
+
 @dataclass
 class RunRequest:
     """What to segment and how. ``None`` options mean "the model card's default"."""

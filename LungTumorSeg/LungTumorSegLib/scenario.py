@@ -70,21 +70,25 @@ def _segment_voxels(node, volume) -> dict[str, int]:
             for s in segmentation.GetSegmentIDs()}
 
 
-def _check_update_from_kept_map(result: logic_core.RunResult, volume, log: Callable[[str], None]) -> None:
-    """"Update lesions" with the run's own operating point reproduces the run's segments
-    voxel for voxel, and with no size/confidence/shape limits it keeps at least as many."""
+def _check_update_from_kept_map(result: logic_core.RunResult, volume, log: Callable[[str], None],
+                                model_dir: str | Path) -> None:
+    """"Update lesions" with the run's own operating point (and the package's candidate
+    classifier, as the run) reproduces the run's segments voxel for voxel, and with no
+    size/confidence/shape limits and no classifier it keeps at least as many."""
     node = result.segmentation_node
     before = _segment_voxels(node, volume)
     post = result.report.get("postprocessing") or {}
     threshold = float(post.get("threshold", result.report.get("threshold")))
-    update = kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node)
+    check = logic_core.candidate_check(model_dir)
+    update = kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node,
+                                             check=check)
     after = _segment_voxels(node, volume)
     log(f"Update from the kept probability map with the run's settings: {len(after)} lesion(s) "
         f"in {update.elapsed_s:.1f} s")
     _check(after == before, f"updating with the run's own settings changed the lesions: {before} -> {after}")
     loose = kept_probability.update_lesions(node, threshold, LesionFilter(), result.table_node)
     _check(len(loose.lesions) >= len(before), "dropping every lesion filter removed lesions")
-    kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node)
+    kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node, check=check)
     _check(_segment_voxels(node, volume) == before, "restoring the run's settings did not restore its lesions")
 
 
@@ -169,7 +173,7 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
         union |= mask
     dice = 2.0 * float((union & truth).sum()) / max(int(union.sum() + truth.sum()), 1)
     log(f"Dice of all lesions vs truth: {dice:.3f}")
-    _check_update_from_kept_map(result, volume, log)
+    _check_update_from_kept_map(result, volume, log, package.path)
     _check(volume_bridge.volume_checksum(volume) == checksum, "the input volume was modified")
     if check_accuracy:
         _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,

@@ -47,6 +47,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-outline-growth", action="store_true",
                    help="keep the thresholded outlines: do not grow the kept lesions into tumour-edge density "
                         "(the card's outline_growth)")
+    p.add_argument("--no-candidate-check", action="store_true",
+                   help="keep every candidate the limits keep: do not let the package's candidate classifier "
+                        "(a second look at the image around each candidate) reject any")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -156,7 +159,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         package,
         SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
                        args.min_peak_probability, args.max_elongation, args.max_mean_hu,
-                       zone_limits=not args.no_zone_limits, outline_growth=not args.no_outline_growth),
+                       zone_limits=not args.no_zone_limits, outline_growth=not args.no_outline_growth,
+                       candidate_check=not args.no_candidate_check),
         progress,
     )
     write_image(result.labels, args.output)

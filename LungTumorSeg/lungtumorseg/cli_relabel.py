@@ -36,6 +36,11 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
                    help="drop the zone limits of the run report (extra limits in single zones)")
     p.add_argument("--no-outline-growth", action="store_true",
                    help="drop the run report's outline growth (keep the thresholded outlines)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="the model package of the run, whose candidate classifier judges the candidates as in the "
+                        "run (default: the shipped package, when the run report names it)")
+    p.add_argument("--no-candidate-check", action="store_true",
+                   help="keep every candidate the limits keep (no candidate classifier)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -53,6 +58,26 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
     return float(threshold), rule
 
 
+def _candidate_check(args: argparse.Namespace, run_report: dict):
+    """The candidate classifier to apply: ``--model``'s; else, when the run report says one
+    judged, the shipped package's if the report names it; None with ``--no-candidate-check``."""
+    from .models.package import default_package_dir, load_package
+
+    if args.no_candidate_check:
+        return None
+    if args.model is not None:
+        return load_package(args.model).candidate_check()
+    if "candidate_check_cutoff" not in (run_report.get("postprocessing") or {}):
+        return None
+    shipped = load_package(default_package_dir())
+    model = run_report.get("model") or {}
+    if (model.get("name"), model.get("version")) != (shipped.card.name, shipped.card.version):
+        raise LungTumorSegError(
+            f"the run's lesions were judged by the candidate classifier of {model.get('name')} "
+            f"{model.get('version')}: give --model with that package, or --no-candidate-check")
+    return shipped.candidate_check()
+
+
 def run_relabel(args: argparse.Namespace) -> int:
     from .io import read_image, write_image, write_text_atomic
     from .relabel import MeasureContext, lesions_from_percent, lesions_from_probability, relabel_report
@@ -64,10 +89,11 @@ def run_relabel(args: argparse.Namespace) -> int:
     percent = probability.GetPixelID() == sitk.sitkUInt8
     relabel = lesions_from_percent if percent else lesions_from_probability
     context = MeasureContext.from_report(run_report)
-    labels, lesions = relabel(probability, ct, threshold, rule, context)
+    check = _candidate_check(args, run_report)
+    labels, lesions = relabel(probability, ct, threshold, rule, context, check)
     write_image(labels, args.output)
     report = relabel_report(lesions, threshold, rule, context, run_report.get("model"),
-                            f"relabel of {args.probabilities}", input=str(args.input))
+                            f"relabel of {args.probabilities}", check, input=str(args.input))
     if args.report:
         write_text_atomic(json.dumps(report, indent=2) + "\n", args.report)
     print(report["message"])

@@ -41,6 +41,7 @@ class SegmentOptions:
     max_mean_hu: Optional[float] = None
     zone_limits: bool = True  # apply the card's zone limits (postprocess module doc)
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (outline module doc)
+    candidate_check: bool = True  # let the package's candidate classifier judge the candidates (candidate_check)
     # "fp32" or "bf16": the networks' forward passes (lungtumorseg.precision). For measurement
     # only, not offered by `predict`: with 0.6.1's float32-calibrated operating point, bf16 kept
     # 3 more false findings on 56 phantoms for 0.68x the inference time
@@ -63,6 +64,7 @@ class SegmentationResult:
     zones_lps_z_mm: dict[str, list[float]] = field(default_factory=dict)
     lung_z_lps_mm: Optional[tuple[float, float]] = None
     lesion_filter: Optional[LesionFilter] = None  # what decided which components are lesions
+    candidate_cutoff: Optional[float] = None  # the candidate classifier's cut-off, when one judged
     midline_x_lps_mm: Optional[float] = None  # between the two lungs (lesion side)
     precision: str = "fp32"  # of the networks' forward passes
 
@@ -76,7 +78,8 @@ class SegmentationResult:
             "threshold": self.threshold,
             "precision": self.precision,
             "postprocessing": None if self.lesion_filter is None
-            else {"threshold": self.threshold, **self.lesion_filter.to_dict()},
+            else {"threshold": self.threshold, **self.lesion_filter.to_dict(),
+                  **({} if self.candidate_cutoff is None else {"candidate_check_cutoff": self.candidate_cutoff})},
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
@@ -110,6 +113,7 @@ def segment(
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     check_precision(options.precision)
+    check = package.candidate_check() if options.candidate_check else None
     zcfg = card["zones"]
     spec = ZoneSpec(
         overlap_mm=float(options.zone_overlap_mm if options.zone_overlap_mm is not None else zcfg["overlap_mm"]),
@@ -181,12 +185,13 @@ def segment(
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
     labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter,
-                                               MeasureContext(lung_z_lps, midline))
+                                               MeasureContext(lung_z_lps, midline), check)
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
     message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
-        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, midline, options.precision,
+        lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, check.cutoff if check else None, midline,
+        options.precision,
     )

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import SimpleITK as sitk
@@ -243,9 +243,14 @@ def _implausible(labels: sitk.Image, probability: sitk.Image, rule: LesionFilter
     return drop
 
 
+#: A second look at the kept candidates: labels image (1..N) -> the labels that are not lesions.
+CandidateJudge = Callable[[sitk.Image], "set[int]"]
+
+
 def label_lesions(
     probability: sitk.Image, threshold: float, rule: LesionFilter = LesionFilter(), *,
     ct: sitk.Image | None = None, lung_z_lps_mm: tuple[float, float] | None = None,
+    judge: CandidateJudge | None = None,
 ) -> sitk.Image:
     """Connected lesions as labels 1..N by decreasing volume (uint16, same grid).
 
@@ -255,8 +260,10 @@ def label_lesions(
     (the CT on the same grid, needed only for a density limit). Zone limits need the lungs'
     superior–inferior extent ``lung_z_lps_mm`` (LPS mm) to place each component in a zone;
     without it they are not applied. Face connectivity (6-neighbour) keeps two lesions
-    touching only at a corner apart. The rule's outline growth, if any, then grows the kept
-    lesions' outlines in ``ct`` (:func:`lungtumorseg.outline.grow_outlines`).
+    touching only at a corner apart. ``judge`` (e.g. a package's candidate classifier,
+    :mod:`lungtumorseg.candidate_check`) then removes the kept components it rejects. The
+    rule's outline growth, if any, finally grows the kept lesions' outlines in ``ct``
+    (:func:`lungtumorseg.outline.grow_outlines`).
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -265,6 +272,8 @@ def label_lesions(
     binary = sitk.BinaryThreshold(probability, lowerThreshold=float(threshold), upperThreshold=1e9, insideValue=1, outsideValue=0)
     components = sitk.ConnectedComponent(binary, False)
     if rule.size_after_growth and rule.outline_growth is not None:
+        if judge is not None:
+            raise ValueError("a candidate judge cannot be combined with size limits on the grown outline")
         return _label_judged_grown(relabel_by_size(components, 0), probability, rule, ct, lung_z_lps_mm)
     voxel_mm3 = float(np.prod(probability.GetSpacing()))
     min_voxels = max(int(math.ceil(rule.min_lesion_mm3 / voxel_mm3)), 1) if rule.min_lesion_mm3 > 0 else 0
@@ -273,6 +282,10 @@ def label_lesions(
         drop = _implausible(labels, probability, rule, ct, lung_z_lps_mm)
         if drop:
             labels = relabel_by_size(sitk.ChangeLabel(labels, changeMap=drop), 0)
+    if judge is not None and sitk.GetArrayViewFromImage(labels).any():
+        rejected = judge(labels)
+        if rejected:
+            labels = relabel_by_size(sitk.ChangeLabel(labels, changeMap={int(v): 0 for v in rejected}), 0)
     if rule.outline_growth is not None:
         return grow_outlines(labels, ct, rule.outline_growth)
     return sitk.Cast(labels, sitk.sitkUInt16)

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import SimpleITK as sitk
 
+from .candidate_check import CandidateCheck
 from .io import same_grid
 from .measure import Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
@@ -76,14 +77,15 @@ def _grown_box(index: list[int], size: list[int], lesion_filter: LesionFilter,
 
 def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarray, to_probability,
                     threshold: float, lesion_filter: LesionFilter,
-                    context: MeasureContext) -> tuple[sitk.Image, list[Lesion]]:
+                    context: MeasureContext, check: CandidateCheck | None) -> tuple[sitk.Image, list[Lesion]]:
     """Label and measure only inside the box of ``at_or_above`` (the voxels reaching the
     threshold), then place the labels on the full grid.
 
     Every voxel outside the box is below the threshold, so components, their order (raster
     order is kept by a crop) and their measurements are those of the whole image — at the
     cost of the lungs' box instead of the whole scan (padded by the outline growth's reach). ``to_probability`` turns the cropped
-    map into probabilities (identity for a probability map).
+    map into probabilities (identity for a probability map). A candidate ``check`` looks at
+    the whole CT and map around each candidate, not only at the box.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -97,42 +99,51 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     index, size = _grown_box(*box, lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
-    labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm)
+    judge = None
+    if check is not None:
+        whole_map = to_probability(map_image)
+        judge = lambda labels: check.rejected(labels, ct, whole_map)  # noqa: E731
+    labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
+                           judge=judge)
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 
 def lesions_from_probability(
     probability: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
-    context: MeasureContext = MeasureContext(),
+    context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
     """Lesion labels (1..N by decreasing volume, uint16, on the CT's grid) and their measurements.
 
-    ``probability`` and ``ct`` (HU) must share one grid; neither is modified.
+    ``probability`` and ``ct`` (HU) must share one grid; neither is modified. ``check``: a
+    model package's candidate classifier, which removes the candidates it rejects.
     """
     return _lesions_in_box(probability, ct, sitk.GetArrayViewFromImage(probability) >= threshold,
-                           lambda crop: crop, threshold, lesion_filter, context)
+                           lambda crop: crop, threshold, lesion_filter, context, check)
 
 
 def lesions_from_percent(
     percent: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
-    context: MeasureContext = MeasureContext(),
+    context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
     """:func:`lesions_from_probability` for a map in whole percent (see the module doc);
-    only the box of voxels at or above the threshold is converted to probabilities."""
+    only the box of voxels at or above the threshold is converted to probabilities (the
+    whole map when a candidate ``check`` looks around the candidates)."""
     at_or_above = sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9)
-    return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context)
+    return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context,
+                           check)
 
 
 def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: LesionFilter, context: MeasureContext,
-                   model: Any, source: str, **extra: Any) -> dict[str, Any]:
+                   model: Any, source: str, check: CandidateCheck | None = None, **extra: Any) -> dict[str, Any]:
     """The report of lesions recomputed from a map: the fields of a ``predict`` report that
     still apply, plus ``source`` (where the map came from)."""
     n = len(lesions)
+    judged = {} if check is None else {"candidate_check_cutoff": check.cutoff}
     return {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the probability map "
                                        "(no new inference)",
             **extra, "model": model, "threshold": threshold,
-            "postprocessing": {"threshold": threshold, **lesion_filter.to_dict()}, **context.to_dict(),
+            "postprocessing": {"threshold": threshold, **lesion_filter.to_dict(), **judged}, **context.to_dict(),
             "source": source, "lesions": [lesion.to_dict() for lesion in lesions]}
 
 

@@ -9,6 +9,9 @@ A package is a folder::
     upper.safetensors     one weight file per zone (tensor names = UNETR state_dict keys)
     middle.safetensors
     lower.safetensors
+    candidate_check.safetensors   optional: the second look at each lesion candidate
+                          (:mod:`lungtumorseg.candidate_check`), listed in the card's
+                          ``weights`` under that name and described by ``candidate_check``
 
 Weights are loaded without executing code (safetensors) and only after the file's SHA-256
 matches the card, so a truncated download or a tampered file is refused by name.
@@ -34,11 +37,15 @@ from ..preprocess import input_channel_names
 if TYPE_CHECKING:  # torch is imported only when weights are read or written, so listing
     import torch  # and verifying packages stays light (the Slicer GUI does both).
 
+    from ..candidate_check import CandidateCheck
+
 CARD_FILE = "model.json"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("name", "version", "network", "preprocessing", "zones", "postprocessing", "weights")
 DEMO_WARNING = "Trained on synthetic data, a demonstration, not for clinical use."
 USER_MODELS_ENV = "LUNGTUMORSEG_MODELS"
+#: Card section (and ``weights`` entry) of the optional candidate classifier.
+CANDIDATE_CHECK = "candidate_check"
 
 
 def sha256_of(path: Path) -> str:
@@ -133,6 +140,7 @@ class ModelPackage:
     path: Path
     card: ModelCard
     _verified: set[str] = field(default_factory=set)
+    _candidate_check: "CandidateCheck | None" = None
 
     def weight_path(self, zone: str) -> Path:
         entry = self.card["weights"].get(zone)
@@ -170,20 +178,45 @@ class ModelPackage:
     def verify_all(self) -> None:
         for zone in self.card.zones:
             self.verify(zone)
+        if self.card.get(CANDIDATE_CHECK) is not None:
+            self.verify(CANDIDATE_CHECK)
 
-    def load_network(self, zone: str, device: "str | torch.device" = "cpu") -> "torch.nn.Module":
-        """The zone's UNETR with verified weights, in eval mode, float32."""
+    def candidate_check(self) -> "CandidateCheck | None":
+        """The package's candidate classifier with verified weights (None when the card has
+        none): every lesion candidate the card's limits keep is then scored by it."""
+        spec = self.card.get(CANDIDATE_CHECK)
+        if spec is None:
+            return None
+        if self._candidate_check is None:
+            from ..candidate_check import CandidateCheck, build_classifier
+
+            net = build_classifier(spec["network"])
+            try:
+                net.load_state_dict(self._read_state(CANDIDATE_CHECK), strict=True)
+            except RuntimeError as exc:
+                raise ModelPackageError(f"weight file {self.weight_path(CANDIDATE_CHECK)} does not fit the "
+                                        f"candidate classifier described in {CARD_FILE}.") from exc
+            self._candidate_check = CandidateCheck(net.eval(), float(spec["cutoff"]))
+        return self._candidate_check
+
+    def _read_state(self, entry: str) -> "dict[str, torch.Tensor]":
+        """The verified float32 tensors of one weight file of the card."""
         from safetensors.torch import load_file
 
-        from .network import build_unetr
-
-        path = self.verify(zone)
+        path = self.verify(entry)
         try:
             state = load_file(str(path), device="cpu")
         except Exception as exc:  # safetensors raises its own error types
             raise ModelPackageError(f"weight file {path} cannot be read: {exc}") from exc
+        return {k: v.float() for k, v in state.items()}
+
+    def load_network(self, zone: str, device: "str | torch.device" = "cpu") -> "torch.nn.Module":
+        """The zone's UNETR with verified weights, in eval mode, float32."""
+        from .network import build_unetr
+
+        path = self.weight_path(zone)
+        state = self._read_state(zone)
         net = build_unetr(self.card["network"])
-        state = {k: v.float() for k, v in state.items()}
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -228,7 +261,26 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
     if not isinstance(mirror, list) or any(a not in (0, 1, 2) for a in mirror):
         raise ModelPackageError(
             f"{card_path}: inference.mirror_axes must be a list of axes 0, 1, 2 (z, y, x), got {mirror!r}.")
+    _check_candidate_section(card_path, raw)
     return ModelPackage(folder, card)
+
+
+def _check_candidate_section(card_path: Path, raw: Mapping[str, Any]) -> None:
+    """Refuse a card whose ``candidate_check`` section is incomplete or out of range."""
+    spec = raw.get(CANDIDATE_CHECK)
+    if spec is None:
+        return
+    if CANDIDATE_CHECK not in raw["weights"]:
+        raise ModelPackageError(f"{card_path} has a {CANDIDATE_CHECK} section but lists no weights for it.")
+    try:
+        cutoff = float(spec["cutoff"])
+        layers = [list(map(int, spec["network"][key])) for key in ("channels", "strides")]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelPackageError(f"{card_path}: {CANDIDATE_CHECK} needs a cutoff and network channels and "
+                                f"strides: {exc!r}") from exc
+    if not 0.0 <= cutoff < 1.0 or not layers[0] or len(layers[0]) != len(layers[1]):
+        raise ModelPackageError(f"{card_path}: {CANDIDATE_CHECK} has cutoff {cutoff} (must be in [0, 1)) or "
+                                "network channels and strides of different lengths.")
 
 
 def save_package(
@@ -269,6 +321,41 @@ def save_package(
     return load_package(out)
 
 
+def attach_candidate_check(
+    folder: str | os.PathLike,
+    state: "Mapping[str, torch.Tensor]",
+    section: Mapping[str, Any],
+) -> ModelPackage:
+    """Add (or replace) a package's candidate classifier: ``state`` (the MONAI ``Classifier``
+    :func:`lungtumorseg.candidate_check.build_classifier` builds from ``section["network"]``)
+    is stored as ``candidate_check.safetensors`` (float32) and ``section`` (cutoff, network,
+    how it was trained) becomes the card's ``candidate_check``. The package is rewritten in a
+    temporary sibling folder and renamed, so it is complete or unchanged.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(folder)
+    card = json.loads((out / CARD_FILE).read_text(encoding="utf-8"))
+    tmp = out.with_name(f".tmp-{out.name}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(out, tmp)
+    file = f"{CANDIDATE_CHECK}.safetensors"
+    save_file({k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}, str(tmp / file),
+              metadata={"part": CANDIDATE_CHECK, "model": str(card["name"])})
+    os.chmod(tmp / file, default_file_mode())  # safetensors creates owner-only files
+    card["weights"][CANDIDATE_CHECK] = {"file": file, "sha256": sha256_of(tmp / file), "bytes": (tmp / file).stat().st_size}
+    card[CANDIDATE_CHECK] = dict(section)
+    write_text_atomic(json.dumps(card, indent=2) + "\n", tmp / CARD_FILE)
+    package = load_package(tmp)  # refuse an invalid section before touching the package
+    package.candidate_check()
+    old = out.with_name(f".old-{out.name}")
+    os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old)
+    return load_package(out)
+
+
 def default_package_dir() -> Path:
     """The demo package shipped inside the module's Resources/Models folder."""
     return Path(__file__).resolve().parents[2] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
@@ -290,7 +377,7 @@ def list_packages(extra_dirs: list[Path] | None = None) -> list[ModelPackage]:
             continue
         for card in sorted(root.glob(f"*/{CARD_FILE}")):
             folder = card.parent.resolve()
-            if folder in seen or folder.name.startswith(".tmp-"):
+            if folder in seen or folder.name.startswith((".tmp-", ".old-")):
                 continue
             seen.add(folder)
             try:
