@@ -33,9 +33,7 @@ def main() -> None:
     card = json.loads((dest / CARD_FILE).read_text(encoding="utf-8"))
     old = card["postprocessing"]
     limits = LesionFilter(min_lesion_mm3=30.0).to_dict()
-    card["postprocessing"] = {"threshold": old["threshold"], **{k: v for k, v in limits.items() if v is not None},
-                              "outline_growth": old["outline_growth"]}
-    card["postprocessing"].pop("zone_limits", None)
+    card["postprocessing"] = {"threshold": old["threshold"], **limits, "outline_growth": old["outline_growth"]}
     card["version"] = VERSION
     card["metrics"]["threshold_calibration_0.9.0"] = card["metrics"].pop("threshold_calibration")
     card["metrics"]["threshold_calibration_0.9.0"]["note"] = (
