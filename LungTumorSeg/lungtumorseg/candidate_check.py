@@ -24,7 +24,7 @@ network size, cut-off); see :meth:`lungtumorseg.models.package.ModelPackage.cand
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import SimpleITK as sitk
@@ -60,19 +60,41 @@ def _sample(image: sitk.Image, grid: sitk.Image, interpolator: int, outside: flo
     return sitk.GetArrayFromImage(resampled)
 
 
-def candidate_patches(labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> tuple[list[int], np.ndarray]:
+def _patch_reach(labels: sitk.Image, lab: np.ndarray, image: sitk.Image) -> tuple[list[int], list[int]]:
+    """(index, size) of the part of ``image`` that the patches of ``labels``' candidates can
+    sample: the candidates' box grown by half a patch in LPS, in ``image``'s voxels (whatever
+    its direction), plus two voxels for interpolation, clipped to the image."""
+    nonzero = np.argwhere(lab)
+    lo, hi = nonzero.min(axis=0)[::-1], nonzero.max(axis=0)[::-1]  # (x, y, z) voxel indices
+    corners = [labels.TransformContinuousIndexToPhysicalPoint([float(c) for c in (a, b, d)])
+               for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for d in (lo[2], hi[2])]
+    reach = (PATCH_VOXELS - 1) / 2 * PATCH_SPACING_MM
+    low, high = np.min(corners, axis=0) - reach, np.max(corners, axis=0) + reach
+    box = [image.TransformPhysicalPointToContinuousIndex([float(v) for v in (x, y, z)])
+           for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])]
+    first = np.maximum(np.floor(np.min(box, axis=0)).astype(int) - 2, 0)
+    last = np.minimum(np.ceil(np.max(box, axis=0)).astype(int) + 2, np.asarray(image.GetSize()) - 1)
+    return [int(v) for v in first], [int(v) for v in np.maximum(last - first + 1, 1)]
+
+
+def candidate_patches(labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
+                      to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> tuple[list[int], np.ndarray]:
     """The labels present in ``labels`` and one (3, 32, 32, 32) float32 patch per label.
 
     ``labels`` may be a crop of the CT's grid (it is placed by its physical origin); ``ct``
     (HU) and ``probability`` should be the whole images, so a patch near the crop's edge
-    still sees the image around it. Nothing is modified.
+    still sees the image around it. Only the part of them the patches can reach is read and
+    converted (``to_probability``: a stored map, e.g. whole percent, to probabilities; the
+    map is taken as probabilities when None). Nothing is modified.
     """
     lab = sitk.GetArrayViewFromImage(labels)
     present = [int(v) for v in np.unique(lab) if v != 0]
     if not present:
         return [], np.zeros((0, 3) + (PATCH_VOXELS,) * 3, np.float32)
-    ct_float = sitk.Cast(ct, sitk.sitkFloat32)
-    prob_float = whole_percent(probability)
+    index, size = _patch_reach(labels, lab, ct)
+    ct_float = sitk.Cast(sitk.RegionOfInterest(ct, size, index), sitk.sitkFloat32)
+    reached = sitk.RegionOfInterest(probability, size, index)
+    prob_float = whole_percent(to_probability(reached) if to_probability else reached)
     lo, hi = PATCH_HU
     patches = []
     for value in present:
@@ -116,11 +138,14 @@ class CandidateCheck:
             votes = [torch.sigmoid(self.network(torch.flip(x, flip) if flip else x)[:, 0]).numpy() for flip in FLIPS]
         return np.mean(votes, axis=0).astype(np.float64)
 
-    def scores(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> dict[int, float]:
+    def scores(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
+               to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> dict[int, float]:
         """Label → score for every label of ``labels`` (see :func:`candidate_patches`)."""
-        present, patches = candidate_patches(labels, ct, probability)
+        present, patches = candidate_patches(labels, ct, probability, to_probability)
         return dict(zip(present, (float(s) for s in self.scores_of_patches(patches))))
 
-    def rejected(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> set[int]:
+    def rejected(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
+                 to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> set[int]:
         """The labels whose score is below the cut-off: candidates that are not lesions."""
-        return {label for label, score in self.scores(labels, ct, probability).items() if score < self.cutoff}
+        scores = self.scores(labels, ct, probability, to_probability)
+        return {label for label, score in scores.items() if score < self.cutoff}

@@ -101,8 +101,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     crop_ct = sitk.RegionOfInterest(ct, size, index)
     judge = None
     if check is not None:
-        whole_map = to_probability(map_image)
-        judge = lambda labels: check.rejected(labels, ct, whole_map)  # noqa: E731
+        judge = lambda labels: check.rejected(labels, ct, map_image, to_probability)  # noqa: E731
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
                            judge=judge)
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
@@ -128,7 +127,7 @@ def lesions_from_percent(
 ) -> tuple[sitk.Image, list[Lesion]]:
     """:func:`lesions_from_probability` for a map in whole percent (see the module doc);
     only the box of voxels at or above the threshold is converted to probabilities (the
-    whole map when a candidate ``check`` looks around the candidates)."""
+    part of the map a candidate ``check`` looks at around the candidates)."""
     at_or_above = sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9)
     return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context,
                            check)

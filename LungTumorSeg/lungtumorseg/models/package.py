@@ -283,6 +283,18 @@ def _check_candidate_section(card_path: Path, raw: Mapping[str, Any]) -> None:
                                 "network channels and strides of different lengths.")
 
 
+def _write_weight_file(folder: Path, name: str, tensors: "Mapping[str, torch.Tensor]",
+                       metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Write ``<name>.safetensors`` in ``folder`` readable like the rest of the package and
+    return its card entry (file, SHA-256, size)."""
+    from safetensors.torch import save_file
+
+    file = f"{name}.safetensors"
+    save_file(dict(tensors), str(folder / file), metadata=dict(metadata))
+    os.chmod(folder / file, default_file_mode())  # safetensors creates owner-only files
+    return {"file": file, "sha256": sha256_of(folder / file), "bytes": (folder / file).stat().st_size}
+
+
 def save_package(
     folder: str | os.PathLike,
     card: Mapping[str, Any],
@@ -294,8 +306,6 @@ def save_package(
     Written into a temporary sibling folder and renamed, so a package is complete or absent.
     Weights are stored in float16 when ``half_precision`` (half the size; loaded as float32).
     """
-    from safetensors.torch import save_file
-
     out = Path(folder)
     tmp = out.with_name(f".tmp-{out.name}")
     if tmp.exists():
@@ -307,10 +317,7 @@ def save_package(
             k: (v.detach().to("cpu").half() if half_precision and v.is_floating_point() else v.detach().cpu()).contiguous()
             for k, v in state.items()
         }
-        file = f"{zone}.safetensors"
-        save_file(tensors, str(tmp / file), metadata={"zone": zone, "model": str(card["name"])})
-        os.chmod(tmp / file, default_file_mode())  # safetensors creates owner-only files
-        weights[zone] = {"file": file, "sha256": sha256_of(tmp / file), "bytes": (tmp / file).stat().st_size}
+        weights[zone] = _write_weight_file(tmp, zone, tensors, {"zone": zone, "model": str(card["name"])})
     full = dict(card)
     full["format_version"] = FORMAT_VERSION
     full["weights"] = weights
@@ -332,19 +339,15 @@ def attach_candidate_check(
     how it was trained) becomes the card's ``candidate_check``. The package is rewritten in a
     temporary sibling folder and renamed, so it is complete or unchanged.
     """
-    from safetensors.torch import save_file
-
     out = Path(folder)
     card = json.loads((out / CARD_FILE).read_text(encoding="utf-8"))
     tmp = out.with_name(f".tmp-{out.name}")
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(out, tmp)
-    file = f"{CANDIDATE_CHECK}.safetensors"
-    save_file({k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}, str(tmp / file),
-              metadata={"part": CANDIDATE_CHECK, "model": str(card["name"])})
-    os.chmod(tmp / file, default_file_mode())  # safetensors creates owner-only files
-    card["weights"][CANDIDATE_CHECK] = {"file": file, "sha256": sha256_of(tmp / file), "bytes": (tmp / file).stat().st_size}
+    tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}
+    card["weights"][CANDIDATE_CHECK] = _write_weight_file(tmp, CANDIDATE_CHECK, tensors,
+                                                          {"part": CANDIDATE_CHECK, "model": str(card["name"])})
     card[CANDIDATE_CHECK] = dict(section)
     write_text_atomic(json.dumps(card, indent=2) + "\n", tmp / CARD_FILE)
     package = load_package(tmp)  # refuse an invalid section before touching the package
