@@ -53,7 +53,9 @@ vessels are dropped; raise it or choose "no limit" if an elongated tumour is mis
 maximum mean density (findings denser on average than this, such as bone, calcification or
 contrast-filled vessels, are dropped; raise it for a densely calcified tumour). A model card may also
 set <b>zone limits</b>, stricter limits in a zone where its network errs more (e.g. a larger minimum
-size in the hilar middle zone); uncheck "Zone limits from the model" to apply the general limits alone.</p>
+size in the hilar middle zone); uncheck "Zone limits from the model" to apply the general limits alone.
+A card may add a <b>candidate classifier</b>, a second network that rejects candidates it judges false (the demo's was
+trained on synthetic phantoms only): uncheck "Candidate check" to keep every candidate (more false findings).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in
@@ -98,6 +100,7 @@ class LungTumorSegParameterNode:
     maxMeanHu: float = 3000.0  # widget_state.NO_DENSITY_LIMIT_HU = no limit
     zoneLimits: bool = True  # the model card's zone limits (if any) on top of the general limits
     outlineGrowth: bool = True  # the model card's outline growth (if any) of the kept lesions
+    candidateCheck: bool = True  # the model card's candidate classifier (if any) judges the candidates
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -418,26 +421,26 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation, table_node=p.lesionTable,
             show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits,
-            outline_growth=p.outlineGrowth)
+            outline_growth=p.outlineGrowth, candidate_check=p.candidateCheck)
 
     @staticmethod
     def updateLesions(parameterNode) -> kept_probability.UpdateResult:
         """Lesions of the output segmentation re-derived from its kept probability map with the
         parameter node's threshold and filters (no inference); replaces segments and table rows.
-        The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, and
-        its card outline growth applies unless "grow outlines" is unchecked; its candidate
-        classifier (if the card has one) judges the candidates as in a run."""
-        p = parameterNode
+        The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, its
+        card outline growth applies unless "grow outlines" is unchecked, and the package's candidate
+        classifier (if any) judges the candidates as in a run unless "candidate check" is unchecked."""
+        p, model = parameterNode, parameterNode.modelPath or None
         kept = kept_probability.kept_run(p.outputSegmentation)
         rule = kept_probability.update_rule(
-            kept.record if kept else None, logic_core.card_zone_limits(p.modelPath or None), p.zoneLimits,
+            kept.record if kept else None, logic_core.card_zone_limits(model), p.zoneLimits,
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,
             max_elongation=widget_state.elongation_from_gui(p.maxElongation),
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), outline_growth=p.outlineGrowth,
-            package_outline_growth=logic_core.card_outline_growth(p.modelPath or None))
+            package_outline_growth=logic_core.card_outline_growth(model))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
-                                                 terminology=logic_core.lesion_terminology(p.modelPath or None),
-                                                 check=logic_core.candidate_check(p.modelPath or None))
+                                                 terminology=logic_core.lesion_terminology(model),
+                                                 check=logic_core.candidate_check(model, p.candidateCheck))
         p.lesionTable = result.table_node
         return result
 

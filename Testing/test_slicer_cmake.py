@@ -164,11 +164,13 @@ def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
     # The density limit goes through the spin box's "no limit" value when the card has none (null).
     card_limit = math.inf if post["max_mean_hu"] is None else post["max_mean_hu"]
     assert widget_state.mean_hu_from_gui(defaults["maxMeanHu"]) == card_limit
-    assert defaults["outlineGrowth"] and defaults["zoneLimits"]
+    assert defaults["outlineGrowth"] and defaults["zoneLimits"] and defaults["candidateCheck"]
     boxes = widget_state.card_check_boxes(package)
     assert set(boxes) <= set(_ui_widgets()), sorted(set(boxes) - set(_ui_widgets()))
-    # each check box is enabled exactly when the card has what it switches (demo 0.8.1: outline
-    # growth, no zone limits)
+    # each check box is enabled exactly when the card has what it switches (demo 0.10.0: outline
+    # growth and a candidate classifier, no zone limits)
     assert boxes["zoneLimitsCheckBox"][0] == bool(post.get("zone_limits"))
     assert boxes["outlineGrowthCheckBox"][0] == bool(post.get("outline_growth"))
+    card = json.loads((demo / "model.json").read_text())
+    assert boxes["candidateCheckCheckBox"][0] == (card.get("candidate_check") is not None)
     assert not any(enabled for enabled, _ in widget_state.card_check_boxes(None).values())

@@ -159,6 +159,51 @@ def test_update_lesions_applies_the_runs_zone_limits_unless_switched_off(slicer_
     assert update(True) == [98]  # back on: the card's zone limits were kept with the run
 
 
+def test_update_lesions_applies_the_packages_candidate_check_unless_switched_off(slicer_env, contract, tmp_path):
+    """"Update lesions" with "Candidate check" checked lets the package's classifier reject a
+    candidate; unchecked, no classifier is loaded and that candidate is a lesion again."""
+    from lungtumorseg.errors import ModelPackageError
+    from lungtumorseg.models.package import load_package
+    from lungtumorseg.postprocess import LesionFilter
+    from lungtumorseg.relabel import probability_from_percent
+    from LungTumorSegLib import kept_probability, logic_core, volume_bridge
+    from test_slicer_logic import _checked_package
+
+    contract("ok")
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    node = result.segmentation_node
+    kept = kept_probability.kept_run(node)
+    every = kept_probability.update_lesions(node, 0.65, LesionFilter())  # no classifier: both candidates
+    assert [round(l["volume_mm3"]) for l in every.lesions] == [980, 98]
+    # the classifier's scores of the two candidates on the kept map; the card's cut-off between them
+    check = load_package(_checked_package(tmp_path)).candidate_check()
+    scores = check.scores(every.label_image, volume_bridge.image_from_volume(volume),
+                          volume_bridge.image_from_volume(kept.probability_node), probability_from_percent)
+    assert abs(scores[1] - scores[2]) > 1e-4, f"the test needs two different scores, got {scores}"
+    cutoff = (scores[1] + scores[2]) / 2
+    package = _checked_package(tmp_path, cutoff=cutoff, name="cut-between")
+    survivor = 980 if scores[1] > scores[2] else 98
+
+    def update(candidate_check: bool) -> list[int]:
+        check = logic_core.candidate_check(package, candidate_check)  # as LungTumorSegLogic.updateLesions
+        return [round(l["volume_mm3"]) for l in kept_probability.update_lesions(node, 0.65, LesionFilter(),
+                                                                                 result.table_node, check=check).lesions]
+
+    assert update(True) == [survivor]  # the classifier rejects the other candidate
+    assert kept_probability.kept_run(node).record["postprocessing"]["candidate_check_cutoff"] == pytest.approx(cutoff)
+    assert result.table_node.GetNumberOfRows() == 1
+    assert update(False) == [980, 98]  # unchecked: every candidate the filter keeps
+    assert "candidate_check_cutoff" not in kept_probability.kept_run(node).record["postprocessing"]
+    assert update(True) == [survivor]  # checked again
+    # unchecked loads nothing: a damaged classifier file is not even read
+    weights = package / "candidate_check.safetensors"
+    weights.write_bytes(weights.read_bytes()[::-1])
+    with pytest.raises(ModelPackageError, match="candidate_check.safetensors"):
+        logic_core.candidate_check(package, True)
+    assert update(False) == [980, 98]
+
+
 def test_invalid_threshold_is_refused_and_leaves_the_scene_unchanged(slicer_env, contract, tmp_path):
     """The core's own validation reaches the caller; segments and table stay as they were."""
     from lungtumorseg.postprocess import LesionFilter

@@ -219,7 +219,8 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
 
 
 @pytest.mark.parametrize("option, flag", [("zone_limits", "--no-zone-limits"),
-                                          ("outline_growth", "--no-outline-growth")])
+                                          ("outline_growth", "--no-outline-growth"),
+                                          ("candidate_check", "--no-candidate-check")])
 def test_command_switches_a_card_option_off_only_when_asked(option, flag):
     from LungTumorSegLib import process_runner
 
@@ -266,6 +267,62 @@ def test_card_zone_limits_of_a_package(tmp_path):
 
     assert logic_core.card_zone_limits(_zoned_package(tmp_path))["middle"]["min_peak_probability"] == 0.6
     assert logic_core.card_zone_limits(tmp_path / "no-such-package") == {}
+
+
+#: A small candidate classifier (MONAI ``Classifier``) for test packages; seeded random weights.
+CLASSIFIER_NETWORK = {"channels": [4, 8], "strides": [2, 2], "num_res_units": 1, "dropout": None}
+
+
+def _checked_package(tmp_path, cutoff: float = 0.5, seed: int = 1, name: str = "checked"):
+    """A package folder whose card carries a candidate classifier (seeded random weights, real
+    safetensors file) with cut-off ``cutoff``."""
+    import torch
+
+    from lungtumorseg.candidate_check import build_classifier
+    from lungtumorseg.models.package import attach_candidate_check
+    from test_slicer_model_packages import _package
+
+    folder = _package(tmp_path / "packages" / name)
+    torch.manual_seed(seed)
+    state = build_classifier(CLASSIFIER_NETWORK).state_dict()
+    attach_candidate_check(folder, state, {"cutoff": cutoff, "network": CLASSIFIER_NETWORK,
+                                           "training": "seeded random weights (test)"})
+    return folder
+
+
+def test_run_request_candidate_check_reaches_the_child_and_the_cards_cutoff_is_kept(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability, logic_core
+
+    workdir = contract("ok")
+    package = _checked_package(tmp_path, cutoff=0.4)
+    volume, _ = _ct(slicer_env.scene)
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), candidate_check=False)
+    result = run.run(timeout_s=120)
+    assert "--no-candidate-check" in json.loads((workdir / "args.json").read_text())
+    # the card's cut-off is kept with the run although its classifier did not judge
+    record = kept_probability.kept_run(result.segmentation_node).record
+    assert record["card_candidate_check_cutoff"] == logic_core.card_candidate_cutoff(package) == 0.4
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), segmentation_node=result.segmentation_node)
+    run.run(timeout_s=120)
+    assert "--no-candidate-check" not in json.loads((workdir / "args.json").read_text())
+    # a package without one: "none" is recorded
+    plain, _, _ = _run(volume, tmp_path, model_dir=str(_zoned_package(tmp_path)))
+    plain_record = kept_probability.kept_run(plain.run(timeout_s=120).segmentation_node).record
+    assert "card_candidate_check_cutoff" in plain_record and plain_record["card_candidate_check_cutoff"] is None
+
+
+def test_card_candidate_cutoff_and_the_classifier_of_a_package(tmp_path):
+    from lungtumorseg.candidate_check import CandidateCheck
+    from LungTumorSegLib import logic_core
+
+    package = _checked_package(tmp_path, cutoff=0.3)
+    assert logic_core.card_candidate_cutoff(package) == 0.3
+    assert logic_core.card_candidate_cutoff(_zoned_package(tmp_path)) is None
+    assert logic_core.card_candidate_cutoff(tmp_path / "no-such-package") is None
+    check = logic_core.candidate_check(package)
+    assert isinstance(check, CandidateCheck) and check.cutoff == 0.3
+    assert logic_core.candidate_check(package, enabled=False) is None
+    assert logic_core.candidate_check(_zoned_package(tmp_path / "other")) is None  # the card has none
 
 
 def test_child_openmp_threads_sleep_unless_the_user_says_otherwise(monkeypatch):

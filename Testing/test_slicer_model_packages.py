@@ -63,6 +63,24 @@ def test_card_zone_limits_reach_the_package_info(tmp_path):
         model_packages.read_package(folder)
 
 
+def test_card_candidate_classifier_cutoff_reaches_the_package_info_without_loading_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUNGTUMORSEG_MODELS", str(tmp_path / "user"))
+    folder = _package(tmp_path / "user" / "checked", name="checked-model")
+    assert model_packages.read_package(folder).candidate_check_cutoff is None  # a card without a classifier
+    card = json.loads((folder / "model.json").read_text())
+    data = b"not a network: reading the card must not load it"
+    (folder / "candidate_check.safetensors").write_bytes(data)
+    card["weights"]["candidate_check"] = {"file": "candidate_check.safetensors",
+                                          "sha256": hashlib.sha256(data).hexdigest()}
+    card["candidate_check"] = {"cutoff": 0.42, "network": {"channels": [4, 8], "strides": [2, 2]}}
+    (folder / "model.json").write_text(json.dumps(card))
+    assert model_packages.read_package(folder).candidate_check_cutoff == 0.42
+    assert [p.candidate_check_cutoff for p in model_packages.list_packages() if p.name == "checked-model"] == [0.42]
+    demo = json.loads((model_packages.DEMO_PACKAGE / "model.json").read_text())
+    assert model_packages.read_package(model_packages.DEMO_PACKAGE).candidate_check_cutoff == (
+        demo["candidate_check"]["cutoff"] if demo.get("candidate_check") else None)
+
+
 def test_install_from_folder_verifies_checksums(tmp_path):
     good = _package(tmp_path / "src" / "good")
     bad = _package(tmp_path / "src" / "bad", tamper=True)

@@ -89,9 +89,10 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     from types import SimpleNamespace
 
     params = SimpleNamespace(threshold=0.1, minLesionMm3=250.0, minPeakProbability=0.6, maxElongation=2.0,
-                             maxMeanHu=150.0, zoneLimits=True, outlineGrowth=True, inputVolume="ct")
+                             maxMeanHu=150.0, zoneLimits=True, outlineGrowth=True, candidateCheck=True,
+                             inputVolume="ct")
     before = widget_state.operating_point(params)
-    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0, 1.0)
+    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0, 1.0, 1.0)
     params.inputVolume = "another ct"  # not part of the operating point
     assert not widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.threshold = 0.3
@@ -106,6 +107,9 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.zoneLimits = True
     params.outlineGrowth = False  # so does unchecking "Grow outlines to the tumour edge"
+    assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+    params.outlineGrowth = True
+    params.candidateCheck = False  # and unchecking "Candidate check"
     assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
 
 
@@ -141,3 +145,41 @@ def test_zone_limits_box_is_disabled_without_zone_limits():
     for none in ({}, None):
         enabled, tip = zone_limits_text(none)
         assert not enabled and "no zone limits" in tip
+
+
+def test_candidate_check_box_names_the_cards_cutoff_and_the_demo_training():
+    from LungTumorSegLib.widget_state import candidate_check_text
+
+    enabled, tip = candidate_check_text(0.4891751557588577, demo=True)
+    assert enabled and "cut-off of 0.49" in tip
+    assert "rejects those it judges false" in tip and "Unchecked: every candidate passing the limits is kept" in tip
+    assert "trained on synthetic phantoms only" in tip
+    enabled, tip = candidate_check_text(0.3)
+    assert enabled and "cut-off of 0.30" in tip and "synthetic" not in tip  # not a demo package
+
+
+def test_candidate_check_box_is_disabled_without_a_classifier():
+    from LungTumorSegLib.widget_state import candidate_check_text
+
+    enabled, tip = candidate_check_text(None, demo=True)
+    assert not enabled and "no candidate classifier" in tip
+
+
+def _package_info(**card):
+    from pathlib import Path
+
+    from LungTumorSegLib.model_packages import PackageInfo
+
+    return PackageInfo(path=Path("/models/p"), name="p", version="1", description="", demo=True,
+                       warning="demo", threshold=0.45, min_lesion_mm3=30.0, **card)
+
+
+def test_a_new_package_switches_the_candidate_check_on_and_its_box_follows_the_card():
+    with_classifier, without = _package_info(candidate_check_cutoff=0.49), _package_info()
+    for package in (with_classifier, without):
+        assert widget_state.card_defaults(package)["candidateCheck"] is True  # reset to the card: on
+    enabled, tip = widget_state.card_check_boxes(with_classifier)["candidateCheckCheckBox"]
+    assert enabled and "cut-off of 0.49" in tip and "synthetic phantoms only" in tip
+    enabled, tip = widget_state.card_check_boxes(without)["candidateCheckCheckBox"]
+    assert not enabled and "no candidate classifier" in tip
+    assert not widget_state.card_check_boxes(None)["candidateCheckCheckBox"][0]

@@ -15,8 +15,9 @@ What a run leaves on its segmentation node (saved with the scene):
   percent, see :mod:`lungtumorseg.relabel`), on the input CT's grid;
 * node reference ``LungTumorSegInput`` → the input CT (lesion HU statistics);
 * attribute ``LungTumorSeg.Run`` → JSON: the measuring context (lung extent, midline), the
-  model summary, the model card's zone limits and the operating point of the segments
-  currently shown.
+  model summary, the model card's zone limits, outline growth and candidate-classifier
+  cut-off, and the operating point of the segments currently shown (its
+  ``candidate_check_cutoff`` present when a candidate classifier judged them).
 
 No Qt: the Widget calls :func:`update_lesions`; the tests call it on real MRML.
 """
@@ -59,16 +60,22 @@ def probability_node_name(volume) -> str:
     return f"{volume.GetName()} tumour probability (%)"
 
 
-def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_growth: dict | None = None) -> dict:
+def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_growth: dict | None = None,
+               card_candidate_cutoff: float | None = None) -> dict:
     """The part of a run report kept on the segmentation node, with the model card's zone
     limits (``card_zone_limits``) and outline growth (``card_outline_growth``), kept even
-    when the run did not apply them, so that an update can switch them back on."""
+    when the run did not apply them, so that an update can switch them back on, and the
+    cut-off of the card's candidate classifier (``card_candidate_cutoff``; None: the card has
+    none), kept likewise: whether the classifier judged the run is the report's
+    ``postprocessing.candidate_check_cutoff``."""
     record = {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
               "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
     if card_zone_limits is not None:
         record["card_zone_limits"] = dict(card_zone_limits)
-    if card_zone_limits is not None or card_outline_growth is not None:  # recorded with this run ("none" too)
+    if card_zone_limits is not None or card_outline_growth is not None or card_candidate_cutoff is not None:
+        # recorded with this run ("none" too)
         record["card_outline_growth"] = dict(card_outline_growth) if card_outline_growth else None
+        record["card_candidate_check_cutoff"] = None if card_candidate_cutoff is None else float(card_candidate_cutoff)
     return record
 
 
@@ -186,7 +193,8 @@ class UpdateResult:
 def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFilter, table_node=None,
                    terminology: str | None = None, check: CandidateCheck | None = None) -> UpdateResult:
     """Recompute the lesions of ``segmentation_node`` from its kept probability map
-    (``check``: the model package's candidate classifier, applied as the run applied it).
+    (``check``: the model package's candidate classifier, applied as in a run; None: every
+    candidate the filter keeps is a lesion).
 
     Replaces its segments (and ``table_node``'s rows) like a re-run; on any error the
     segments and table are as before. The probability map and the input CT are only read.

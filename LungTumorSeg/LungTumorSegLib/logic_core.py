@@ -66,11 +66,21 @@ def card_outline_growth(model_dir: str | Path | None = None) -> dict | None:
     return dict(info.outline_growth) if info and info.outline_growth else None
 
 
-def candidate_check(model_dir: str | Path | None = None):
+def card_candidate_cutoff(model_dir: str | Path | None = None) -> float | None:
+    """The cut-off of a model package's candidate classifier (default package when ``None``),
+    read from its card without loading the classifier; None when it has none or cannot be read."""
+    info = _package_info(model_dir)
+    return info.candidate_check_cutoff if info else None
+
+
+def candidate_check(model_dir: str | Path | None = None, enabled: bool = True):
     """The candidate classifier of a model package (default package when ``None``), which
-    "update lesions" applies as the run did; None when the card has none. Loading it needs
-    torch (installed with the module's dependencies); a damaged package raises
+    "update lesions" applies as the run did; None when the card has none, or when ``enabled``
+    is False ("Candidate check" unchecked: nothing is loaded). Loading it needs torch
+    (installed with the module's dependencies); a damaged package raises
     :class:`lungtumorseg.errors.ModelPackageError` naming the file."""
+    if not enabled:
+        return None
     from lungtumorseg.models.package import load_package
 
     return load_package(model_dir or DEFAULT_MODEL_DIR).candidate_check()
@@ -96,6 +106,7 @@ class RunRequest:
     keep_probability: bool = True  # keep the probability map for "update lesions" (see kept_probability)
     zone_limits: bool = True  # apply the card's zone limits (False: the general limits alone)
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (False: thresholded outlines)
+    candidate_check: bool = True  # let the card's candidate classifier judge the candidates (False: keep them all)
 
 
 @dataclass
@@ -166,7 +177,7 @@ class SegmentationRun:
                 threshold=self.request.threshold, min_lesion_mm3=self.request.min_lesion_mm3,
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
                 max_mean_hu=self.request.max_mean_hu, zone_limits=self.request.zone_limits,
-                outline_growth=self.request.outline_growth,
+                outline_growth=self.request.outline_growth, candidate_check=self.request.candidate_check,
                 zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
@@ -258,6 +269,7 @@ class SegmentationRun:
         percent = self._read_probability(labels) if request.keep_probability else None
         zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
         outline_growth = card_outline_growth(request.model_dir) if percent is not None else None
+        candidate_cutoff = card_candidate_cutoff(request.model_dir) if percent is not None else None
 
         def keep_or_forget_probability(segmentation_node) -> list:
             if percent is None:
@@ -265,7 +277,8 @@ class SegmentationRun:
                 return []
             node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
                                                                 kept_probability.run_record(report, zone_limits,
-                                                                                            outline_growth))
+                                                                                            outline_growth,
+                                                                                            candidate_cutoff))
             return [node] if created else []
 
         committed = segmentation_writer.commit_with_rollback(

@@ -44,6 +44,8 @@ class PackageInfo:
     zone_limits: dict = field(default_factory=dict)
     #: the card's outline growth {"min_hu", "max_hu", "max_distance_mm"} (None: none)
     outline_growth: dict | None = None
+    #: the cut-off of the card's candidate classifier (``candidate_check``; None: the package has none)
+    candidate_check_cutoff: float | None = None
 
     @property
     def label(self) -> str:
@@ -56,6 +58,7 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
     lesion_label = (card.get("labels", {}) or {}).get("1", {}) or {}
     limits = card.lesion_filter
     limits_dict = limits.to_dict()
+    candidate = card.get(core_package.CANDIDATE_CHECK)  # the card's section only: its network needs torch
     return PackageInfo(path=Path(package.path), name=card.name, version=card.version,
                        description=str(card.get("description", "")), demo=card.is_demo, warning=card.warning,
                        threshold=float(post.get("threshold", 0.5)),
@@ -65,7 +68,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        max_mean_hu=limits.max_mean_hu,
                        lesion_terminology=lesion_label.get("terminology"),
                        zone_limits=limits_dict.get("zone_limits", {}),
-                       outline_growth=limits_dict.get("outline_growth"))
+                       outline_growth=limits_dict.get("outline_growth"),
+                       candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None)
 
 
 def user_models_dir() -> Path:

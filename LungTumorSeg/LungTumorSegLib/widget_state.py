@@ -76,12 +76,13 @@ def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[boo
 
 # Parameter-node fields that define the operating point "Update lesions" applies.
 OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu",
-                              "zoneLimits", "outlineGrowth")
+                              "zoneLimits", "outlineGrowth", "candidateCheck")
 
 
 def operating_point(parameters: object) -> tuple[float, ...]:
-    """The current operating point (threshold, lesion filter, zone limits on/off) read from a
-    parameter node (or any object with those attributes), to notice when the user changed it."""
+    """The current operating point (threshold, lesion filter, the card's zone limits, outline
+    growth and candidate classifier on/off) read from a parameter node (or any object with
+    those attributes), to notice when the user changed it."""
     return tuple(float(getattr(parameters, name)) for name in OPERATING_POINT_PARAMETERS)
 
 
@@ -193,18 +194,37 @@ def outline_growth_text(outline_growth: Mapping | None) -> tuple[bool, str]:
                   "Unchecked: the outline of the probability threshold.")
 
 
+def candidate_check_text(cutoff: float | None, demo: bool = False) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Candidate check" check box for a package's candidate
+    classifier (``cutoff``: its card's cut-off; None when the package has none; ``demo``: a
+    demo package, whose classifier was trained on synthetic phantoms)."""
+    if cutoff is None:
+        return False, ("The selected model package has no candidate classifier: every candidate that passes the "
+                       "limits is a lesion.")
+    tip = ("A second, small network looks at the image around every lesion candidate that passes the limits (CT, "
+           "tumour probability and the candidate's outline, 48 mm around it) and rejects those it judges false: "
+           f"a score below the model card's cut-off of {float(cutoff):.2f}. Unchecked: every candidate passing the "
+           "limits is kept (more sensitive, more false findings).")
+    if demo:
+        tip += " Demo classifier: trained on synthetic phantoms only, a demonstration, not for clinical use."
+    return True, tip
+
+
 def card_defaults(package) -> dict:
     """Parameter-node values a newly selected model package sets (its card's operating point;
-    the card's zone limits and outline growth switched on). ``package``: a ``PackageInfo``."""
+    the card's zone limits, outline growth and candidate classifier switched on). ``package``:
+    a ``PackageInfo``."""
     return {"modelPath": str(package.path), "threshold": package.threshold, "minLesionMm3": package.min_lesion_mm3,
             "minPeakProbability": package.min_peak_probability,
             "maxElongation": elongation_for_gui(package.max_elongation),
             "maxMeanHu": mean_hu_for_gui(package.max_mean_hu), "zoneOverlapMm": package.zone_overlap_mm,
-            "zoneLimits": True, "outlineGrowth": True}
+            "zoneLimits": True, "outlineGrowth": True, "candidateCheck": True}
 
 
 def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
     """(enabled, tooltip) of the check boxes that switch a card's options, by widget name
-    (``package`` None: nothing selected, both disabled)."""
+    (``package`` None: nothing selected, all disabled)."""
     return {"zoneLimitsCheckBox": zone_limits_text(package.zone_limits if package else {}),
-            "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None)}
+            "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None),
+            "candidateCheckCheckBox": candidate_check_text(package.candidate_check_cutoff if package else None,
+                                                           bool(package and package.demo))}
