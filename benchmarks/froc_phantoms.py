@@ -6,14 +6,19 @@ the components at the card's threshold that pass every other limit of its lesion
 one point of that curve (marked in the figure); and **threshold only**, every component at
 the card's threshold, which shows how well the network itself ranks tumours above
 everything else.
+A package with a **candidate classifier** (``candidate_check`` in its card, 0.10.0 on) keeps a
+card-limits candidate only when the classifier's score reaches its cut-off, so its lesions are
+scored by that score: two more curves, **classifier**, sweep the minimum classifier score over
+the card-limits candidates (outline growth aside, the candidates the pipeline's classifier
+judges), and their card point is the cut-off (``--no-candidate-check``: not computed).
 Sensitivity is reported for all tumours and for tumours of 10 mm and more (the issue's
 target); the CPM averages it at 1/8 … 8 false positives per case (LUNA16). Probability maps
 are computed by the pipeline, or read from a calibration cache (``--cache``, the same
 folder ``scripts/calibrate_threshold.py --cache`` fills; float16, so peaks above 0.9995 read
-as 1). The sweep is exact: every candidate's own peak is a level.
+as 1). The sweep is exact: every candidate's own peak (classifier score) is a level.
 
     python benchmarks/froc_phantoms.py --data DIR [--data DIR ...] [--model PKG] [--cache DIR ...]
-        [--threshold T] [--out benchmarks/results/froc]
+        [--threshold T] [--no-candidate-check] [--out benchmarks/results/froc]
 
 Compare packages at equal false-finding rates with it, not at their own operating points
 only. On phantoms the numbers test the software and the demo weights, not clinical accuracy.
@@ -39,7 +44,10 @@ from lungtumorseg.errors import DatasetError  # noqa: E402
 from lungtumorseg.evaluation.calibration import case_curve, zone_of_centroids  # noqa: E402
 from lungtumorseg.evaluation.calibration_data import case_caches  # noqa: E402
 from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
-from lungtumorseg.evaluation.froc import CPM_FP_RATES, candidate_peaks, froc_curve, froc_filters, sweep_levels  # noqa: E402
+from lungtumorseg.evaluation.froc import (  # noqa: E402
+    CLASSIFIER_SCORE, CPM_FP_RATES, candidate_peaks, froc_curve, froc_filters, score_levels, scored_candidates,
+    scored_froc_curve, sweep_levels,
+)
 from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
@@ -65,6 +73,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                         help="of the networks' forward passes when maps are computed (bf16 maps are cached apart)")
+    parser.add_argument("--no-candidate-check", action="store_true",
+                        help="skip the curves of the package's candidate classifier (when it has one)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "froc")
     parser.add_argument("--write-card", metavar="NAME",
                         help="also record the CPM and the sensitivity at each rate in the card, as metrics.NAME "
@@ -75,6 +85,11 @@ def main() -> int:
     rule = package.card.lesion_filter
     card_threshold = float(package.card.raw["postprocessing"]["threshold"])
     threshold = card_threshold if args.threshold is None else args.threshold
+    check = None if args.no_candidate_check else package.candidate_check()
+    if check is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     # two passes read each map twice: without --cache, one temporary cache per folder (names may repeat)
     scratch = None if args.cache else Path(tempfile.mkdtemp(prefix="froc-maps-"))
     caches = args.cache or [scratch / str(i) for i in range(len(args.data))]
@@ -93,13 +108,17 @@ def main() -> int:
         print(f"  {i}/{len(cases)} {case.name}: {len(peaks[-1])} candidates", flush=True)
     levels = sweep_levels(peaks, [rule.min_peak_probability])
     filters = froc_filters(rule, levels) + froc_filters(LesionFilter(), levels)
-    curves = []
+    curves, scored = [], []
     for case, cache in zip(cases, case_cache):  # pass 2: every level at once from one labelling per case
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
         prob, lung_z = cached_probability(case, package, args.threads, cache, key, args.precision)
         curves.append(case_curve(prob, truth, image.GetSpacing(), [threshold], filters,
                                  hu=sitk.GetArrayFromImage(image), zone_of_centroids=zone_of_centroids(image, lung_z)))
+        if check is not None:  # the card-limits candidates, each with its classifier score
+            prob_image = sitk.GetImageFromArray(prob)
+            prob_image.CopyInformation(image)
+            scored.append(scored_candidates(prob_image, image, truth, threshold, rule, check.scores, lung_z))
 
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -114,18 +133,30 @@ def main() -> int:
             "card limits, all tumours": froc_curve(card_curves, levels),
             "threshold only, tumours >= 10 mm": froc_curve(bare_curves, levels, large_only=True),
             "threshold only, all tumours": froc_curve(bare_curves, levels)}
-    marks = {}
+    if check is not None:
+        results["candidate_check_cutoff"] = check.cutoff
+        score_grid = score_levels([c.scores for c in scored], [check.cutoff])
+        froc["classifier, tumours >= 10 mm"] = scored_froc_curve(scored, score_grid, large_only=True)
+        froc["classifier, all tumours"] = scored_froc_curve(scored, score_grid)
+    marks, card_limits = {}, {}
     for name, curve in froc.items():
         results[name] = curve.to_dict()
-        if name.startswith("card") and threshold == card_threshold:  # else the card's point is not on the curve
-            point = (float(curve.false_positives_per_case[card_index]), float(curve.sensitivity[card_index]))
-            results[name]["card_point"] = {"min_peak_probability": rule.min_peak_probability,
-                                           "false_positives_per_case": point[0], "sensitivity": point[1]}
-            marks[name] = point
+        if threshold == card_threshold:  # else the card's point is not on the curve
+            if name.startswith("card"):
+                card_limits[name] = f"peak >= {rule.min_peak_probability:g}"
+                marks[name] = curve.point_at(levels[card_index])
+                results[name]["card_point"] = {"min_peak_probability": rule.min_peak_probability}
+            elif name.startswith("classifier"):
+                card_limits[name] = f"classifier score >= cut-off {check.cutoff:.3f}"
+                marks[name] = curve.point_at(check.cutoff)
+                results[name]["card_point"] = {"candidate_check_cutoff": check.cutoff}
+            if name in marks:
+                results[name]["card_point"].update(false_positives_per_case=marks[name][0],
+                                                   sensitivity=marks[name][1])
         at = ", ".join(f"{r:g}: {curve.sensitivity_at(r):.2f}" for r in CPM_FP_RATES)
         print(f"{name} ({curve.n_lesions} in {curve.n_cases} cases): CPM {curve.cpm():.3f}; sensitivity at FP/case "
               f"{at}; the candidates reach at most {curve.max_false_positives_per_case:.2f} FP/case"
-              + (f"; card point (peak >= {rule.min_peak_probability:g}): {marks[name][0]:.2f} FP/case, "
+              + (f"; card point ({card_limits[name]}): {marks[name][0]:.2f} FP/case, "
                  f"sensitivity {marks[name][1]:.2f}" if name in marks else ""))
     synthetic = all(dataset_is_synthetic(d) for d in args.data)
     results["synthetic"] = synthetic
@@ -140,9 +171,10 @@ def main() -> int:
             "cases": len(cases), "threshold": threshold, "lesion_score": "peak tumour probability",
             "synthetic": synthetic, "lungtumorseg_version": __version__,
             "command": "python benchmarks/froc_phantoms.py " + " ".join(sys.argv[1:]),
-            **{name: {k: results[name][k] for k in ("n_lesions", "cpm", "sensitivity_at_fp_rate",
-                                                    "max_false_positives_per_case", "card_point")
-                      if k in results[name]} for name in froc},
+            **{name: {**({"lesion_score": CLASSIFIER_SCORE} if froc[name].lesion_score == CLASSIFIER_SCORE else {}),
+                      **{k: results[name][k] for k in ("n_lesions", "cpm", "sensitivity_at_fp_rate",
+                                                       "max_false_positives_per_case", "card_point")
+                         if k in results[name]}} for name in froc},
         }
         write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
         print(f"metrics.{args.write_card} written to {card_path}")

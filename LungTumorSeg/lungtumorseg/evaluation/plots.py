@@ -204,11 +204,13 @@ def plot_froc(curves: dict[str, Any], path: Path, operating_point: Optional[dict
               note: Optional[str] = None) -> Path:
     """FROC curves (:class:`lungtumorseg.evaluation.froc.FrocCurve` by label) on a log
     false-positive axis with LUNA16's CPM rates as guides; ``operating_point`` marks, per
-    label, the package's own (false positives per case, sensitivity)."""
+    label, the package's own (false positives per case, sensitivity). The title names the
+    curves' lesion score(s) (peak probability, candidate classifier)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     floor = 1.0 / 64
-    styles = [("tab:blue", "-"), ("tab:blue", "--"), ("tab:orange", "-"), ("tab:orange", "--")]
+    styles = [("tab:blue", "-"), ("tab:blue", "--"), ("tab:orange", "-"), ("tab:orange", "--"),
+              ("tab:green", "-"), ("tab:green", "--")]
     for (label, curve), (colour, line) in zip(curves.items(), styles * 2):
         order = np.argsort(curve.false_positives_per_case, kind="stable")
         fp = np.maximum(curve.false_positives_per_case[order], floor)
@@ -226,7 +228,11 @@ def plot_froc(curves: dict[str, Any], path: Path, operating_point: Optional[dict
     ax.set_ylim(0, 1)
     ax.set_xlabel("false-positive lesions per case (log scale)")
     ax.set_ylabel("lesion sensitivity")
-    ax.set_title("FROC, lesions scored by peak probability (dot: card's point)", fontsize=11)
+    short = {"peak tumour probability": "peak probability", "candidate classifier score": "classifier score"}
+    scores = dict.fromkeys(short.get(s, s) for s in (getattr(c, "lesion_score", "peak tumour probability")
+                                                     for c in curves.values()))
+    ax.set_title(f"FROC, lesions scored by {' or '.join(scores) or 'peak probability'} (dot: card's point)",
+                 fontsize=11 if len(scores) < 2 else 9)
     ax.legend(loc="lower right", fontsize=8)
     return _finish(fig, path, note)
 
