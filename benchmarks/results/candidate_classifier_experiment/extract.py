@@ -6,7 +6,10 @@ tumour (and which), whether the card's limits keep it (``label_lesions`` with th
 rule, growth off), its measures, and a 3-channel 32^3 patch of 1.5 mm around its centroid
 (CT, probability, the component's mask) in LPS axes. One ``<case>.npz`` per case.
 
-Usage: extract.py DATA CACHE OUT
+Usage: extract.py DATA CACHE OUT [THRESHOLD]
+
+THRESHOLD (default: the card's) was added in session 25 for the lower-threshold experiment
+(``../low_threshold_candidates/``); without it the script does what it did in session 24.
 """
 from __future__ import annotations
 
@@ -47,10 +50,10 @@ def sample(image: sitk.Image, ref: sitk.Image, interpolator: int, default: float
     return sitk.GetArrayFromImage(out)
 
 
-def case_candidates(case, package, key: str, cache: Path) -> dict[str, np.ndarray]:
+def case_candidates(case, package, key: str, cache: Path, threshold: float | None = None) -> dict[str, np.ndarray]:
     ct = read_image(case.image)
     prob, _ = cached_probability(case, package, 1, cache, key)
-    threshold = float(package.card["postprocessing"]["threshold"])
+    threshold = float(package.card["postprocessing"]["threshold"]) if threshold is None else threshold
     rule = dataclasses.replace(package.card.lesion_filter, outline_growth=None)
     prob_img = sitk.GetImageFromArray(prob)
     prob_img.CopyInformation(ct)
@@ -91,6 +94,7 @@ def case_candidates(case, package, key: str, cache: Path) -> dict[str, np.ndarra
 
 def main() -> None:
     data, cache, out = (Path(a) for a in sys.argv[1:4])
+    threshold = float(sys.argv[4]) if len(sys.argv) > 4 else None
     out.mkdir(parents=True, exist_ok=True)
     package = load_package(default_package_dir())
     key = cache_key(package, list(package.card.mirror_axes))
@@ -98,10 +102,10 @@ def main() -> None:
         target = out / f"{case.name}.npz"
         if target.exists():
             continue
-        if not (cache / f"{case.name}-{key}.json").is_file():  
+        if not (cache / f"{case.name}-{key}.json").is_file():
             print(case.name, "has no cached map yet: skipped", flush=True)
             continue
-        c = case_candidates(case, package, key, cache)
+        c = case_candidates(case, package, key, cache, threshold)
         np.savez_compressed(target, **c)
         print(case.name, len(c["card_keeps"]), "candidates,", int(c["touched"].any(1).sum()), "true,",
               int(c["card_keeps"].sum()), "kept by the card", flush=True)
