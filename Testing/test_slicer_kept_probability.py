@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+import slicer_env as senv
+
 from test_slicer_logic import CONTRACT_PYTHON, _ct, _segment_names, _state, contract  # noqa: F401
 
 
@@ -306,6 +308,78 @@ def test_failure_while_keeping_the_map_rolls_back_the_whole_commit(slicer_env, c
         _run(volume, tmp_path, segmentation_node=previous.segmentation_node, table_node=previous.table_node)
     assert _segment_names(previous.segmentation_node) == names
     assert previous.table_node.GetNumberOfRows() == 2
+
+
+def _reused_state(segmentation_node, table_node):
+    """What a re-run may change on the nodes it reuses (see ``scene_transaction``)."""
+    import slicer
+    import vtk
+
+    from LungTumorSegLib import kept_probability
+
+    scene = segmentation_node.GetScene()
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    kept = kept_probability.kept_run(segmentation_node)
+    matrix = vtk.vtkMatrix4x4()
+    kept.probability_node.GetIJKToRASMatrix(matrix)
+    seg = segmentation_node.GetSegmentation()
+    return {
+        "segments": _segment_names(segmentation_node),
+        "geometry": seg.GetConversionParameter("Reference image geometry"),
+        "transform": segmentation_node.GetTransformNodeID(),
+        "parent": sh.GetItemParent(sh.GetItemByDataNode(segmentation_node)),
+        "run record": segmentation_node.GetAttribute(kept_probability.RUN_ATTRIBUTE),
+        "input link": segmentation_node.GetNodeReferenceID(kept_probability.INPUT_ROLE),
+        "map name": kept.probability_node.GetName(),
+        "map transform": kept.probability_node.GetTransformNodeID(),
+        "map voxels": slicer.util.arrayFromVolume(kept.probability_node).copy().tolist(),
+        "map grid": [matrix.GetElement(i, j) for i in range(4) for j in range(4)],
+        "rows": table_node.GetNumberOfRows(),
+    }
+
+
+def test_failed_rerun_on_another_ct_puts_every_reused_node_back(slicer_env, contract, tmp_path, monkeypatch):
+    """A re-run into the previous run's nodes that fails late (here: styling the reused map,
+    after its voxels, grid and name were replaced) restores those nodes completely: segments,
+    reference geometry, transform, place in the subject hierarchy, run record and links, and
+    the map's voxels, grid and name. The same re-run without the failure changes all of them,
+    so each comparison can fail."""
+    import slicer
+
+    from LungTumorSegLib import kept_probability
+
+    contract("ok")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    first = _run(volume, tmp_path, threshold=0.3)
+    array = np.full((10, 30, 34), -800, np.int16)
+    array[2:6, 4:12, 6:14] = 900
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((0.8, 0.8, 3.0))
+    image.SetOrigin((5.0, -3.0, 12.0))
+    other = senv.add_volume_from_image(scene, image, "other chest")
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "patient position")
+    other.SetAndObserveTransformNodeID(transform.GetID())
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    folder = sh.CreateFolderItem(sh.GetSceneItemID(), "second study")
+    sh.CreateItem(folder, other)  # the application's plugins would create the item; headless, the test does
+
+    before, nodes_before = _reused_state(first.segmentation_node, first.table_node), scene.GetNumberOfNodes()
+
+    def broken(node):
+        raise RuntimeError("simulated failure while styling the map")
+
+    working = kept_probability.style_probability_node
+    monkeypatch.setattr(kept_probability, "style_probability_node", broken)
+    with pytest.raises(RuntimeError, match="simulated"):
+        _run(other, tmp_path, segmentation_node=first.segmentation_node, table_node=first.table_node)
+    assert _reused_state(first.segmentation_node, first.table_node) == before
+    assert scene.GetNumberOfNodes() == nodes_before
+
+    monkeypatch.setattr(kept_probability, "style_probability_node", working)
+    _run(other, tmp_path, segmentation_node=first.segmentation_node, table_node=first.table_node)
+    after = _reused_state(first.segmentation_node, first.table_node)
+    assert [k for k in before if before[k] == after[k]] == []
 
 
 def test_percent_threshold_matches_update_exactly_at_whole_percent(slicer_env, contract, tmp_path):

@@ -281,9 +281,11 @@ class SegmentationRun:
                                                                                             candidate_cutoff))
             return [node] if created else []
 
+        previous = kept_probability.kept_run(request.segmentation_node)
         committed = segmentation_writer.commit_with_rollback(
             volume.GetScene(), volume, segmentation, table, request.segmentation_node, request.table_node,
-            request.output_name, request.show3d, then=keep_or_forget_probability)
+            request.output_name, request.show3d, then=keep_or_forget_probability,
+            also_reused=[previous.probability_node] if previous is not None else [])
         return RunResult(committed.segmentation_node, committed.table_node, report, labels,
                          time.monotonic() - self.started_at, committed.created)
 

@@ -18,7 +18,7 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
-from . import lesion_table, volume_bridge
+from . import lesion_table, scene_transaction, volume_bridge
 
 # Slicer terminology entries: "context~category~type~typeModifier~regionContext~region~regionModifier",
 # each code "scheme^value^meaning" (vtkSlicerTerminologiesModuleLogic.SerializeTerminologyEntry).
@@ -255,17 +255,14 @@ def commit(scene, reference_volume, segmentation, table: vtk.vtkTable | None = N
 
 
 def commit_with_rollback(scene, volume, segmentation, table, segmentation_node, table_node, name, show3d,
-                         then: Callable[[object], list] | None = None) -> Committed:
+                         then: Callable[[object], list] | None = None, also_reused=()) -> Committed:
     """:func:`commit`, then ``then(segmentation_node)`` (more scene changes of the same
     transaction, returning the nodes it created); if anything fails, nodes created on the
-    way are removed and a reused node's previous segments / table rows are restored."""
-    backup_segments = backup_table = None
-    if segmentation_node is not None:
-        backup_segments = slicer.vtkSegmentation()
-        backup_segments.DeepCopy(segmentation_node.GetSegmentation())
-    if table_node is not None and table_node.GetTable() is not None:
-        backup_table = vtk.vtkTable()
-        backup_table.DeepCopy(table_node.GetTable())
+    way are removed and every reused node — ``segmentation_node``, ``table_node`` and the
+    existing nodes ``then`` may change (``also_reused``, e.g. a kept probability map) — is put
+    back as it was (:mod:`scene_transaction`: content, name, transform, links, attributes,
+    place in the subject hierarchy)."""
+    states = scene_transaction.capture([segmentation_node, table_node, *also_reused])
     committed = None
     try:
         committed = commit(scene, volume, segmentation, table, segmentation_node, table_node, name, show3d)
@@ -273,11 +270,5 @@ def commit_with_rollback(scene, volume, segmentation, table, segmentation_node, 
             committed.created.extend(then(committed.segmentation_node))
         return committed
     except BaseException:
-        for node in committed.created if committed is not None else []:
-            if node.GetScene() is scene:
-                scene.RemoveNode(node)
-        if backup_segments is not None:
-            segmentation_node.GetSegmentation().DeepCopy(backup_segments)
-        if backup_table is not None:
-            table_node.SetAndObserveTable(backup_table)
+        scene_transaction.roll_back(scene, committed.created if committed is not None else [], states)
         raise
