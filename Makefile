@@ -3,6 +3,7 @@
 #   make test   set up, then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
+TORCH_INDEX ?=
 PY      = $(VENV)/bin/python
 export VTK_DEFAULT_OPENGL_WINDOW = vtkEGLRenderWindow
 
@@ -11,8 +12,9 @@ export VTK_DEFAULT_OPENGL_WINDOW = vtkEGLRenderWindow
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
-	$(PY) -m pip install -q "torch==2.13.0"
+	# torch pinned; TORCH_INDEX=https://download.pytorch.org/whl/cpu takes its CPU build where the
+	# default index would give the multi-GB CUDA one (README, Two commands).
+	$(PY) -m pip install -q "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 

@@ -6,7 +6,6 @@ The four standard classes stay thin. The work lives in small, Qt-free modules of
 """
 
 import logging
-import os
 from pathlib import Path
 
 import ctk  # noqa: F401  (ctkSliderWidget etc. in the .ui)
@@ -18,8 +17,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 
-from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, process_runner, sample_data,
-                             widget_state)
+from LungTumorSegLib import (dependencies, kept_probability, logic_core, model_packages, module_text, process_runner,
+                             sample_data, segmentation_writer, widget_state)
 
 MODULE_DIR = Path(__file__).resolve().parent
 
@@ -38,45 +37,8 @@ class LungTumorSeg(ScriptedLoadableModule):
         self.parent.categories = ["Segmentation"]
         self.parent.dependencies = []  # torch comes from the PyTorch extension, on first use
         self.parent.contributors = ["LungTumorSeg contributors"]
-        self.parent.helpText = """
-<p>Segments lung tumours in a chest CT automatically. The lungs are found classically,
-the thorax is split into <b>upper</b>, <b>middle</b> and <b>lower</b> zones, one MONAI
-UNETR per zone segments tumours, the zone masks are superposed on the original CT grid,
-and the result is split into lesions: one segment per lesion (standard terminology) and
-a lesion table (volume, long/short axis, zone, side, HU statistics).</p>
-<p>Select the CT, a model package and press <b>Apply</b>. The computation runs in a
-separate process; <b>Cancel</b> stops it and leaves the scene unchanged.</p>
-<p><b>Advanced</b> holds the model card's post-processing, which you can change per run:
-probability threshold, minimum lesion size, minimum confidence (a finding is kept only if
-its highest probability reaches it), maximum elongation (tube-shaped findings such as
-vessels are dropped; raise it or choose "no limit" if an elongated tumour is missed) and
-maximum mean density (findings denser on average than this, such as bone, calcification or
-contrast-filled vessels, are dropped; raise it for a densely calcified tumour). A model card may also
-set <b>zone limits</b>, stricter limits in a zone where its network errs more (e.g. a larger minimum
-size in the hilar middle zone); uncheck "Zone limits from the model" to apply the general limits alone.
-A card may add a <b>candidate classifier</b>, a second network that rejects candidates it judges false (the demo's was
-trained on synthetic phantoms only): uncheck "Candidate check" to keep every candidate (more false findings).</p>
-<p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
-probability (0-100 %) as a volume beside the CT. After changing the threshold or the
-filters, <b>Update lesions</b> recomputes the segments and the table from that map in
-about a second, without running the network again (by itself with <b>Automatically</b>
-on, half a second after the last change); <b>Show probability map</b> overlays it
-on the CT, which shows where the model hesitated below the threshold.</p>
-<p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
-demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
-<p>Other model packages (a folder with <code>model.json</code> and one weight file per
-zone, e.g. trained with <code>lungtumorseg train</code> on the Medical Segmentation
-Decathlon Task06 Lung data) are installed with <b>Install from folder…</b> or
-<b>Install from URL…</b> (a zip of the package); weight checksums are verified.</p>
-<p>See <a href="https://github.com/lungtumorseg/SlicerLungTumorSeg">the project page</a>.</p>
-"""
-        self.parent.acknowledgementText = """
-Region-wise lung tumour segmentation follows the founding work on zone-wise (upper /
-middle / lower) UNETR segmentation of lung tumours in CT. UNETR: A. Hatamizadeh et al.,
-"UNETR: Transformers for 3D Medical Image Segmentation", WACV 2022. Built with MONAI
-(Project MONAI, https://monai.io). Medical Segmentation Decathlon: M. Antonelli et al.,
-"The Medical Segmentation Decathlon", Nature Communications 13, 4128 (2022).
-"""
+        self.parent.helpText = module_text.HELP_TEXT
+        self.parent.acknowledgementText = module_text.ACKNOWLEDGEMENT_TEXT
         slicer.app.connect("startupCompleted()", lambda: sample_data.register(MODULE_DIR))
 
 
@@ -124,6 +86,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._run = None
+        self._modelProblems = {}  # package folder -> why its weights cannot be used ("" = verified)
         self._timer = qt.QTimer()
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._pollRun)
@@ -149,6 +112,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.inputSelector.connect("currentNodeChanged(vtkMRMLNode*)", lambda _node: self._updateApplyState())
         self.ui.updateLesionsButton.connect("clicked(bool)", self.onUpdateLesions)
         self.ui.showProbabilityCheckBox.connect("toggled(bool)", self.onShowProbability)
+        self.ui.show3DCheckBox.connect("toggled(bool)", self.onShow3D)
 
         self._fillModelCombo()
         self.initializeParameterNode()
@@ -196,13 +160,13 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     # -- model packages ------------------------------------------------------------------
     def _fillModelCombo(self, select: str = "") -> None:
-        self._packages = model_packages.list_packages()
+        self._packages, self._modelProblems = model_packages.list_packages(), {}
         combo = self.ui.modelComboBox
         combo.blockSignals(True)
         combo.clear()
         for package in self._packages:
             combo.addItem(package.label, str(package.path))
-            combo.setItemData(combo.count - 1, package.description or package.warning, qt.Qt.ToolTipRole)
+            combo.setItemData(combo.count - 1, widget_state.package_tooltip(package), qt.Qt.ToolTipRole)
         combo.blockSignals(False)
         self._selectModel(select)
 
@@ -221,6 +185,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode and package and self._parameterNode.modelPath != str(package.path):
             for name, value in widget_state.card_defaults(package).items():  # defaults from the model card
                 setattr(self._parameterNode, name, value)
+        if package and str(package.path) not in self._modelProblems:  # checksums once per package and session
+            self._modelProblems[str(package.path)] = model_packages.weight_problem(package.path)
         for name, (enabled, tooltip) in widget_state.card_check_boxes(package).items():
             getattr(self.ui, name).enabled, getattr(self.ui, name).toolTip = enabled, tooltip
         self.ui.modelWarningLabel.text = package.warning if package else ""
@@ -257,7 +223,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         package = self._currentPackage()
         if package is None:
             return widget_state.ModelInfo(present=False)
-        return widget_state.ModelInfo(present=True, name=package.name, demo=package.demo)
+        return widget_state.ModelInfo(present=True, name=package.name, demo=package.demo,
+                                      error=self._modelProblems.get(str(package.path), ""))
 
     def _updateApplyState(self, caller=None, event=None) -> None:
         running = self._run is not None
@@ -319,6 +286,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onUpdateLesions(self) -> None:
         """New lesions from the kept probability map with the current threshold and filters."""
+        if not self.logic.ensureDependencies():  # the candidate classifier needs torch and MONAI
+            return
         with slicer.util.tryWithErrorDisplay("Could not update the lesions; they were left as they were.",
                                              waitCursor=True):
             result = self.logic.updateLesions(self._parameterNode)
@@ -344,6 +313,12 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onShowProbability(self, show: bool) -> None:
         if self._parameterNode and self._parameterNode.outputSegmentation:
             kept_probability.show_overlay(self._parameterNode.outputSegmentation, bool(show))
+
+    def onShow3D(self, show: bool) -> None:
+        """Show or hide the current output's lesions in 3D now (a run applies the setting too)."""
+        output = self._parameterNode.outputSegmentation if self._parameterNode else None
+        if output is not None and self._run is None:
+            segmentation_writer.show_in_3d(output, bool(show))
 
     def _finishRun(self) -> None:
         self._timer.stop()
@@ -428,10 +403,11 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         """Lesions of the output segmentation re-derived from its kept probability map with the
         parameter node's threshold and filters (no inference); replaces segments and table rows.
         The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, its
-        card outline growth applies unless "grow outlines" is unchecked, and the package's candidate
+        card outline growth applies unless "grow outlines" is unchecked, and the run's package's candidate
         classifier (if any) judges the candidates as in a run unless "candidate check" is unchecked."""
-        p, model = parameterNode, parameterNode.modelPath or None
+        p = parameterNode
         kept = kept_probability.kept_run(p.outputSegmentation)
+        model = kept_probability.run_model_dir(kept.record if kept else None, p.modelPath or None)  # the run's
         rule = kept_probability.update_rule(
             kept.record if kept else None, logic_core.card_zone_limits(model), p.zoneLimits,
             min_lesion_mm3=p.minLesionMm3, min_peak_probability=p.minPeakProbability,

@@ -123,7 +123,9 @@ def test_module_file_has_the_four_classes_and_metadata():
     assert "ScriptedLoadableModuleLogic" in classes["LungTumorSegLogic"]
     assert "ScriptedLoadableModuleTest" in classes["LungTumorSegTest"]
     assert 'self.parent.title = "Lung Tumor Segmentation"' in source
-    assert "not for clinical use" in source and "Hatamizadeh" in source and "Antonelli" in source
+    texts = (MODULE / "LungTumorSegLib" / "module_text.py").read_text(encoding="utf-8")
+    assert "module_text.HELP_TEXT" in source and "module_text.ACKNOWLEDGEMENT_TEXT" in source
+    assert "not for clinical use" in texts and "Hatamizadeh" in texts and "Antonelli" in texts
     assert "run_scenario" in source  # the self-test runs the shared scenario
     assert len(source.splitlines()) < 500, "keep the module file thin"
 

@@ -382,6 +382,41 @@ def test_failed_rerun_on_another_ct_puts_every_reused_node_back(slicer_env, cont
     assert [k for k in before if before[k] == after[k]] == []
 
 
+def test_run_records_its_model_package_and_updates_use_it_while_it_is_the_same_package(slicer_env, contract,
+                                                                                        tmp_path):
+    """"Update lesions" judges a run's candidates with the package that made the run, not with
+    whatever is selected now; a folder that no longer holds that package (or none) falls back
+    to the selection."""
+    import json
+    import shutil
+
+    from LungTumorSegLib import kept_probability, model_packages
+
+    contract("ok")
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path)
+    record = json.loads(result.segmentation_node.GetAttribute(kept_probability.RUN_ATTRIBUTE))
+    demo = str(model_packages.DEMO_PACKAGE.resolve())
+    assert record["model_path"] == demo
+    # the stand-in child reports itself as model "contract 0": not the package in that folder
+    assert kept_probability.run_model_dir(record, "/selected/other") == "/selected/other"
+    info = model_packages.read_package(demo)
+    record = dict(record, model={"name": info.name, "version": info.version})  # as the real core reports it
+    assert kept_probability.run_model_dir(record, "/selected/other") == demo
+
+    copy = tmp_path / "copy"
+    shutil.copytree(model_packages.DEMO_PACKAGE, copy)
+    same = dict(record, model_path=str(copy))
+    assert kept_probability.run_model_dir(same, "/selected/other") == str(copy)
+    card = json.loads((copy / "model.json").read_text())
+    card["version"] = card["version"] + "-retrained"
+    (copy / "model.json").write_text(json.dumps(card))
+    assert kept_probability.run_model_dir(same, "/selected/other") == "/selected/other"  # another package now
+    assert kept_probability.run_model_dir(dict(record, model_path=str(tmp_path / "gone")), None) is None
+    assert kept_probability.run_model_dir({k: v for k, v in record.items() if k != "model_path"}, "/s") == "/s"
+    assert kept_probability.run_model_dir(None, "/s") == "/s"
+
+
 def test_percent_threshold_matches_update_exactly_at_whole_percent(slicer_env, contract, tmp_path):
     """Thresholds in whole percent select exactly the voxels whose map value reaches them."""
     import slicer

@@ -110,3 +110,19 @@ def test_shipped_demo_package_is_listed_when_present():
     info = model_packages.read_package(model_packages.DEMO_PACKAGE)
     assert info.demo and "clinical" in info.warning.lower()
     model_packages.verify_weights(model_packages.DEMO_PACKAGE)
+
+
+def test_weight_problem_names_the_altered_file_and_is_empty_for_intact_packages(tmp_path):
+    """The widget disables Apply with this reason when a package's weights fail their checksums."""
+    assert model_packages.weight_problem(_package(tmp_path / "good")) == ""
+    problem = model_packages.weight_problem(_package(tmp_path / "bad", tamper=True))
+    assert "middle.safetensors" in problem
+
+
+def test_intended_use_reaches_the_package_info(tmp_path):
+    folder = _package(tmp_path / "m")
+    card = json.loads((folder / "model.json").read_text())
+    card["intended_use"] = "Research on lung nodules in adult chest CT."
+    (folder / "model.json").write_text(json.dumps(card))
+    assert model_packages.read_package(folder).intended_use == "Research on lung nodules in adult chest CT."
+    assert model_packages.read_package(_package(tmp_path / "plain")).intended_use == ""

@@ -202,3 +202,37 @@ def test_terminology_from_the_model_card():
     assert codes["region"] == ("SCT", "39607008", "Lung")
     assert sw.parse_terminology(sw.terminology_from_card(None))["type"][1] == "108369006"
     assert sw.parse_terminology(sw.terminology_from_card({"type": {}}))["type"][1] == "108369006"
+
+
+def test_show_in_3d_adds_and_removes_the_closed_surface_after_a_run(slicer_env):
+    """The "Show 3D" box acts on the current output at once, leaving the labelmap as it is."""
+    import slicer
+
+    from LungTumorSegLib import segmentation_writer as sw
+
+    ct, lab, _ = _ct_and_labels()
+    ct_node = senv.add_volume_from_image(slicer_env.scene, ct)
+    node = _write(slicer_env, ct_node, lab, show3d=False).segmentation_node
+    seg = node.GetSegmentation()
+    voxels = [int(slicer.util.arrayFromSegmentBinaryLabelmap(node, s, ct_node).sum()) for s in seg.GetSegmentIDs()]
+    assert not seg.ContainsRepresentation("Closed surface")
+    sw.show_in_3d(node, True)
+    assert seg.ContainsRepresentation("Closed surface")
+    assert all(seg.GetSegment(s).GetRepresentation("Closed surface").GetNumberOfPoints() > 0
+               for s in seg.GetSegmentIDs())
+    sw.show_in_3d(node, False)
+    assert not seg.ContainsRepresentation("Closed surface")
+    assert [int(slicer.util.arrayFromSegmentBinaryLabelmap(node, s, ct_node).sum())
+            for s in seg.GetSegmentIDs()] == voxels
+
+
+def test_lesion_colours_stay_distinct_beyond_the_palette():
+    """A case with many lesions (metastases) gets one colour per lesion, not a repeat every 16;
+    colours are multiples of 1/255 so that they survive .seg.nrrd exactly."""
+    from LungTumorSegLib import segmentation_writer as sw
+
+    colours = [sw.lesion_color(i) for i in range(100)]
+    assert len(set(colours)) == 100
+    assert colours[:len(sw.PALETTE_255)] == [tuple(c / 255.0 for c in rgb) for rgb in sw.PALETTE_255]
+    for colour in colours:
+        assert all(0.0 <= c <= 1.0 and abs(c * 255 - round(c * 255)) < 1e-9 for c in colour)

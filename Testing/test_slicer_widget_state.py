@@ -183,3 +183,46 @@ def test_a_new_package_switches_the_candidate_check_on_and_its_box_follows_the_c
     enabled, tip = widget_state.card_check_boxes(without)["candidateCheckCheckBox"]
     assert not enabled and "no candidate classifier" in tip
     assert not widget_state.card_check_boxes(None)["candidateCheckCheckBox"][0]
+
+
+def test_package_tooltip_says_what_the_package_is_for_and_warns_for_demo_weights():
+    """Not the card's version notes (its description), but its intended use and the warning."""
+    demo = _package_info(intended_use="Demonstration of the pipeline.")
+    demo = demo.__class__(**{**demo.__dict__, "description": "0.10.0: a changelog",
+                             "warning": "Trained on synthetic data, a demonstration, not for clinical use."})
+    tip = widget_state.package_tooltip(demo)
+    assert tip.startswith("p 1.") and "Demonstration of the pipeline." in tip
+    assert "not for clinical use" in tip and "changelog" not in tip
+    plain = _package_info()
+    plain = plain.__class__(**{**plain.__dict__, "demo": False, "warning": ""})
+    assert widget_state.package_tooltip(plain) == "p 1."
+
+
+def test_shipped_demo_package_tooltip_carries_the_synthetic_data_warning():
+    from LungTumorSegLib import model_packages
+
+    tip = widget_state.package_tooltip(model_packages.read_package(model_packages.DEMO_PACKAGE))
+    assert "synthetic" in tip and "not for clinical use" in tip
+
+
+def test_help_text_explains_every_option_of_the_panel():
+    """Every check box and every labelled setting of the .ui is named in the help text (so the
+    help cannot silently fall behind the panel), and the demo warning is there."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    from LungTumorSegLib import module_text
+
+    ui = ET.parse(slicer_env.MODULE_DIR / "Resources" / "UI" / "LungTumorSeg.ui")
+    names = []
+    for widget in ui.iter("widget"):
+        if widget.get("class") in ("QCheckBox", "QLabel", "QPushButton"):
+            text = widget.find("./property[@name='text']/string")
+            if text is not None and text.text:
+                names.append(text.text.rstrip(":").rstrip("…").strip())
+    assert len(names) >= 15
+    help_text = re.sub(r"<[^>]+>", "", module_text.HELP_TEXT).lower()
+    help_text = re.sub(r"\s+", " ", help_text)
+    missing = [n for n in names if n.lower() not in help_text]
+    assert missing == []
+    assert "not for clinical use" in help_text

@@ -169,7 +169,8 @@ def _operating_points(result, truth) -> None:
 
     post = result.report.get("postprocessing") or {}
     card = LesionFilter.from_dict(post)
-    check = logic_core.candidate_check(None) if "candidate_check_cutoff" in post else None
+    model = kept_probability.run_model_dir(kept_probability.kept_run(result.segmentation_node).record, None)
+    check = logic_core.candidate_check(model) if "candidate_check_cutoff" in post else None
     threshold = float(post.get("threshold", result.report.get("threshold", 0.5)))
     points = [("model card", card, check),
               *([("model card without its zone limits", card.overridden(zone_limits=False), check)]

@@ -16,8 +16,9 @@ What a run leaves on its segmentation node (saved with the scene):
 * node reference ``LungTumorSegInput`` → the input CT (lesion HU statistics);
 * attribute ``LungTumorSeg.Run`` → JSON: the measuring context (lung extent, midline), the
   model summary, the model card's zone limits, outline growth and candidate-classifier
-  cut-off, and the operating point of the segments currently shown (its
-  ``candidate_check_cutoff`` present when a candidate classifier judged them).
+  cut-off, the folder of the model package of the run, and the operating point of the
+  segments currently shown (its ``candidate_check_cutoff`` present when a candidate
+  classifier judged them).
 
 No Qt: the Widget calls :func:`update_lesions`; the tests call it on real MRML.
 """
@@ -34,7 +35,7 @@ from lungtumorseg.candidate_check import CandidateCheck
 from lungtumorseg.postprocess import LesionFilter
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, relabel_report
 
-from . import segmentation_writer, volume_bridge
+from . import model_packages, segmentation_writer, volume_bridge
 
 PROBABILITY_ROLE = "LungTumorSegProbability"
 INPUT_ROLE = "LungTumorSegInput"
@@ -61,15 +62,18 @@ def probability_node_name(volume) -> str:
 
 
 def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_growth: dict | None = None,
-               card_candidate_cutoff: float | None = None) -> dict:
+               card_candidate_cutoff: float | None = None, model_path: str | None = None) -> dict:
     """The part of a run report kept on the segmentation node, with the model card's zone
     limits (``card_zone_limits``) and outline growth (``card_outline_growth``), kept even
     when the run did not apply them, so that an update can switch them back on, and the
     cut-off of the card's candidate classifier (``card_candidate_cutoff``; None: the card has
     none), kept likewise: whether the classifier judged the run is the report's
-    ``postprocessing.candidate_check_cutoff``."""
+    ``postprocessing.candidate_check_cutoff``. ``model_path``: the package folder of the run
+    (:func:`run_model_dir`)."""
     record = {"context": MeasureContext.from_report(report).to_dict(), "model": report.get("model", {}),
               "threshold": report.get("threshold"), "postprocessing": report.get("postprocessing")}
+    if model_path is not None:
+        record["model_path"] = str(model_path)
     if card_zone_limits is not None:
         record["card_zone_limits"] = dict(card_zone_limits)
     if card_zone_limits is not None or card_outline_growth is not None or card_candidate_cutoff is not None:
@@ -77,6 +81,24 @@ def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_
         record["card_outline_growth"] = dict(card_outline_growth) if card_outline_growth else None
         record["card_candidate_check_cutoff"] = None if card_candidate_cutoff is None else float(card_candidate_cutoff)
     return record
+
+
+def run_model_dir(record: dict | None, selected: str | None) -> str | None:
+    """The model package "update lesions" uses for a kept run (terminology, candidate
+    classifier): the folder that made the run while it still holds a package of the recorded
+    name and version — so choosing another package in the selector afterwards does not
+    re-judge the run's candidates with another classifier —, else ``selected`` (a scene saved
+    on another computer, or before the folder was recorded)."""
+    path = (record or {}).get("model_path")
+    model = (record or {}).get("model") or {}
+    if path:
+        try:
+            info = model_packages.read_package(path)
+        except ValueError:
+            return selected
+        if (info.name, info.version) == (model.get("name"), model.get("version")):
+            return path
+    return selected
 
 
 def run_zone_limits(record: dict, package_zone_limits: dict | None = None) -> dict:

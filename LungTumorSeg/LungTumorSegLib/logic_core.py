@@ -270,15 +270,16 @@ class SegmentationRun:
         zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
         outline_growth = card_outline_growth(request.model_dir) if percent is not None else None
         candidate_cutoff = card_candidate_cutoff(request.model_dir) if percent is not None else None
+        model_path = str(Path(request.model_dir or DEFAULT_MODEL_DIR).resolve())
 
         def keep_or_forget_probability(segmentation_node) -> list:
             if percent is None:
                 kept_probability.forget(segmentation_node)
                 return []
             node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
-                                                                kept_probability.run_record(report, zone_limits,
-                                                                                            outline_growth,
-                                                                                            candidate_cutoff))
+                                                                kept_probability.run_record(
+                                                                    report, zone_limits, outline_growth,
+                                                                    candidate_cutoff, model_path))
             return [node] if created else []
 
         previous = kept_probability.kept_run(request.segmentation_node)

@@ -29,7 +29,7 @@ class PackageInfo:
     path: Path
     name: str
     version: str
-    description: str
+    description: str  # the card's description (for the demo: how this version differs from the last)
     demo: bool
     warning: str
     threshold: float
@@ -46,6 +46,8 @@ class PackageInfo:
     outline_growth: dict | None = None
     #: the cut-off of the card's candidate classifier (``candidate_check``; None: the package has none)
     candidate_check_cutoff: float | None = None
+    #: the card's intended use (what the package is for; the model selector's tooltip)
+    intended_use: str = ""
 
     @property
     def label(self) -> str:
@@ -69,7 +71,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        lesion_terminology=lesion_label.get("terminology"),
                        zone_limits=limits_dict.get("zone_limits", {}),
                        outline_growth=limits_dict.get("outline_growth"),
-                       candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None)
+                       candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None,
+                       intended_use=str(card.get("intended_use", "") or ""))
 
 
 def user_models_dir() -> Path:
@@ -96,6 +99,16 @@ def verify_weights(folder: str | Path) -> None:
         core_package.load_package(folder).verify_all()
     except ModelPackageError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def weight_problem(folder: str | Path) -> str:
+    """Why the package's weights cannot be used (a missing, truncated or altered file, named by
+    the core's message), or "" when every SHA-256 matches the card (:func:`verify_weights`)."""
+    try:
+        verify_weights(folder)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def install_from_folder(source: str | Path, dest_root: Path | None = None) -> PackageInfo:

@@ -9,6 +9,7 @@ output of the same node instead of piling up nodes.
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -82,8 +83,15 @@ def parse_terminology(entry: str) -> dict[str, tuple[str, str, str]]:
 
 
 def lesion_color(index: int) -> tuple[float, float, float]:
-    """Colour of the ``index``-th lesion (0-based), cycling through :data:`PALETTE_255`."""
-    r, g, b = PALETTE_255[index % len(PALETTE_255)]
+    """Colour of the ``index``-th lesion (0-based): :data:`PALETTE_255`, then hues a golden
+    angle apart (saturated, three brightness levels), so that every lesion of a case with many
+    has its own colour; in multiples of 1/255 like the palette."""
+    if index < len(PALETTE_255):
+        r, g, b = PALETTE_255[index]
+    else:
+        extra = index - len(PALETTE_255)
+        hue = (extra * 0.618033988749895) % 1.0
+        r, g, b = (round(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.85, (1.0, 0.75, 0.55)[extra % 3]))
     return (r / 255.0, g / 255.0, b / 255.0)
 
 
@@ -180,6 +188,15 @@ def build_table(lesions: list[dict]) -> vtk.vtkTable:
     return table
 
 
+def show_in_3d(segmentation_node, show: bool) -> None:
+    """Create (``show``) or remove the closed-surface representation that draws the lesions in
+    the 3D view; the binary labelmap, the master representation, is untouched."""
+    if show:
+        segmentation_node.CreateClosedSurfaceRepresentation()
+    elif segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface"):
+        segmentation_node.RemoveClosedSurfaceRepresentation()
+
+
 @dataclass
 class Committed:
     """What :func:`commit` put in the scene; ``created`` lists nodes that did not exist before."""
@@ -230,10 +247,7 @@ def commit(scene, reference_volume, segmentation, table: vtk.vtkTable | None = N
         for segment_id in segmentation.GetSegmentIDs():
             target.CopySegmentFromSegmentation(segmentation, segment_id)
         segmentation_node.EndModify(was_modifying)
-        if show3d:
-            segmentation_node.CreateClosedSurfaceRepresentation()
-        elif target.ContainsRepresentation("Closed surface"):
-            segmentation_node.RemoveClosedSurfaceRepresentation()
+        show_in_3d(segmentation_node, show3d)
         place_in_hierarchy(scene, segmentation_node, reference_volume)
 
         if table is not None:

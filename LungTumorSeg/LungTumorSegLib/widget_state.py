@@ -37,6 +37,15 @@ class ModelInfo:
 MIN_SLICES = 8
 
 
+def package_tooltip(package) -> str:
+    """Tooltip of a package in the model selector (a ``model_packages.PackageInfo``): what it
+    is for and, for demo weights, the warning — not the card's version notes."""
+    parts = [f"{package.name} {package.version}.", package.intended_use.strip()]
+    if package.warning and package.warning not in package.intended_use:
+        parts.append(package.warning)
+    return " ".join(part for part in parts if part)
+
+
 def apply_state(input_info: InputInfo, model_info: ModelInfo, running: bool,
                 dependencies_missing: tuple[str, ...] = ()) -> tuple[bool, str]:
     """(enabled, tooltip) of the Apply/Cancel button."""
