@@ -15,7 +15,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "LungTumorSeg"
 CMAKE = MODULE / "CMakeLists.txt"
-RESOURCE_SUFFIXES = (".ui", ".png", ".svg", ".json", ".safetensors", ".nii.gz", ".nrrd", ".txt", ".md")
 SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
 
@@ -27,11 +26,10 @@ def _files() -> tuple[list[str], list[str]]:
             continue
         if rel.as_posix() == "CMakeLists.txt":
             continue
-        if path.suffix == ".py":
-            if rel.parts[0] != "Resources":
-                scripts.append(rel.as_posix())
-        elif rel.parts[0] == "Resources" and path.name.endswith(RESOURCE_SUFFIXES):
+        if rel.parts[0] == "Resources":  # every file, whatever its type: a model may bring new kinds
             resources.append(rel.as_posix())
+        elif path.suffix == ".py":
+            scripts.append(rel.as_posix())
     return scripts, resources
 
 
