@@ -187,15 +187,14 @@ def test_a_new_package_switches_the_candidate_check_on_and_its_box_follows_the_c
 
 def test_package_tooltip_says_what_the_package_is_for_and_warns_for_demo_weights():
     """Not the card's version notes (its description), but its intended use and the warning."""
-    demo = _package_info(intended_use="Demonstration of the pipeline.")
-    demo = demo.__class__(**{**demo.__dict__, "description": "0.10.0: a changelog",
-                             "warning": "Trained on synthetic data, a demonstration, not for clinical use."})
+    from dataclasses import replace
+
+    demo = replace(_package_info(intended_use="Demonstration of the pipeline."), description="0.10.0: a changelog",
+                   warning="Trained on synthetic data, a demonstration, not for clinical use.")
     tip = widget_state.package_tooltip(demo)
     assert tip.startswith("p 1.") and "Demonstration of the pipeline." in tip
     assert "not for clinical use" in tip and "changelog" not in tip
-    plain = _package_info()
-    plain = plain.__class__(**{**plain.__dict__, "demo": False, "warning": ""})
-    assert widget_state.package_tooltip(plain) == "p 1."
+    assert widget_state.package_tooltip(replace(_package_info(), demo=False, warning="")) == "p 1."
 
 
 def test_shipped_demo_package_tooltip_carries_the_synthetic_data_warning():

@@ -27,6 +27,15 @@ from lungtumorseg.models.package import default_package_dir, load_package  # noq
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 
+def label_peaks(labels: sitk.Image, probability: sitk.Image) -> dict[int, float]:
+    """Label -> highest probability inside it; ``labels`` may be a crop of ``probability``'s grid."""
+    index = probability.TransformPhysicalPointToIndex(labels.GetOrigin())
+    stats = sitk.LabelStatisticsImageFilter()
+    stats.SetUseHistograms(False)
+    stats.Execute(sitk.Cast(sitk.RegionOfInterest(probability, labels.GetSize(), index), sitk.sitkFloat32), labels)
+    return {int(k): float(stats.GetMaximum(k)) for k in stats.GetLabels() if k}
+
+
 def main() -> None:
     data, cache, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
@@ -48,11 +57,7 @@ def main() -> None:
         peaks: dict[int, float] = {}
 
         def score(labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> dict[int, float]:
-            stats = sitk.LabelStatisticsImageFilter()
-            stats.SetUseHistograms(False)
-            index = probability.TransformPhysicalPointToIndex(labels.GetOrigin())  # labels: a crop of the grid
-            stats.Execute(sitk.RegionOfInterest(probability, labels.GetSize(), index), labels)
-            peaks.update({int(k): float(stats.GetMaximum(k)) for k in stats.GetLabels() if k})
+            peaks.update(label_peaks(labels, probability))
             return check.scores(labels, ct, probability)
 
         scored = scored_candidates(prob_image, image, truth, threshold, rule, score, lung_z)

@@ -12,12 +12,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import SimpleITK as sitk
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "low_threshold_candidates"))
 
-from from_maps import Arm, evaluate_case, summarise  # noqa: E402
+from candidates import label_peaks  # noqa: E402
+from from_maps import Arm, evaluate_arms, summarise  # noqa: E402
 from lungtumorseg.candidate_check import CandidateCheck  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
@@ -35,12 +35,8 @@ class BypassCheck(CandidateCheck):
         rejected = super().rejected(labels, ct, probability, to_probability)
         if not rejected:
             return rejected
-        prob = to_probability(probability) if to_probability is not None else probability
-        index = prob.TransformPhysicalPointToIndex(labels.GetOrigin())
-        stats = sitk.LabelStatisticsImageFilter()
-        stats.SetUseHistograms(False)
-        stats.Execute(sitk.Cast(sitk.RegionOfInterest(prob, labels.GetSize(), index), sitk.sitkFloat32), labels)
-        return {k for k in rejected if stats.GetMaximum(k) < self.min_peak_bypass}
+        peaks = label_peaks(labels, to_probability(probability) if to_probability is not None else probability)
+        return {k for k in rejected if peaks[k] < self.min_peak_bypass}
 
 
 def main() -> None:
@@ -53,14 +49,7 @@ def main() -> None:
     threshold, rule = float(package.card["postprocessing"]["threshold"]), package.card.lesion_filter
     arms = [Arm("A", threshold, rule, lambda case: check), Arm("C", threshold, rule, lambda case: bypass)]
     key = cache_key(package, list(package.card.mirror_axes))
-    evals = {"A": [], "C": []}
-    for case in discover_cases(data):
-        ev = evaluate_case(case, package, key, cache, arms)
-        for k in evals:
-            evals[k].append(ev[k])
-        print(case.name, {k: (round(v["voxel"]["dice"], 3), v["detection"]["n_detected"],
-                              v["detection"]["n_truth_lesions"], v["detection"]["n_false_positive"])
-                          for k, v in ev.items()}, flush=True)
+    evals = evaluate_arms(discover_cases(data), package, key, cache, arms)
     a, c = summarise(evals["A"]), summarise(evals["C"])
     ships = (c["found_ge10"] >= a["found_ge10"] + 2 and c["fp_per_case"] <= 0.3 and c["clean"] >= a["clean"] - 1
              and c["mean_dice_tumour_cases"] >= a["mean_dice_tumour_cases"] - 0.005)

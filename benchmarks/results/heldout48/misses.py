@@ -64,7 +64,7 @@ def main() -> None:
                 "too small" if (prob[inside] >= threshold).any() else "no response")
             counts[stage] += 1
             rows.append({"case": case.name, "tumour": i + 1,
-                         "diameter_mm": round(equivalent_diameter_mm(inside.sum() * voxel_mm3), 1),
+                         "diameter_mm": round(float(equivalent_diameter_mm(inside.sum() * voxel_mm3)), 1),
                          "peak_inside": round(float(prob[inside].max()), 3),
                          "share_at_threshold": round(float((prob[inside] >= threshold).mean()), 3),
                          "stage": stage, "best_score": round(float(touching.max()), 3) if touching.size else None})

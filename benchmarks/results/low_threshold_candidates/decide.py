@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from from_maps import Arm, evaluate_case, summarise  # noqa: E402
+from from_maps import Arm, evaluate_arms, summarise  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
@@ -31,14 +31,7 @@ def main() -> None:
     key = cache_key(a, list(a.card.mirror_axes))
     assert key == cache_key(b, list(b.card.mirror_axes)), "the arms must share the zone networks (same maps)"
     arms = [arm("A", a), arm("B", b)]
-    evals = {"A": [], "B": []}
-    for case in discover_cases(data):
-        ev = evaluate_case(case, a, key, cache, arms)
-        for k in evals:
-            evals[k].append(ev[k])
-        print(case.name, {k: (round(v["voxel"]["dice"], 3), v["detection"]["n_detected"],
-                              v["detection"]["n_truth_lesions"], v["detection"]["n_false_positive"])
-                          for k, v in ev.items()}, flush=True)
+    evals = evaluate_arms(discover_cases(data), a, key, cache, arms)
     ra, rb = summarise(evals["A"]), summarise(evals["B"])
     result = {"data": str(data), "A": f"{a.card.name} {a.card.version}", "B": f"{b.card.name} {b.card.version}",
               "a": ra, "b": rb,

@@ -54,6 +54,21 @@ def evaluate_case(case: CasePaths, package: Any, key: str, cache: Path, arms: li
     return out
 
 
+def evaluate_arms(cases: list[CasePaths], package: Any, key: str, cache: Path, arms: list[Arm],
+                  evaluations: dict[str, list] | None = None) -> dict[str, list]:
+    """:func:`evaluate_case` over ``cases``, appended per arm to ``evaluations`` (a new dict when
+    None), one line per case printed: each arm's (Dice, found, tumours, false positives)."""
+    evaluations = {arm.name: [] for arm in arms} if evaluations is None else evaluations
+    for case in cases:
+        ev = evaluate_case(case, package, key, cache, arms)
+        for name, evaluation in ev.items():
+            evaluations[name].append(evaluation)
+        print(case.name, {k: (round(v["voxel"]["dice"], 3), v["detection"]["n_detected"],
+                              v["detection"]["n_truth_lesions"], v["detection"]["n_false_positive"])
+                          for k, v in ev.items()}, flush=True)
+    return evaluations
+
+
 def summarise(evaluations: list[dict]) -> dict[str, float]:
     """The issue's four measures (and counts) over a list of case evaluations."""
     dice = [e["voxel"]["dice"] for e in evaluations if e["detection"]["n_truth_lesions"]]

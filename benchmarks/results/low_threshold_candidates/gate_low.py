@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "candidate_classifier_experiment"))
 
 import gate as first  # noqa: E402  (the first experiment's counting, folds and FROC)
-from from_maps import Arm, evaluate_case, summarise  # noqa: E402
+from from_maps import Arm, evaluate_arms, summarise  # noqa: E402
 from lungtumorseg.candidate_check import CandidateCheck, build_classifier  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
@@ -99,13 +99,7 @@ def main() -> None:
         arms = [Arm("A", float(package.card["postprocessing"]["threshold"]), rule, lambda name: check_a),
                 Arm("B", THRESHOLD_B, rule,
                     lambda name, s=cand.name: CandidateCheck(net, cut_of_case[f"{s}/{name}"]))]
-        for case in discover_cases(data):
-            ev = evaluate_case(case, package, key, cache, arms)
-            for k in evals:
-                evals[k].append(ev[k])
-            print(case.name, {k: (round(v["voxel"]["dice"], 3), v["detection"]["n_detected"],
-                                  v["detection"]["n_truth_lesions"], v["detection"]["n_false_positive"])
-                              for k, v in ev.items()}, flush=True)
+        evaluate_arms(discover_cases(data), package, key, cache, arms, evals)
     result["pipeline_a_0.10.0"] = summarise(evals["A"])
     result["pipeline_b_out_of_fold"] = summarise(evals["B"])
     a, b = result["pipeline_a_0.10.0"], result["pipeline_b_out_of_fold"]
