@@ -259,6 +259,13 @@ def test_interrupt_during_inference_exits_130_and_writes_nothing(tmp_path, thres
 
 
 # ------------------------------------------------------------------ phantom, info
+def test_phantom_kind_weights_refused_with_one_line(tmp_path):
+    code, _, err = run_cli(["phantom", tmp_path / "out", "--cases", "1", "--kind-weights", "0", "0", "0"])
+    assert code != 0
+    assert err.strip().count("\n") == 0 and "tumour_kind_weights" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_phantom_msd_layout(tmp_path, monkeypatch):
     import monai.data
 

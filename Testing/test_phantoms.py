@@ -169,6 +169,27 @@ def test_tumour_free_fraction():
     assert all(len(plan_case(s, PhantomConfig(n_tumours=2))) == 2 for s in range(5))
 
 
+def test_tumour_kind_weights():
+    """The default weights are the engine's 0.65 / 0.2 / 0.15, so every seed keeps its tumours
+    (the 96 held-out phantoms of seeds 10000-10047 and 10200-10247, written before the knob
+    existed, plan the same kinds and shapes with it); other weights shift the mix towards
+    non-solid tumours; invalid weights are refused."""
+    def kinds(cfg: PhantomConfig) -> list[str]:
+        return [t["kind"] for s in range(200) for t in plan_case(s, cfg)]
+
+    default = kinds(PhantomConfig())
+    explicit = kinds(PhantomConfig(tumour_kind_weights=(0.65, 0.2, 0.15)))
+    assert default == explicit
+    assert 0.55 <= default.count("solid") / len(default) <= 0.75
+    rich = kinds(PhantomConfig(tumour_kind_weights=(1.0, 2.0, 2.0)))  # normalised: 0.2 / 0.4 / 0.4
+    assert 0.1 <= rich.count("solid") / len(rich) <= 0.3
+    assert rich.count("ground-glass") / len(rich) >= 0.3
+    assert set(kinds(PhantomConfig(tumour_kind_weights=(0, 0, 1)))) == {"ground-glass"}
+    for bad in ((0, 0, 0), (1, -1, 1), (1, 1)):
+        with pytest.raises(ValueError, match="tumour_kind_weights"):
+            PhantomConfig(tumour_kind_weights=bad).validate()
+
+
 def test_zones_all_occur():
     zones = set()
     for seed in (20, 21, 22):

@@ -70,6 +70,9 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--msd", action="store_true", help="write a Medical Segmentation Decathlon layout data set")
     p.add_argument("--full-every", type=int, default=0, help="with --msd and --size small: every k-th case full size")
     p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument("--kind-weights", type=float, nargs=3, default=None, metavar=("SOLID", "PART", "GGO"),
+                   help="relative frequency of solid, part-solid and ground-glass tumours "
+                        "(default 0.65 0.2 0.15)")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -182,6 +185,9 @@ def _run_phantom(args: argparse.Namespace) -> int:
     from .phantoms import PhantomConfig, make_phantom, write_case, write_msd_dataset
 
     cfg = PhantomConfig(size=args.size)
+    if args.kind_weights is not None:
+        cfg.tumour_kind_weights = tuple(args.kind_weights)
+    cfg.validate()  # a ValueError is the one-line user error of main()
     if args.msd:
         write_msd_dataset(args.outdir, args.cases, args.seed, cfg,
                           progress=lambda i, n: print(f"phantom {i}/{n}", file=sys.stderr, flush=True),

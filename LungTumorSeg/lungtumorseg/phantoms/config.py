@@ -30,6 +30,9 @@ class PhantomConfig:
     n_tumours: fixed count, or None for 0..max_tumours with ``tumour_free_fraction``
         of cases tumour-free.
     tumour_diameter_mm: (min, max) nominal tumour diameter; most are 10-35 mm.
+    tumour_kind_weights: relative frequency of solid, part-solid and ground-glass tumours
+        (normalised; the default 0.65 / 0.2 / 0.15 is the engine's distribution, and other
+        weights make sets rich in non-solid tumours, e.g. for mining training examples).
     noise: add correlated quantum noise (False gives the noise-free image, same anatomy).
     noise_sigma_hu: (min, max) noise standard deviation range in HU.
     blur: apply the scanner point-spread function.
@@ -49,6 +52,7 @@ class PhantomConfig:
     max_tumours: int = 4
     tumour_free_fraction: float = 0.2
     tumour_diameter_mm: Sequence[float] = (5.0, 60.0)
+    tumour_kind_weights: Sequence[float] = (0.65, 0.2, 0.15)
     noise: bool = True
     noise_sigma_hu: Sequence[float] = (8.0, 25.0)
     blur: bool = True
@@ -66,6 +70,10 @@ class PhantomConfig:
         lo, hi = self.tumour_diameter_mm
         if not 0 < lo <= hi:
             raise ValueError("tumour_diameter_mm must be (min, max) with 0 < min <= max")
+        weights = tuple(float(w) for w in self.tumour_kind_weights)
+        if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("tumour_kind_weights must be three non-negative weights "
+                             "(solid, part-solid, ground-glass) with a positive sum")
         if self.n_tumours is not None and self.n_tumours < 0:
             raise ValueError("n_tumours must be >= 0")
         if self.spacing is not None and len(self.spacing) != 3:

@@ -33,9 +33,11 @@ def plan_tumours(rng: np.random.Generator, cfg: PhantomConfig) -> list[dict]:
     else:
         n = int(rng.integers(1, max(cfg.max_tumours, 1) + 1))
     lo, hi = (float(v) for v in cfg.tumour_diameter_mm)
+    kind_p = np.asarray(cfg.tumour_kind_weights, dtype=float)
+    kind_p = kind_p / kind_p.sum()
     plans = []
     for _ in range(n):
-        kind = str(rng.choice(["solid", "part-solid", "ground-glass"], p=[0.65, 0.2, 0.15]))
+        kind = str(rng.choice(["solid", "part-solid", "ground-glass"], p=kind_p))
         med = 20.0 if kind == "solid" else 16.0
         d = float(np.clip(np.exp(rng.normal(np.log(med), 0.5)), lo, hi))
         shape = str(rng.choice(["round", "lobulated", "spiculated"], p=[0.35, 0.4, 0.25]))
