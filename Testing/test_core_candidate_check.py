@@ -15,7 +15,8 @@ import SimpleITK as sitk
 import torch
 
 from core_fixtures import package_copy, phantom, shared_package_dir  # noqa: F401  (fixture)
-from lungtumorseg.candidate_check import PATCH_VOXELS, CandidateCheck, build_classifier, candidate_patches
+from lungtumorseg.candidate_check import (PATCH_VOXELS, CandidateCheck, JudgedCandidates, build_classifier,
+                                         candidate_patches)
 from lungtumorseg.errors import ModelPackageError
 from lungtumorseg.models import CARD_FILE, load_package
 from lungtumorseg.models.package import CANDIDATE_CHECK, attach_candidate_check
@@ -127,6 +128,29 @@ def test_a_judge_removes_the_candidates_it_rejects_before_the_outlines_grow():
     assert (kept > 0).sum() > (sitk.GetArrayFromImage(prob)[:, :, 30:] > 0.5).sum(), "its outline grew"
 
 
+def test_each_kept_lesion_carries_the_score_that_kept_it_after_relabelling_and_growth():
+    prob, ct = _two_balls()
+    growth = LesionFilter(min_lesion_mm3=10.0, outline_growth=OutlineGrowth(-900.0, 100.0, 1.0))
+    candidates = label_lesions(prob, 0.5, LesionFilter(min_lesion_mm3=10.0))
+    torch.manual_seed(5)
+    check = CandidateCheck(build_classifier(NETWORK).eval(), 0.0)
+    scores = check.scores(candidates, ct, prob)
+    assert set(scores) == {1, 2} and scores[1] != scores[2]
+    # keep both: the scores follow their candidates
+    judged = JudgedCandidates(check, ct, prob)
+    both = label_lesions(prob, 0.5, growth, ct=ct, judge=judged.judge)
+    assert judged.lesion_scores(both) == pytest.approx(scores)
+    # keep only the better-scored one: it is relabelled 1 and its outline grows, its score goes with it
+    check.cutoff = (scores[1] + scores[2]) / 2
+    survivor = max(scores, key=scores.get)
+    judged = JudgedCandidates(check, ct, prob)
+    one = label_lesions(prob, 0.5, growth, ct=ct, judge=judged.judge)
+    assert set(np.unique(sitk.GetArrayViewFromImage(one))) == {0, 1}
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(one)[sitk.GetArrayFromImage(candidates) == survivor], 1)
+    assert judged.lesion_scores(one) == {1: pytest.approx(scores[survivor])}
+    assert JudgedCandidates(check, ct, prob).lesion_scores(one) == {}, "nothing judged yet, no scores"
+
+
 def test_a_package_carries_its_candidate_classifier_and_refuses_a_damaged_one(package_copy):  # noqa: F811
     package = attach_candidate_check(package_copy, _state(), _section(0.4))
     check = package.candidate_check()
@@ -182,6 +206,17 @@ def test_the_pipeline_lets_the_classifier_judge_and_can_be_told_not_to(package_c
     assert 0 < len(judged.lesions) == expected < len(without.lesions)
     kept_voxels = sitk.GetArrayFromImage(judged.labels) > 0
     assert kept_voxels.any() and not (kept_voxels & (sitk.GetArrayFromImage(without.labels) == 0)).any()
+    # every reported lesion carries the score of the candidate it was (the lesion table's column)
+    by_label = check.scores(without.labels, case.image, without.probability)
+    before, after = sitk.GetArrayFromImage(without.labels), sitk.GetArrayFromImage(judged.labels)
+    for lesion in judged.lesions:
+        source = np.unique(before[after == lesion.label])
+        assert len(source) == 1 and source[0] > 0
+        assert lesion.candidate_score == pytest.approx(by_label[int(source[0])], abs=1e-6)
+        assert lesion.candidate_score >= check.cutoff
+        assert lesion.summary().endswith(f", candidate score {lesion.candidate_score:.2f}")
+    assert [lesion.to_dict()["candidate_score"] for lesion in without.lesions] == [None] * len(without.lesions)
+    assert "candidate score" not in without.lesions[0].summary()
     off = segment(case.image, package, SegmentOptions(**options, candidate_check=False))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(off.labels), sitk.GetArrayFromImage(without.labels))
     assert off.candidate_cutoff is None

@@ -40,7 +40,7 @@ from lungtumorseg.postprocess import LesionFilter
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
-                 "peak_probability", "elongation"}
+                 "peak_probability", "elongation", "candidate_score"}
 REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm", "midline_x_lps_mm",
                  "timings_s", "lesions", "postprocessing", "precision"}
 
@@ -145,6 +145,7 @@ def test_predict_report_has_the_documented_fields(predicted):
         assert set(les) == LESION_FIELDS
         assert les["voxels"] == int((lab == les["label"]).sum())
         assert les["zone"] in {"upper", "middle", "lower"} and les["side"] in {"right", "left"}
+        assert les["candidate_score"] is None  # the test package has no candidate check
     assert "note: model core-test-model" in predicted["err"]  # demo warning shown
 
 

@@ -188,6 +188,11 @@ def test_lesion_csv(tmp_path):
     assert len(lines) == 3
     row = lines[1].split(",")
     assert row[0] == "Lesion 1" and float(row[8]) == -1.0  # centroid R = -L
+    # the candidate classifier's score: its own column, "nan" when the run had no candidate check
+    score = lines[0].split(",").index("Candidate score")
+    assert row[score] == "nan"
+    scored = [dict(lesion, candidate_score=0.8766) for lesion in _lesion_report()]
+    assert lesion_table.write_csv(scored, tmp_path / "s.csv").read_text().splitlines()[1].split(",")[score] == "0.877"
 
 
 def test_terminology_from_the_model_card():

@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Lesions found: {len(result.lesions)}")
         for lesion in result.lesions:
             print(f"  Lesion {lesion['label']}: {lesion['volume_ml']:.2f} ml, long axis {lesion['long_axis_mm']:.1f} mm, "
-                  f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}")
+                  f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}"
+                  + ("" if lesion.get("candidate_score") is None else
+                     f", candidate score {lesion['candidate_score']:.2f}"))
         if args.input is None:
             truth = scenario.sample_metadata().get("tumours", [])
             truth_mask = _sample_truth()

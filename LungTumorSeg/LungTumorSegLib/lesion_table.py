@@ -32,6 +32,9 @@ COLUMNS: list[tuple[str, str, type, Any]] = [
     ("Mean probability", "", float, lambda l: float(l.get("mean_probability", float("nan")))),
     ("Peak probability", "", float, lambda l: float(l.get("peak_probability", float("nan")))),
     ("Elongation", "", float, lambda l: float(l.get("elongation", float("nan")))),
+    # the candidate classifier's score (nan when the run had no candidate check)
+    ("Candidate score", "", float, lambda l: float("nan") if l.get("candidate_score") is None
+     else float(l["candidate_score"])),
     ("Voxels", "", int, lambda l: int(l["voxels"])),
 ]
 

@@ -11,7 +11,7 @@ the thorax is split into <b>upper</b>, <b>middle</b> and <b>lower</b> zones, one
 UNETR per zone computes a tumour probability, the three probability maps are blended into
 one on the original CT grid, and the result is split into lesions: one segment per lesion
 (standard terminology) and a lesion table (volume, long/short axis, zone, side, HU
-statistics).</p>
+statistics, and the candidate classifier's score when the package has one).</p>
 <p>Select the <b>input CT volume</b> and a <b>model package</b>; the <b>output segmentation</b>
 is a new one, or the output of a previous run, whose segments are then replaced. Press
 <b>Apply</b>. The computation runs in a

@@ -149,3 +149,41 @@ class CandidateCheck:
         """The labels whose score is below the cut-off: candidates that are not lesions."""
         scores = self.scores(labels, ct, probability, to_probability)
         return {label for label, score in scores.items() if score < self.cutoff}
+
+
+@dataclass
+class JudgedCandidates:
+    """What a candidate check decided, kept so every reported lesion can show the score that
+    kept it (the lesion table's "Candidate score").
+
+    ``judge`` is the callable :func:`lungtumorseg.postprocess.label_lesions` takes; it scores the
+    candidates it is given, remembers them, and returns the rejected labels. The candidates
+    are relabelled and their outlines may grow afterwards, so :meth:`lesion_scores` matches
+    each final lesion to the kept candidate it contains (a kept candidate's voxels all stay in
+    its lesion; growth only adds voxels)."""
+
+    check: CandidateCheck
+    ct: sitk.Image
+    probability: sitk.Image
+    to_probability: Callable[[sitk.Image], sitk.Image] | None = None
+    candidates: np.ndarray | None = None  # the judged label array (candidate grid)
+    scores: dict[int, float] | None = None
+
+    def judge(self, labels: sitk.Image) -> set[int]:
+        self.scores = self.check.scores(labels, self.ct, self.probability, self.to_probability)
+        self.candidates = sitk.GetArrayFromImage(labels)
+        return {label for label, score in self.scores.items() if score < self.check.cutoff}
+
+    def lesion_scores(self, lesions: sitk.Image) -> dict[int, float]:
+        """Final lesion label -> the score of the kept candidate inside it (``lesions`` on the
+        grid the candidates were judged on); empty before any judgement."""
+        if self.candidates is None or not self.scores:
+            return {}
+        kept = np.array([label for label, score in self.scores.items() if score >= self.check.cutoff], dtype=np.int64)
+        final = sitk.GetArrayViewFromImage(lesions)
+        inside = (final > 0) & np.isin(self.candidates, kept)
+        out: dict[int, float] = {}
+        for lesion in np.unique(final[inside]):
+            votes = np.bincount(self.candidates[inside & (final == lesion)].astype(np.int64))
+            out[int(lesion)] = self.scores[int(np.argmax(votes))]
+        return out

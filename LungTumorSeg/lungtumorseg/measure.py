@@ -40,14 +40,18 @@ class Lesion:
     mean_probability: float
     peak_probability: float = float("nan")
     elongation: float = float("nan")  # 1 = round; see lungtumorseg.postprocess
+    #: the candidate classifier's score of the finding (0..1; None when no check judged it);
+    #: see lungtumorseg.candidate_check
+    candidate_score: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
-        """One terminal line: label, volume, long axis, zone, side."""
+        """One terminal line: label, volume, long axis, zone, side (and the candidate score)."""
+        score = "" if self.candidate_score is None else f", candidate score {self.candidate_score:.2f}"
         return (f"lesion {self.label}: {self.volume_ml:.2f} mL, long axis {self.long_axis_mm:.1f} mm, "
-                f"{self.zone} zone, {self.side}")
+                f"{self.zone} zone, {self.side}{score}")
 
 
 def _hull_points(points: np.ndarray) -> np.ndarray:

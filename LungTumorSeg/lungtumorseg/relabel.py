@@ -17,13 +17,13 @@ lower than on the original.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
 import numpy as np
 import SimpleITK as sitk
 
-from .candidate_check import CandidateCheck
+from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
 from .measure import Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
@@ -99,12 +99,13 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     index, size = _grown_box(*box, lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
-    judge = None
-    if check is not None:
-        judge = lambda labels: check.rejected(labels, ct, map_image, to_probability)  # noqa: E731
+    judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
-                           judge=judge)
+                           judge=None if judged is None else judged.judge)
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
+    if judged is not None:
+        scores = judged.lesion_scores(labels)
+        lesions = [replace(lesion, candidate_score=scores.get(lesion.label)) for lesion in lesions]
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 

@@ -9,6 +9,9 @@ the pipeline does not find, which stage loses it, from the maps the card's bench
 * ``classifier``: such components exist and the candidate classifier scores all of them below
   its cut-off (their best score is printed).
 
+Each miss also carries what the phantom's meta file says the tumour is (kind, location, zone)
+and the case's slice thickness (added in session 27).
+
 Nothing here chooses anything: the card's held-out set only tells the next experiment where
 the losses are; choices are made on calibration phantoms and decided on fresh seeds.
 
@@ -34,8 +37,22 @@ from lungtumorseg.models.package import default_package_dir, load_package  # noq
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 
+def phantom_tumour(meta_file: Path, image: sitk.Image, inside: np.ndarray) -> dict:
+    """What the phantom says the missed tumour is (kind, location, zone, the case's slice
+    thickness): the meta tumour whose centre is nearest the truth component's centroid."""
+    if not meta_file.is_file():
+        return {}
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    centroid = np.asarray(image.TransformContinuousIndexToPhysicalPoint(
+        tuple(float(v) for v in np.argwhere(inside).mean(0)[::-1])))
+    nearest = min(meta["tumours"], key=lambda t: float(np.linalg.norm(np.subtract(t["centre_lps_mm"], centroid))))
+    return {"kind": nearest["kind"], "location": nearest["location"], "zone": nearest["zone"],
+            "slice_thickness_mm": meta["slice_thickness_mm"]}
+
+
 def main() -> None:
     data, cache = Path(sys.argv[1]), Path(sys.argv[2])
+    meta_dir = data / "meta"
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     package = load_package(default_package_dir())
     check = package.candidate_check()
@@ -63,7 +80,8 @@ def main() -> None:
             stage = "classifier" if touching.size else (
                 "too small" if (prob[inside] >= threshold).any() else "no response")
             counts[stage] += 1
-            rows.append({"case": case.name, "tumour": i + 1,
+            kind = phantom_tumour(meta_dir / f"{case.name}.json", image, inside)
+            rows.append({"case": case.name, "tumour": i + 1, **kind,
                          "diameter_mm": round(float(equivalent_diameter_mm(inside.sum() * voxel_mm3)), 1),
                          "peak_inside": round(float(prob[inside].max()), 3),
                          "share_at_threshold": round(float((prob[inside] >= threshold).mean()), 3),
