@@ -63,6 +63,7 @@ class LungTumorSegParameterNode:
     zoneLimits: bool = True  # the model card's zone limits (if any) on top of the general limits
     outlineGrowth: bool = True  # the model card's outline growth (if any) of the kept lesions
     candidateCheck: bool = True  # the model card's candidate classifier (if any) judges the candidates
+    candidateCutoff: float = 0.5  # its cut-off; the card's unless changed (widget_state.candidate_cutoff_request)
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -396,7 +397,9 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation, table_node=p.lesionTable,
             show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits,
-            outline_growth=p.outlineGrowth, candidate_check=p.candidateCheck)
+            outline_growth=p.outlineGrowth, candidate_check=p.candidateCheck,
+            candidate_cutoff=widget_state.candidate_cutoff_request(
+                p.candidateCutoff, logic_core.card_candidate_cutoff(p.modelPath or None), p.candidateCheck))
 
     @staticmethod
     def updateLesions(parameterNode) -> kept_probability.UpdateResult:
@@ -404,7 +407,7 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         parameter node's threshold and filters (no inference); replaces segments and table rows.
         The run's card zone limits stay on top of the filters unless "zone limits" is unchecked, its
         card outline growth applies unless "grow outlines" is unchecked, and the run's package's candidate
-        classifier (if any) judges the candidates as in a run unless "candidate check" is unchecked."""
+        classifier (if any) judges the candidates at the panel's cut-off unless "candidate check" is unchecked."""
         p = parameterNode
         kept = kept_probability.kept_run(p.outputSegmentation)
         model = kept_probability.run_model_dir(kept.record if kept else None, p.modelPath or None)  # the run's
@@ -414,9 +417,10 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_elongation=widget_state.elongation_from_gui(p.maxElongation),
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), outline_growth=p.outlineGrowth,
             package_outline_growth=logic_core.card_outline_growth(model))
+        cutoff = widget_state.candidate_cutoff_request(p.candidateCutoff, logic_core.card_candidate_cutoff(model))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
                                                  terminology=logic_core.lesion_terminology(model),
-                                                 check=logic_core.candidate_check(model, p.candidateCheck))
+                                                 check=logic_core.candidate_check(model, p.candidateCheck, cutoff))
         p.lesionTable = result.table_node
         return result
 

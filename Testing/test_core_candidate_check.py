@@ -220,6 +220,16 @@ def test_the_pipeline_lets_the_classifier_judge_and_can_be_told_not_to(package_c
     off = segment(case.image, package, SegmentOptions(**options, candidate_check=False))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(off.labels), sitk.GetArrayFromImage(without.labels))
     assert off.candidate_cutoff is None
+    # the user's own cut-off: 0 keeps every candidate, the card's check itself stays as it was
+    lenient = segment(case.image, package, SegmentOptions(**options, candidate_cutoff=0.0))
+    assert len(lenient.lesions) == len(without.lesions) and lenient.candidate_cutoff == 0.0
+    assert package.candidate_check().cutoff == check.cutoff
+    strict = segment(case.image, package, SegmentOptions(**options, candidate_cutoff=scores[-1]))
+    assert len(strict.lesions) == 1 and strict.lesions[0].candidate_score == pytest.approx(scores[-1], abs=1e-6)
+    for bad, match in ((dict(candidate_cutoff=1.5), "between 0 and 1"),
+                       (dict(candidate_cutoff=0.3, candidate_check=False), "no candidate classifier")):
+        with pytest.raises(ValueError, match=match):
+            segment(case.image, package, SegmentOptions(**options, **bad))
 
 
 def _cli(argv: list) -> tuple[int, str]:
@@ -267,3 +277,21 @@ def test_relabel_judges_like_predict_with_the_runs_package_and_says_when_it_need
     every = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "all.nii.gz"))) > 0
     judged = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "run.nii.gz"))) > 0
     assert judged.any() and not (judged & ~every).any()
+    # --candidate-cutoff 0 keeps every candidate (as no check), and the new report records it ...
+    code, out = _cli(["relabel", ct, tmp_path / "p.nrrd", "-o", tmp_path / "c0.nii.gz", "--run-report",
+                      tmp_path / "run.json", "--model", package_copy, "--candidate-cutoff", "0",
+                      "--report", tmp_path / "c0.json"])
+    assert code == 0, out
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "c0.nii.gz"))) > 0, every)
+    report = json.loads((tmp_path / "c0.json").read_text())
+    assert report["postprocessing"]["candidate_check_cutoff"] == 0.0
+    assert all(0.0 <= lesion["candidate_score"] <= 1.0 for lesion in report["lesions"])
+    # ... and is then the default of a relabel of that report (the run's settings are the defaults)
+    code, out = _cli(["relabel", ct, tmp_path / "p.nrrd", "-o", tmp_path / "again.nii.gz", "--run-report",
+                      tmp_path / "c0.json", "--model", package_copy])
+    assert code == 0, out
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "again.nii.gz"))) > 0, every)
+    # a cut-off with the check switched off is a contradiction: refused, nothing written
+    code, out = _cli(["relabel", ct, tmp_path / "p.nrrd", "-o", tmp_path / "no.nii.gz", "--run-report",
+                      tmp_path / "run.json", "--no-candidate-check", "--candidate-cutoff", "0.3"])
+    assert code != 0 and "no candidate classifier" in out and not (tmp_path / "no.nii.gz").exists()

@@ -214,6 +214,16 @@ def test_bad_threshold_fails_before_any_inference(tmp_path, threshold_networks, 
     assert threshold_networks.calls == 0 and not (tmp_path / "l.nii.gz").exists()
 
 
+@pytest.mark.parametrize("value,reason", [("1.5", "between 0 and 1"), ("0.5", "no candidate classifier")])
+def test_bad_candidate_cutoff_fails_before_any_inference(tmp_path, threshold_networks, value, reason):  # noqa: F811
+    # the test package has no candidate classifier: a cut-off for it is refused as well
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                            "--candidate-cutoff", value, "--progress", "none"])
+    assert code == 2
+    assert reason in _one_line_error(err)
+    assert threshold_networks.calls == 0 and not (tmp_path / "l.nii.gz").exists()
+
+
 def test_non_numeric_threshold(tmp_path):
     code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--threshold", "high"])
     assert code == 2 and "--threshold" in err

@@ -231,6 +231,17 @@ def test_command_switches_a_card_option_off_only_when_asked(option, flag):
     assert off.count(flag) == 1 and [a for a in off if a != flag] == on
 
 
+def test_command_carries_a_candidate_cut_off_exactly_and_only_when_given():
+    from LungTumorSegLib import process_runner
+
+    plain = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(), python="py")
+    assert "--candidate-cutoff" not in plain
+    cutoff = 0.4891751557588577  # no digit lost on the way to the child's argparse
+    cmd = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json",
+                                         process_runner.PredictOptions(candidate_cutoff=cutoff), python="py")
+    assert float(cmd[cmd.index("--candidate-cutoff") + 1]) == cutoff
+
+
 def _zoned_package(tmp_path):
     """A package folder whose card sets a larger minimum size in the middle zone."""
     from test_slicer_model_packages import _package
@@ -305,6 +316,16 @@ def test_run_request_candidate_check_reaches_the_child_and_the_cards_cutoff_is_k
     run, _, _ = _run(volume, tmp_path, model_dir=str(package), segmentation_node=result.segmentation_node)
     run.run(timeout_s=120)
     assert "--no-candidate-check" not in json.loads((workdir / "args.json").read_text())
+    # the user's cut-off reaches the child; with the check off it is not sent
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), segmentation_node=result.segmentation_node,
+                     candidate_cutoff=0.25)
+    run.run(timeout_s=120)
+    args = json.loads((workdir / "args.json").read_text())
+    assert float(args[args.index("--candidate-cutoff") + 1]) == 0.25
+    run, _, _ = _run(volume, tmp_path, model_dir=str(package), segmentation_node=result.segmentation_node,
+                     candidate_check=False, candidate_cutoff=0.25)
+    run.run(timeout_s=120)
+    assert "--candidate-cutoff" not in json.loads((workdir / "args.json").read_text())
     # a package without one: "none" is recorded
     plain, _, _ = _run(volume, tmp_path, model_dir=str(_zoned_package(tmp_path)))
     plain_record = kept_probability.kept_run(plain.run(timeout_s=120).segmentation_node).record
@@ -322,6 +343,9 @@ def test_card_candidate_cutoff_and_the_classifier_of_a_package(tmp_path):
     check = logic_core.candidate_check(package)
     assert isinstance(check, CandidateCheck) and check.cutoff == 0.3
     assert logic_core.candidate_check(package, enabled=False) is None
+    moved = logic_core.candidate_check(package, cutoff=0.7)  # the panel's cut-off; the card's stays
+    assert moved.cutoff == 0.7 and logic_core.candidate_check(package).cutoff == 0.3
+    assert logic_core.candidate_check(package, enabled=False, cutoff=0.7) is None
     assert logic_core.candidate_check(_zoned_package(tmp_path / "other")) is None  # the card has none
 
 

@@ -90,9 +90,9 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
 
     params = SimpleNamespace(threshold=0.1, minLesionMm3=250.0, minPeakProbability=0.6, maxElongation=2.0,
                              maxMeanHu=150.0, zoneLimits=True, outlineGrowth=True, candidateCheck=True,
-                             inputVolume="ct")
+                             candidateCutoff=0.49, inputVolume="ct")
     before = widget_state.operating_point(params)
-    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0, 1.0, 1.0)
+    assert before == (0.1, 250.0, 0.6, 2.0, 150.0, 1.0, 1.0, 1.0, 0.49)
     params.inputVolume = "another ct"  # not part of the operating point
     assert not widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.threshold = 0.3
@@ -110,6 +110,9 @@ def test_operating_point_changes_trigger_an_automatic_update_only_when_asked_and
     assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
     params.outlineGrowth = True
     params.candidateCheck = False  # and unchecking "Candidate check"
+    assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
+    params.candidateCheck = True
+    params.candidateCutoff = 0.3  # and moving its cut-off
     assert widget_state.auto_update_due(True, True, False, before, widget_state.operating_point(params))
 
 
@@ -183,6 +186,23 @@ def test_a_new_package_switches_the_candidate_check_on_and_its_box_follows_the_c
     enabled, tip = widget_state.card_check_boxes(without)["candidateCheckCheckBox"]
     assert not enabled and "no candidate classifier" in tip
     assert not widget_state.card_check_boxes(None)["candidateCheckCheckBox"][0]
+
+
+def test_the_candidate_cut_off_starts_at_the_cards_and_is_sent_only_when_the_user_moved_it():
+    with_classifier, without = _package_info(candidate_check_cutoff=0.4891751557588577), _package_info()
+    shown = widget_state.card_defaults(with_classifier)["candidateCutoff"]
+    assert shown == 0.4891751557588577
+    assert widget_state.card_defaults(without)["candidateCutoff"] == widget_state.NO_CLASSIFIER_CUTOFF
+    enabled, tip = widget_state.card_check_boxes(with_classifier)["candidateCutoffSliderWidget"]
+    assert enabled and "0.489" in tip and "Candidate score" in tip
+    assert not widget_state.card_check_boxes(without)["candidateCutoffSliderWidget"][0]
+    request = widget_state.candidate_cutoff_request
+    # the slider rounds the card's cut-off to two decimals: that is still the card's own, exactly
+    assert request(round(shown, widget_state.CUTOFF_DECIMALS), shown) is None
+    assert request(shown, shown) is None
+    assert request(0.3, shown) == 0.3 and request(0.5, shown) == 0.5  # moved by one step or more
+    assert request(0.3, shown, enabled=False) is None  # check off: no cut-off
+    assert request(0.3, None) is None  # no classifier: nothing to set
 
 
 def test_package_tooltip_says_what_the_package_is_for_and_warns_for_demo_weights():

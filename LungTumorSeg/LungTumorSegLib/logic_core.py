@@ -73,17 +73,19 @@ def card_candidate_cutoff(model_dir: str | Path | None = None) -> float | None:
     return info.candidate_check_cutoff if info else None
 
 
-def candidate_check(model_dir: str | Path | None = None, enabled: bool = True):
+def candidate_check(model_dir: str | Path | None = None, enabled: bool = True, cutoff: float | None = None):
     """The candidate classifier of a model package (default package when ``None``), which
-    "update lesions" applies as the run did; None when the card has none, or when ``enabled``
-    is False ("Candidate check" unchecked: nothing is loaded). Loading it needs torch
-    (installed with the module's dependencies); a damaged package raises
-    :class:`lungtumorseg.errors.ModelPackageError` naming the file."""
+    "update lesions" applies as the run did, at ``cutoff`` (None: its card's); None when the
+    card has none, or when ``enabled`` is False ("Candidate check" unchecked: nothing is
+    loaded). Loading it needs torch (installed with the module's dependencies); a damaged
+    package raises :class:`lungtumorseg.errors.ModelPackageError` naming the file."""
     if not enabled:
         return None
+    from lungtumorseg.candidate_check import with_cutoff
     from lungtumorseg.models.package import load_package
 
-    return load_package(model_dir or DEFAULT_MODEL_DIR).candidate_check()
+    check = load_package(model_dir or DEFAULT_MODEL_DIR).candidate_check()
+    return None if check is None else with_cutoff(check, cutoff)
 
 
 @dataclass
@@ -107,6 +109,7 @@ class RunRequest:
     zone_limits: bool = True  # apply the card's zone limits (False: the general limits alone)
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (False: thresholded outlines)
     candidate_check: bool = True  # let the card's candidate classifier judge the candidates (False: keep them all)
+    candidate_cutoff: float | None = None  # its cut-off instead of the card's (None: the card's)
 
 
 @dataclass
@@ -178,6 +181,7 @@ class SegmentationRun:
                 min_peak_probability=self.request.min_peak_probability, max_elongation=self.request.max_elongation,
                 max_mean_hu=self.request.max_mean_hu, zone_limits=self.request.zone_limits,
                 outline_growth=self.request.outline_growth, candidate_check=self.request.candidate_check,
+                candidate_cutoff=self.request.candidate_cutoff if self.request.candidate_check else None,
                 zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,

@@ -40,6 +40,7 @@ class PredictOptions:
     zone_limits: bool = True  # False: --no-zone-limits (the card's general limits alone)
     outline_growth: bool = True  # False: --no-outline-growth (the thresholded outlines)
     candidate_check: bool = True  # False: --no-candidate-check (every candidate the limits keep)
+    candidate_cutoff: float | None = None  # --candidate-cutoff: the classifier's cut-off instead of the card's
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
@@ -89,6 +90,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--no-outline-growth"]
     if not options.candidate_check:
         cmd += ["--no-candidate-check"]
+    if options.candidate_cutoff is not None:
+        cmd += ["--candidate-cutoff", repr(float(options.candidate_cutoff))]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

@@ -85,7 +85,7 @@ def update_lesions_state(has_kept_probability: bool, running: bool) -> tuple[boo
 
 # Parameter-node fields that define the operating point "Update lesions" applies.
 OPERATING_POINT_PARAMETERS = ("threshold", "minLesionMm3", "minPeakProbability", "maxElongation", "maxMeanHu",
-                              "zoneLimits", "outlineGrowth", "candidateCheck")
+                              "zoneLimits", "outlineGrowth", "candidateCheck", "candidateCutoff")
 
 
 def operating_point(parameters: object) -> tuple[float, ...]:
@@ -219,6 +219,33 @@ def candidate_check_text(cutoff: float | None, demo: bool = False) -> tuple[bool
     return True, tip
 
 
+#: Decimals of the "Candidate cut-off" spin box (it shows the card's cut-off rounded to them).
+CUTOFF_DECIMALS = 2
+#: What the spin box holds for a package without a candidate classifier (it is disabled then).
+NO_CLASSIFIER_CUTOFF = 0.5
+
+
+def candidate_cutoff_text(cutoff: float | None) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Candidate cut-off" spin box for a package's classifier
+    (``cutoff``: its card's; None when it has none)."""
+    if cutoff is None:
+        return False, "The selected model package has no candidate classifier, so there is no cut-off to set."
+    return True, (f"The candidate classifier's cut-off (the model card's: {float(cutoff):.3f}). Lower keeps more "
+                  "candidates (more sensitive, more false findings), higher fewer; every lesion's score is in the "
+                  "lesion table (Candidate score). Used only while 'Candidate check' is on.")
+
+
+def candidate_cutoff_request(value: float, card_cutoff: float | None, enabled: bool = True) -> float | None:
+    """The cut-off to ask the core for: None — the card's own, exactly — when the check is off,
+    the package has no classifier, or the spin box still shows the card's cut-off (which it
+    rounds to ``CUTOFF_DECIMALS``); else the user's ``value``."""
+    if not enabled or card_cutoff is None:
+        return None
+    if abs(float(value) - float(card_cutoff)) <= 0.5 * 10.0 ** -CUTOFF_DECIMALS + 1e-12:
+        return None
+    return float(value)
+
+
 def card_defaults(package) -> dict:
     """Parameter-node values a newly selected model package sets (its card's operating point;
     the card's zone limits, outline growth and candidate classifier switched on). ``package``:
@@ -227,7 +254,9 @@ def card_defaults(package) -> dict:
             "minPeakProbability": package.min_peak_probability,
             "maxElongation": elongation_for_gui(package.max_elongation),
             "maxMeanHu": mean_hu_for_gui(package.max_mean_hu), "zoneOverlapMm": package.zone_overlap_mm,
-            "zoneLimits": True, "outlineGrowth": True, "candidateCheck": True}
+            "zoneLimits": True, "outlineGrowth": True, "candidateCheck": True,
+            "candidateCutoff": (NO_CLASSIFIER_CUTOFF if package.candidate_check_cutoff is None
+                                else package.candidate_check_cutoff)}
 
 
 def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
@@ -236,4 +265,5 @@ def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
     return {"zoneLimitsCheckBox": zone_limits_text(package.zone_limits if package else {}),
             "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None),
             "candidateCheckCheckBox": candidate_check_text(package.candidate_check_cutoff if package else None,
-                                                           bool(package and package.demo))}
+                                                           bool(package and package.demo)),
+            "candidateCutoffSliderWidget": candidate_cutoff_text(package.candidate_check_cutoff if package else None)}

@@ -23,7 +23,7 @@ network size, cut-off); see :meth:`lungtumorseg.models.package.ModelPackage.cand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -149,6 +149,22 @@ class CandidateCheck:
         """The labels whose score is below the cut-off: candidates that are not lesions."""
         scores = self.scores(labels, ct, probability, to_probability)
         return {label for label, score in scores.items() if score < self.cutoff}
+
+
+def with_cutoff(check: CandidateCheck | None, cutoff: float | None) -> CandidateCheck | None:
+    """``check`` judging at ``cutoff`` instead of its card's (None: unchanged) — the user's
+    operating point: a lower cut-off keeps more candidates (more sensitive, more false
+    findings), a higher one fewer. The package's own check is not changed. Raises
+    ``ValueError`` for a cut-off outside 0..1 or when there is no classifier to set it for."""
+    if cutoff is None:
+        return check
+    cutoff = float(cutoff)
+    if not 0.0 <= cutoff <= 1.0:
+        raise ValueError(f"the candidate cut-off must be between 0 and 1, got {cutoff:g}")
+    if check is None:
+        raise ValueError("a candidate cut-off was given, but no candidate classifier judges this run "
+                         "(the model package has none, or the candidate check is off)")
+    return replace(check, cutoff=cutoff)
 
 
 @dataclass

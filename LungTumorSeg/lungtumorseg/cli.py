@@ -50,6 +50,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-candidate-check", action="store_true",
                    help="keep every candidate the limits keep: do not let the package's candidate classifier "
                         "(a second look at the image around each candidate) reject any")
+    p.add_argument("--candidate-cutoff", type=float, default=None, metavar="C",
+                   help="the candidate classifier's cut-off (0..1) instead of the model card's: lower keeps more "
+                        "candidates (more sensitive, more false findings); each lesion's score is in the report")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -163,7 +166,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
                        args.min_peak_probability, args.max_elongation, args.max_mean_hu,
                        zone_limits=not args.no_zone_limits, outline_growth=not args.no_outline_growth,
-                       candidate_check=not args.no_candidate_check),
+                       candidate_check=not args.no_candidate_check, candidate_cutoff=args.candidate_cutoff),
         progress,
     )
     write_image(result.labels, args.output)

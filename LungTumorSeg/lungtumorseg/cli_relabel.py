@@ -14,6 +14,7 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from .candidate_check import with_cutoff
 from .errors import LungTumorSegError
 from .postprocess import LesionFilter
 
@@ -41,6 +42,8 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
                         "run (default: the shipped package, when the run report names it)")
     p.add_argument("--no-candidate-check", action="store_true",
                    help="keep every candidate the limits keep (no candidate classifier)")
+    p.add_argument("--candidate-cutoff", type=float, default=None, metavar="C",
+                   help="the candidate classifier's cut-off (0..1; default: the run report's, else the card's)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -59,12 +62,24 @@ def _settings(args: argparse.Namespace, run_report: dict) -> tuple[float, Lesion
 
 
 def _candidate_check(args: argparse.Namespace, run_report: dict):
-    """The candidate classifier to apply: ``--model``'s; else, when the run report says one
-    judged, the shipped package's if the report names it; None with ``--no-candidate-check``."""
+    """The candidate classifier to apply, at ``--candidate-cutoff``, else the run report's
+    cut-off, else its card's: ``--model``'s; else, when the run report says one judged, the
+    shipped package's if the report names it; None with ``--no-candidate-check``."""
+    run_cutoff = (run_report.get("postprocessing") or {}).get("candidate_check_cutoff")
+    cutoff = args.candidate_cutoff if args.candidate_cutoff is not None else run_cutoff
+    if args.no_candidate_check:
+        return with_cutoff(None, args.candidate_cutoff)  # refuses a cut-off given with the check off
+    check = _package_check(args, run_report)
+    if check is None and args.candidate_cutoff is None:
+        return None  # the run had no candidate check: none now either
+    return with_cutoff(check, cutoff)  # refuses a cut-off when there is no classifier
+
+
+def _package_check(args: argparse.Namespace, run_report: dict):
+    """The candidate classifier of ``--model``, else the shipped package's when the run report
+    says it judged with it (None when the run had no candidate check)."""
     from .models.package import default_package_dir, load_package
 
-    if args.no_candidate_check:
-        return None
     if args.model is not None:
         return load_package(args.model).candidate_check()
     if "candidate_check_cutoff" not in (run_report.get("postprocessing") or {}):

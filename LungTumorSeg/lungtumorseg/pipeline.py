@@ -15,6 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from .candidate_check import with_cutoff
 from .inference import run_zones, superpose
 from .lungs import find_lungs
 from .measure import Lesion
@@ -42,6 +43,7 @@ class SegmentOptions:
     zone_limits: bool = True  # apply the card's zone limits (postprocess module doc)
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (outline module doc)
     candidate_check: bool = True  # let the package's candidate classifier judge the candidates (candidate_check)
+    candidate_cutoff: Optional[float] = None  # its cut-off instead of the card's (candidate_check.with_cutoff)
     # "fp32" or "bf16": the networks' forward passes (lungtumorseg.precision). For measurement
     # only, not offered by `predict`: with 0.6.1's float32-calibrated operating point, bf16 kept
     # 3 more false findings on 56 phantoms for 0.68x the inference time
@@ -113,7 +115,7 @@ def segment(
     if not 0.0 < threshold < 1.0:  # refuse before any work (and on images without lungs too)
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     check_precision(options.precision)
-    check = package.candidate_check() if options.candidate_check else None
+    check = with_cutoff(package.candidate_check() if options.candidate_check else None, options.candidate_cutoff)
     zcfg = card["zones"]
     spec = ZoneSpec(
         overlap_mm=float(options.zone_overlap_mm if options.zone_overlap_mm is not None else zcfg["overlap_mm"]),

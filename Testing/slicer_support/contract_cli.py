@@ -46,6 +46,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-mean-hu", type=float)
     parser.add_argument("--no-zone-limits", action="store_true")
     parser.add_argument("--no-candidate-check", action="store_true")
+    parser.add_argument("--candidate-cutoff", type=float)
     parser.add_argument("--probabilities")
     parser.add_argument("--probability-percent", action="store_true")
     args = parser.parse_args(argv[3:])
