@@ -23,3 +23,13 @@ S26=/work/train/s26
 .venv/bin/python $C/extract.py $S26/calibration2 $S26/cal2cache $W/cand/cal2
 .venv/bin/python $C/extract.py benchmarks/.cache/heldout-small-10000-48 $S26/held48cache $W/cand/held48
 .venv/bin/python $C/extract.py benchmarks/.cache/heldout-small-10200-48 $S26/fresh3cache $W/cand/fresh48
+# 4. Train on all 160 mining phantoms' candidates (train_counts.json), then the gate (PLAN.md).
+mkdir -p $W/cand/mining_all && for d in mining miningb ggo; do for f in $W/cand/$d/*.npz; do
+  cp $f $W/cand/mining_all/${d}_$(basename $f); done; done
+.venv/bin/python $C/classifier.py train $W/cand/mining_all $W/classifier.safetensors | tee $E/train.log
+OLD=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/candidate_check.safetensors
+(cd $E && ../../../.venv/bin/python compare.py gate ../../../$OLD $W/classifier.safetensors \
+  --cal $W/cand/cal1 $W/cand/cal2 --out gate.json)                 # failed: no decision run
+# 5. Diagnosis only, on the card's 48 (the fresh seeds 10200-10247 stay untouched):
+(cd $E && ../../../.venv/bin/python diagnose_heldout.py ../../../$OLD $W/classifier.safetensors gate.json \
+  $W/cand/held48 heldout48_diagnosis.json)
