@@ -204,6 +204,27 @@ def test_the_candidate_cut_off_starts_at_the_cards_and_is_sent_only_when_the_use
     assert request(0.3, shown, enabled=False) is None  # check off: no cut-off
     assert request(0.3, None) is None  # no classifier: nothing to set
 
+    # the card's calibration points are quoted, so the user sees what moving the cut-off buys
+    from dataclasses import replace
+    quoted = replace(with_classifier, candidate_cutoff_points=((0.2, 0.878, 0.45), (0.489, 0.863, 0.15)))
+    enabled, tip = widget_state.card_check_boxes(quoted)["candidateCutoffSliderWidget"]
+    assert "cut-off → sensitivity for tumours of 10 mm or more at false positives per case" in tip
+    assert "0.20 → 0.88 at 0.45, 0.49 → 0.86 at 0.15." in tip and "not clinical accuracy" in tip
+
+
+def test_the_demo_cards_cutoff_points_are_read_and_include_its_own_cutoff():
+    from LungTumorSegLib import model_packages
+
+    info = model_packages.read_package(slicer_env.MODULE_DIR / "Resources" / "Models" / "lungtumorseg-demo-phantom")
+    cutoffs = [c for c, _, _ in info.candidate_cutoff_points]
+    assert cutoffs == sorted(cutoffs) and len(cutoffs) >= 5
+    assert any(abs(c - info.candidate_check_cutoff) < 1e-3 for c in cutoffs)
+    # a lower cut-off never finds fewer tumours nor keeps fewer false findings
+    sens = [s for _, s, _ in info.candidate_cutoff_points]
+    fps = [fp for _, _, fp in info.candidate_cutoff_points]
+    assert sens == sorted(sens, reverse=True) and fps == sorted(fps, reverse=True)
+    assert model_packages._cutoff_points({"candidate_cutoff_calibration": {"points": [{"cutoff": "x"}]}}) == ()
+
 
 def test_package_tooltip_says_what_the_package_is_for_and_warns_for_demo_weights():
     """Not the card's version notes (its description), but its intended use and the warning."""

@@ -48,6 +48,9 @@ class PackageInfo:
     candidate_check_cutoff: float | None = None
     #: the card's intended use (what the package is for; the model selector's tooltip)
     intended_use: str = ""
+    #: what cut-offs of the candidate classifier bought on the card's calibration phantoms:
+    #: (cut-off, sensitivity for tumours >= 10 mm, false positives per case), lowest cut-off first
+    candidate_cutoff_points: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -72,7 +75,19 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        zone_limits=limits_dict.get("zone_limits", {}),
                        outline_growth=limits_dict.get("outline_growth"),
                        candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None,
-                       intended_use=str(card.get("intended_use", "") or ""))
+                       intended_use=str(card.get("intended_use", "") or ""),
+                       candidate_cutoff_points=_cutoff_points(card.get("metrics", {}) or {}))
+
+
+def _cutoff_points(metrics: dict) -> tuple[tuple[float, float, float], ...]:
+    """The card's ``metrics.candidate_cutoff_calibration`` points as (cut-off, sensitivity >= 10 mm,
+    false positives per case), sorted by cut-off; empty when the card has none or they are malformed."""
+    try:
+        points = (metrics.get("candidate_cutoff_calibration") or {}).get("points", [])
+        return tuple(sorted((float(p["cutoff"]), float(p["sensitivity_ge10mm"]), float(p["false_positives_per_case"]))
+                            for p in points))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ()
 
 
 def user_models_dir() -> Path:

@@ -225,14 +225,22 @@ CUTOFF_DECIMALS = 2
 NO_CLASSIFIER_CUTOFF = 0.5
 
 
-def candidate_cutoff_text(cutoff: float | None) -> tuple[bool, str]:
-    """(enabled, tooltip) of the "Candidate cut-off" spin box for a package's classifier
-    (``cutoff``: its card's; None when it has none)."""
+def candidate_cutoff_text(cutoff: float | None, points: tuple = (), demo: bool = False) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Candidate cut-off" slider for a package's classifier
+    (``cutoff``: its card's; None when it has none; ``points``: the card's calibration points
+    (cut-off, sensitivity >= 10 mm, false positives per case), which the tooltip quotes so the
+    user sees what moving it buys; ``demo``: they were measured on synthetic phantoms)."""
     if cutoff is None:
         return False, "The selected model package has no candidate classifier, so there is no cut-off to set."
-    return True, (f"The candidate classifier's cut-off (the model card's: {float(cutoff):.3f}). Lower keeps more "
-                  "candidates (more sensitive, more false findings), higher fewer; every lesion's score is in the "
-                  "lesion table (Candidate score). Used only while 'Candidate check' is on.")
+    tip = (f"The candidate classifier's cut-off (the model card's: {float(cutoff):.3f}). Lower keeps more "
+           "candidates (more sensitive, more false findings), higher fewer; every lesion's score is in the "
+           "lesion table (Candidate score). Used only while 'Candidate check' is on.")
+    if points:
+        quoted = ", ".join(f"{c:.2f} → {s:.2f} at {fp:.2f}" for c, s, fp in points)
+        tip += (" On the model card's calibration cases, cut-off → sensitivity for tumours of 10 mm or more at "
+                "false positives per case: " + quoted + "."
+                + (" Synthetic phantoms: not clinical accuracy." if demo else ""))
+    return True, tip
 
 
 def candidate_cutoff_request(value: float, card_cutoff: float | None, enabled: bool = True) -> float | None:
@@ -266,4 +274,6 @@ def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
             "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None),
             "candidateCheckCheckBox": candidate_check_text(package.candidate_check_cutoff if package else None,
                                                            bool(package and package.demo)),
-            "candidateCutoffSliderWidget": candidate_cutoff_text(package.candidate_check_cutoff if package else None)}
+            "candidateCutoffSliderWidget": candidate_cutoff_text(
+                package.candidate_check_cutoff if package else None,
+                package.candidate_cutoff_points if package else (), bool(package and package.demo))}
