@@ -33,3 +33,9 @@ OLD=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/candidate_check.safe
 # 5. Diagnosis only, on the card's 48 (the fresh seeds 10200-10247 stay untouched):
 (cd $E && ../../../.venv/bin/python diagnose_heldout.py ../../../$OLD $W/classifier.safetensors gate.json \
   $W/cand/held48 heldout48_diagnosis.json)
+# 6. Diagnosis: how the networks answer each kind of tumour on the 160 mining phantoms.
+.venv/bin/python $E/response_by_kind.py $E/response_by_kind.json $W/mining:$W/miningcache \
+  $W/miningb:$W/miningbcache $W/ggo:$W/ggocache
+# 7. The shipped card's metrics.candidate_cutoff_calibration (what each cut-off buys on calibration):
+.venv/bin/python $C/cutoff_points.py LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom \
+  $W/cand/cal1 $W/cand/cal2 --write-card
