@@ -242,6 +242,42 @@ def test_command_carries_a_candidate_cut_off_exactly_and_only_when_given():
     assert float(cmd[cmd.index("--candidate-cutoff") + 1]) == cutoff
 
 
+def test_every_option_the_logic_can_send_is_understood_by_the_real_cli_and_by_the_stand_in():
+    """``process_runner.predict_command`` with every option away from its default: the real
+    ``predict`` parser reads back each value, and the contract stand-in the run tests use accepts
+    the same command (so a new option cannot break either silently)."""
+    import dataclasses
+    import importlib.util
+    import math
+
+    from lungtumorseg.cli import build_parser
+    from LungTumorSegLib import process_runner
+
+    spec = importlib.util.spec_from_file_location("contract_cli", Path(__file__).parent / "slicer_support" /
+                                                  "contract_cli.py")
+    contract_cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(contract_cli)
+    values = dict(model_dir="/models/p", threshold=0.35, min_lesion_mm3=40.0, min_peak_probability=0.6,
+                  max_elongation=math.inf, max_mean_hu=150.0, zone_limits=False, outline_growth=False,
+                  candidate_check=False, candidate_cutoff=0.4891751557588577, zone_overlap_mm=12.5, threads=3,
+                  probability_percent_path="p.nrrd")
+    defaults = process_runner.PredictOptions()
+    for field in dataclasses.fields(process_runner.PredictOptions):
+        if field.name != "extra_args":
+            assert values[field.name] != getattr(defaults, field.name), f"{field.name} must be exercised here"
+    cmd = process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(**values),
+                                         python="py")
+    real = build_parser().parse_args(cmd[3:])
+    assert (str(real.model), real.threshold, real.min_lesion_mm3) == ("/models/p", 0.35, 40.0)
+    assert real.min_peak_probability == 0.6
+    assert (real.max_elongation, real.max_mean_hu, real.zone_overlap_mm, real.threads) == (math.inf, 150.0, 12.5, 3)
+    assert real.no_zone_limits and real.no_outline_growth and real.no_candidate_check
+    assert real.candidate_cutoff == values["candidate_cutoff"] and real.probability_percent
+    assert str(real.probabilities) == "p.nrrd" and real.progress == "lines"
+    stand_in = contract_cli.build_parser().parse_args(cmd[4:])
+    assert stand_in.candidate_cutoff == values["candidate_cutoff"] and stand_in.no_outline_growth
+
+
 def _zoned_package(tmp_path):
     """A package folder whose card sets a larger minimum size in the middle zone."""
     from test_slicer_model_packages import _package

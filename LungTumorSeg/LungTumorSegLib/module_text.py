@@ -32,8 +32,8 @@ stops short of the partial-volume rim; it never adds or removes lesions. A card 
 <b>candidate check</b>, a second network that rejects candidates it judges false (the demo's
 was trained on synthetic phantoms only): uncheck "Candidate check" to keep every candidate
 (more false findings), or move its <b>candidate cut-off</b> (default: the card's) — lower finds
-more, with more false findings; each lesion's score is in the lesion table. <b>Zone overlap</b> is the margin by which neighbouring zones overlap
-(their probabilities are blended there); <b>CPU threads</b> limits the threads of the
+more, with more false findings; each lesion's score is in the lesion table. <b>Zone overlap</b>
+is the margin by which neighbouring zones overlap (their probabilities are blended there); <b>CPU threads</b> limits the threads of the
 computation (automatic: all cores).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the

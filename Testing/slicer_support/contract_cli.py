@@ -27,10 +27,9 @@ import numpy as np
 import SimpleITK as sitk
 
 
-def main(argv: list[str]) -> int:
-    if argv[:3] != ["-m", "lungtumorseg.cli", "predict"]:
-        print(f"error: unexpected command {argv[:3]}", file=sys.stderr)
-        return 2
+def build_parser() -> argparse.ArgumentParser:
+    """The options of the real ``predict`` that the Slicer logic sends (a test checks that every
+    option ``process_runner.predict_command`` can emit is accepted here and by the real CLI)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
     parser.add_argument("-o", dest="output", required=True)
@@ -45,10 +44,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-elongation", type=float)
     parser.add_argument("--max-mean-hu", type=float)
     parser.add_argument("--no-zone-limits", action="store_true")
+    parser.add_argument("--no-outline-growth", action="store_true")
     parser.add_argument("--no-candidate-check", action="store_true")
     parser.add_argument("--candidate-cutoff", type=float)
     parser.add_argument("--probabilities")
     parser.add_argument("--probability-percent", action="store_true")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    if argv[:3] != ["-m", "lungtumorseg.cli", "predict"]:
+        print(f"error: unexpected command {argv[:3]}", file=sys.stderr)
+        return 2
+    parser = build_parser()
     args = parser.parse_args(argv[3:])
     mode = os.environ.get("LTS_CONTRACT_MODE", "ok")
     with open(os.environ.get("LTS_CONTRACT_ARGS", os.devnull), "w") as handle:
