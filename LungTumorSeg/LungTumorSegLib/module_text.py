@@ -33,8 +33,8 @@ stops short of the partial-volume rim; it never adds or removes lesions. A card 
 was trained on synthetic phantoms only): uncheck "Candidate check" to keep every candidate
 (more false findings), or move its <b>candidate cut-off</b> (default: the card's) — lower finds
 more, with more false findings; each lesion's score is in the lesion table. <b>Zone overlap</b>
-is the margin by which neighbouring zones overlap (their probabilities are blended there); <b>CPU threads</b> limits the threads of the
-computation (automatic: all cores).</p>
+is the margin by which neighbouring zones overlap (their probabilities are blended there);
+<b>CPU threads</b> limits the threads of the computation (automatic: all cores).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in
