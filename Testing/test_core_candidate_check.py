@@ -151,6 +151,25 @@ def test_each_kept_lesion_carries_the_score_that_kept_it_after_relabelling_and_g
     assert JudgedCandidates(check, ct, prob).lesion_scores(one) == {}, "nothing judged yet, no scores"
 
 
+def test_the_checks_own_verdict_decides_so_a_variant_check_is_honoured():
+    """The pipeline asks the check for its verdict (``CandidateCheck.judge``) instead of
+    re-applying the cut-off, so a check that overrides the decision (e.g. the experiment's
+    confidence bypass) keeps its candidates, and their scores are reported."""
+    prob, ct = _two_balls()
+    torch.manual_seed(5)
+
+    class KeepAll(CandidateCheck):
+        def judge(self, labels, ct, probability, to_probability=None):
+            scores, _ = super().judge(labels, ct, probability, to_probability)
+            return scores, set()
+
+    strict = KeepAll(build_classifier(NETWORK).eval(), 1.01)  # a cut-off no score reaches
+    judged = JudgedCandidates(strict, ct, prob)
+    kept = label_lesions(prob, 0.5, LesionFilter(min_lesion_mm3=10.0), judge=judged.judge)
+    assert set(np.unique(sitk.GetArrayViewFromImage(kept))) == {0, 1, 2}
+    assert set(judged.lesion_scores(kept)) == {1, 2} and max(judged.lesion_scores(kept).values()) < 1.01
+
+
 def test_a_package_carries_its_candidate_classifier_and_refuses_a_damaged_one(package_copy):  # noqa: F811
     package = attach_candidate_check(package_copy, _state(), _section(0.4))
     check = package.candidate_check()

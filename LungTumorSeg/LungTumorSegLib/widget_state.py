@@ -219,9 +219,9 @@ def candidate_check_text(cutoff: float | None, demo: bool = False) -> tuple[bool
     return True, tip
 
 
-#: Decimals of the "Candidate cut-off" spin box (it shows the card's cut-off rounded to them).
+#: Decimals of the "Candidate cut-off" slider (it shows the card's cut-off rounded to them).
 CUTOFF_DECIMALS = 2
-#: What the spin box holds for a package without a candidate classifier (it is disabled then).
+#: What the slider holds for a package without a candidate classifier (it is disabled then).
 NO_CLASSIFIER_CUTOFF = 0.5
 
 
@@ -245,7 +245,7 @@ def candidate_cutoff_text(cutoff: float | None, points: tuple = (), demo: bool =
 
 def candidate_cutoff_request(value: float, card_cutoff: float | None, enabled: bool = True) -> float | None:
     """The cut-off to ask the core for: None — the card's own, exactly — when the check is off,
-    the package has no classifier, or the spin box still shows the card's cut-off (which it
+    the package has no classifier, or the slider still shows the card's cut-off (which it
     rounds to ``CUTOFF_DECIMALS``); else the user's ``value``."""
     if not enabled or card_cutoff is None:
         return None

@@ -144,11 +144,17 @@ class CandidateCheck:
         present, patches = candidate_patches(labels, ct, probability, to_probability)
         return dict(zip(present, (float(s) for s in self.scores_of_patches(patches))))
 
+    def judge(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
+              to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> tuple[dict[int, float], set[int]]:
+        """Every label's score and the labels rejected: those scoring below the cut-off (the one
+        place the decision is made; a variant check overrides this)."""
+        scores = self.scores(labels, ct, probability, to_probability)
+        return scores, {label for label, score in scores.items() if score < self.cutoff}
+
     def rejected(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
                  to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> set[int]:
         """The labels whose score is below the cut-off: candidates that are not lesions."""
-        scores = self.scores(labels, ct, probability, to_probability)
-        return {label for label, score in scores.items() if score < self.cutoff}
+        return self.judge(labels, ct, probability, to_probability)[1]
 
 
 def with_cutoff(check: CandidateCheck | None, cutoff: float | None) -> CandidateCheck | None:
@@ -172,8 +178,9 @@ class JudgedCandidates:
     """What a candidate check decided, kept so every reported lesion can show the score that
     kept it (the lesion table's "Candidate score").
 
-    ``judge`` is the callable :func:`lungtumorseg.postprocess.label_lesions` takes; it scores the
-    candidates it is given, remembers them, and returns the rejected labels. The candidates
+    ``judge`` is the callable :func:`lungtumorseg.postprocess.label_lesions` takes; it lets the
+    check judge the candidates it is given, remembers them, their scores and the check's
+    verdict, and returns the rejected labels. The candidates
     are relabelled and their outlines may grow afterwards, so :meth:`lesion_scores` matches
     each final lesion to the kept candidate it contains (a kept candidate's voxels all stay in
     its lesion; growth only adds voxels)."""
@@ -184,18 +191,19 @@ class JudgedCandidates:
     to_probability: Callable[[sitk.Image], sitk.Image] | None = None
     candidates: np.ndarray | None = None  # the judged label array (candidate grid)
     scores: dict[int, float] | None = None
+    rejected: set[int] | None = None  # the check's verdict on them
 
     def judge(self, labels: sitk.Image) -> set[int]:
-        self.scores = self.check.scores(labels, self.ct, self.probability, self.to_probability)
+        self.scores, self.rejected = self.check.judge(labels, self.ct, self.probability, self.to_probability)
         self.candidates = sitk.GetArrayFromImage(labels)
-        return {label for label, score in self.scores.items() if score < self.check.cutoff}
+        return self.rejected
 
     def lesion_scores(self, lesions: sitk.Image) -> dict[int, float]:
         """Final lesion label -> the score of the kept candidate inside it (``lesions`` on the
         grid the candidates were judged on); empty before any judgement."""
         if self.candidates is None or not self.scores:
             return {}
-        kept = np.array([label for label, score in self.scores.items() if score >= self.check.cutoff], dtype=np.int64)
+        kept = np.array([label for label in self.scores if label not in self.rejected], dtype=np.int64)
         final = sitk.GetArrayViewFromImage(lesions)
         inside = (final > 0) & np.isin(self.candidates, kept)
         out: dict[int, float] = {}

@@ -1,7 +1,8 @@
 """Diagnosis for the next experiment: how 0.10.0's networks answer each kind of tumour, on the
 160 mining phantoms of this experiment (their maps were computed anyway). For every truth
 tumour >= 10 mm: the phantom's kind, location and slice thickness (its meta file; nearest
-centre), the peak probability inside it and the share of its voxels at the card threshold.
+centre, ``../heldout48/misses.py``), the peak probability inside it and the share of its voxels
+at the card threshold.
 
 Usage: response_by_kind.py OUT.json DATA:CACHE [DATA:CACHE ...]
 """
@@ -17,12 +18,14 @@ import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "results" / "heldout48"))
 
 from lungtumorseg.evaluation.lesions import equivalent_diameter_mm, label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
+from misses import phantom_tumour  # noqa: E402
 
 THRESHOLD = 0.45
 RESPONSE = 0.5
@@ -41,7 +44,6 @@ def main() -> None:
         data, cache = (Path(p) for p in pair.split(":"))
         for case in discover_cases(data):
             image = read_image(case.image)
-            meta = json.loads((data / "meta" / f"{case.name}.json").read_text(encoding="utf-8"))
             prob, _ = cached_probability(case, package, 1, cache, key)
             lab, n = label_components(sitk.GetArrayFromImage(read_image(case.label)) > 0)
             voxel = float(np.prod(image.GetSpacing()))
@@ -50,11 +52,9 @@ def main() -> None:
                 d = equivalent_diameter_mm(inside.sum() * voxel)
                 if d < 10.0:
                     continue
-                centroid = np.asarray(image.TransformContinuousIndexToPhysicalPoint(
-                    tuple(float(v) for v in np.argwhere(inside).mean(0)[::-1])))
-                t = min(meta["tumours"], key=lambda t: float(np.linalg.norm(np.subtract(t["centre_lps_mm"], centroid))))
+                t = phantom_tumour(data / "meta" / f"{case.name}.json", image, inside)
                 rows.append({"set": data.name, "case": case.name, "kind": t["kind"], "location": t["location"],
-                             "slices": slice_group(float(meta["slice_thickness_mm"])), "diameter_mm": round(d, 1),
+                             "slices": slice_group(float(t["slice_thickness_mm"])), "diameter_mm": round(d, 1),
                              "peak": round(float(prob[inside].max()), 3),
                              "share": round(float((prob[inside] >= THRESHOLD).mean()), 3)})
     groups: dict = defaultdict(list)

@@ -31,12 +31,12 @@ class BypassCheck(CandidateCheck):
 
     min_peak_bypass: float = float("inf")
 
-    def rejected(self, labels, ct, probability, to_probability=None) -> set[int]:
-        rejected = super().rejected(labels, ct, probability, to_probability)
+    def judge(self, labels, ct, probability, to_probability=None) -> tuple[dict[int, float], set[int]]:
+        scores, rejected = super().judge(labels, ct, probability, to_probability)
         if not rejected:
-            return rejected
+            return scores, rejected
         peaks = label_peaks(labels, to_probability(probability) if to_probability is not None else probability)
-        return {k for k in rejected if peaks[k] < self.min_peak_bypass}
+        return scores, {k for k in rejected if peaks[k] < self.min_peak_bypass}
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 
 def phantom_tumour(meta_file: Path, image: sitk.Image, inside: np.ndarray) -> dict:
-    """What the phantom says the missed tumour is (kind, location, zone, the case's slice
+    """What the phantom says a truth tumour is (kind, location, zone, the case's slice
     thickness): the meta tumour whose centre is nearest the truth component's centroid."""
     if not meta_file.is_file():
         return {}
