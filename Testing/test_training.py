@@ -541,3 +541,23 @@ def test_synthetic_tumour_copies_add_new_labelled_tumours_to_every_case(tmp_path
     again = prepare_all(cases, cfg, tmp_path / "work", lambda line: None, workers=1, synthetic_copies=2)
     assert [p.name for p in again] == names
     assert np.array_equal(again[2].zones["middle"].image, prepared[2].zones["middle"].image)
+
+
+def test_synthetic_kind_weights_reach_the_training_configuration(tmp_path, capsys):
+    """``--synthetic-kind-weights``: the real parser's values become the copies' kind weights
+    (and the card's training config); weights no tumour kind can be drawn from, or weights
+    without copies to weight, are refused before any data is read."""
+    from lungtumorseg.cli import build_parser, train_config
+
+    base = ["train", str(tmp_path), "-o", str(tmp_path / "m")]
+    cfg = train_config(build_parser().parse_args(base + ["--synthetic-copies", "2",
+                                                         "--synthetic-kind-weights", "0.25", "0.5", "0.25"]))
+    assert cfg.synthetic_copies == 2 and cfg.synthetic_kind_weights == [0.25, 0.5, 0.25]
+    assert cfg.synthetic_tumours().kind_weights == (0.25, 0.5, 0.25)
+    assert cfg.to_dict()["synthetic_kind_weights"] == [0.25, 0.5, 0.25]
+    assert train_config(build_parser().parse_args(base)).synthetic_kind_weights == [0.4, 0.3, 0.3]
+    assert main(base + ["--synthetic-copies", "1", "--synthetic-kind-weights", "0", "0", "0"]) != 0
+    assert "--synthetic-kind-weights" in capsys.readouterr().err
+    assert main(base + ["--synthetic-kind-weights", "0.2", "0.5", "0.3"]) != 0
+    assert "needs --synthetic-copies" in capsys.readouterr().err
+    assert not (tmp_path / "m.work").exists()  # refused before the work folder is made

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 # Idle OpenMP threads sleep instead of spinning (set before torch is imported; a user's own
 # setting wins). On 2 cores with another busy process, the example's inference took 194 s
@@ -22,6 +22,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from . import __version__
 from .errors import CancelledError, LungTumorSegError
 from .precision import PRECISIONS
+
+if TYPE_CHECKING:  # the training stack (torch) is imported only by the commands that need it
+    from .training.config import TrainConfig
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -127,6 +130,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="add N synthetic-tumour copies of every training case: 2-4 new tumours of the phantom "
                         "engine's model (solid / part-solid / ground-glass 40/30/30 %%, median 14 mm) drawn into "
                         "its lungs, so the network sees many more tumours than the data set has (default 0)")
+    p.add_argument("--synthetic-kind-weights", type=float, nargs=3, default=None, metavar=("SOLID", "PART", "GGO"),
+                   help="with --synthetic-copies: relative frequency of solid, part-solid and ground-glass "
+                        "synthetic tumours (default 0.4 0.3 0.3)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -204,9 +210,10 @@ def _run_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The training configuration ``lungtumorseg train``'s arguments ask for; a contradictory or
+    out-of-range choice is refused here, before any data is read."""
     from .training.config import TrainConfig
-    from .training.run import run_training
     from .enhance import BlobFilter
     from .preprocess import input_channel_names
     from .models.network import reduced_unetr_config, standard_unetr_config
@@ -222,10 +229,17 @@ def _run_train(args: argparse.Namespace) -> int:
         positive_sampling=args.positive_sampling, faint_copies=args.faint_copies, precision=args.precision,
         synthetic_copies=args.synthetic_copies, loss=args.loss, tversky_beta=args.tversky_beta,
         keep_weights=args.keep_weights,
+        synthetic_kind_weights=list(args.synthetic_kind_weights) if args.synthetic_kind_weights else None,
     )
     for count, flag in ((cfg.faint_copies, "--faint-copies"), (cfg.synthetic_copies, "--synthetic-copies")):
         if count < 0:
             raise LungTumorSegError(f"{flag} must be 0 or more")
+    try:
+        cfg.synthetic_tumours()  # refuses negative or all-zero kind weights, before any work
+    except ValueError as error:
+        raise LungTumorSegError(f"--synthetic-kind-weights: {error}") from None
+    if args.synthetic_kind_weights and not cfg.synthetic_copies:
+        raise LungTumorSegError("--synthetic-kind-weights needs --synthetic-copies: it weights the copies' tumours")
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
                        ("mined_ratio", "--mine-negatives")):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
@@ -256,6 +270,13 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.blob_channel:
         cfg.blob_channel = BlobFilter().to_card()
     cfg.network["in_channels"] = len(input_channel_names(cfg.lung_channel, cfg.blob_channel is not None))
+    return cfg
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .training.run import run_training
+
+    cfg = train_config(args)
     workdir = args.workdir or args.output.with_name(args.output.name + ".work")
     workdir.mkdir(parents=True, exist_ok=True)
     log_file = open(workdir / "train.log", "a", encoding="utf-8")
