@@ -20,12 +20,11 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "results" / "heldout48"))
 
-from lungtumorseg.evaluation.lesions import equivalent_diameter_mm, label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
-from misses import phantom_tumour  # noqa: E402
+from misses import large_tumours  # noqa: E402
 
 THRESHOLD = 0.45
 RESPONSE = 0.5
@@ -45,14 +44,8 @@ def main() -> None:
         for case in discover_cases(data):
             image = read_image(case.image)
             prob, _ = cached_probability(case, package, 1, cache, key)
-            lab, n = label_components(sitk.GetArrayFromImage(read_image(case.label)) > 0)
-            voxel = float(np.prod(image.GetSpacing()))
-            for i in range(1, n + 1):
-                inside = lab == i
-                d = equivalent_diameter_mm(inside.sum() * voxel)
-                if d < 10.0:
-                    continue
-                t = phantom_tumour(data / "meta" / f"{case.name}.json", image, inside)
+            truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+            for inside, d, t in large_tumours(truth, image, data / "meta" / f"{case.name}.json"):
                 rows.append({"set": data.name, "case": case.name, "kind": t["kind"], "location": t["location"],
                              "slices": slice_group(float(t["slice_thickness_mm"])), "diameter_mm": round(d, 1),
                              "peak": round(float(prob[inside].max()), 3),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -48,6 +49,20 @@ def phantom_tumour(meta_file: Path, image: sitk.Image, inside: np.ndarray) -> di
     nearest = min(meta["tumours"], key=lambda t: float(np.linalg.norm(np.subtract(t["centre_lps_mm"], centroid))))
     return {"kind": nearest["kind"], "location": nearest["location"], "zone": nearest["zone"],
             "slice_thickness_mm": meta["slice_thickness_mm"]}
+
+
+def large_tumours(truth: np.ndarray, image: sitk.Image, meta_file: Path,
+                  min_diameter_mm: float = 10.0) -> Iterator[tuple[np.ndarray, float, dict]]:
+    """Each truth tumour (component of ``truth``, on ``image``'s grid) of at least
+    ``min_diameter_mm`` equivalent diameter: its mask, that diameter and what the phantom says
+    it is (``phantom_tumour``). Shared by the diagnosis scripts of later experiments."""
+    lab, n = label_components(truth)
+    voxel_mm3 = float(np.prod(image.GetSpacing()))
+    for i in range(1, n + 1):
+        inside = lab == i
+        d = float(equivalent_diameter_mm(inside.sum() * voxel_mm3))
+        if d >= min_diameter_mm:
+            yield inside, d, phantom_tumour(meta_file, image, inside)
 
 
 def main() -> None:

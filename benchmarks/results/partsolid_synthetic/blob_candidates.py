@@ -41,7 +41,6 @@ def main() -> None:
     earlier = {(t["case"], t["d"]): t for t in json.loads((HERE / "diagnosis_calibration.json").read_text())}
     per_level = {lv: {"large_found": 0, "unanswered_found": 0, "false_candidates": 0} for lv in LEVELS}
     large = unanswered = cases = 0
-    rows = []
     for data in (Path(p) for p in sys.argv[2:]):
         for case in discover_cases(data):
             cases += 1
@@ -82,7 +81,6 @@ def main() -> None:
                     prior = earlier.get((f"{data.name}/{case.name}", d))
                     per_level[lv]["large_found"] += int(hit)
                     per_level[lv]["unanswered_found"] += int(hit and prior is not None and prior["peak"] < 0.5)
-            rows.append(case.name)
             print(data.name, case.name, {lv: dict(v) for lv, v in per_level.items()}, flush=True)
     out = {"cases": cases, "tumours_ge10": large, "unanswered_by_0.10.0": unanswered,
            "by_level": {str(lv): {**v, "false_per_case": round(v["false_candidates"] / max(cases, 1), 2)}

@@ -4,7 +4,7 @@ The same candidates as ``../candidate_classifier_experiment/extract.py`` (compon
 map at the card threshold, >= 30 mm3, 32^3 patches), but for the package given, whose maps
 are computed and cached on first use.
 
-Usage: candidates.py PACKAGE DATA CACHE OUT [THREADS]
+Usage: candidates.py PACKAGE DATA CACHE OUT
 """
 from __future__ import annotations
 
@@ -19,14 +19,13 @@ sys.path.insert(0, str(HERE.parents[2] / "LungTumorSeg"))
 sys.path.insert(0, str(HERE.parent / "candidate_classifier_experiment"))
 
 from extract import case_candidates  # noqa: E402
-from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
+from lungtumorseg.evaluation.probability_cache import cache_key  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 
 def main() -> None:
     package_dir, data, cache, out = (Path(a) for a in sys.argv[1:5])
-    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     out.mkdir(parents=True, exist_ok=True)
     package = load_package(package_dir)
     key = cache_key(package, list(package.card.mirror_axes))
@@ -36,8 +35,7 @@ def main() -> None:
         if target.exists():
             continue
         start = time.time()
-        cached_probability(case, package, threads, cache, key)  # the map, computed once
-        c = case_candidates(case, package, key, cache)
+        c = case_candidates(case, package, key, cache)  # computes and caches the map when missing
         np.savez_compressed(target, **c)
         print(case.name, len(c["card_keeps"]), "candidates,", int(c["touched"].any(1).sum()), "true,",
               f"{time.time() - start:.0f} s", flush=True)

@@ -28,12 +28,12 @@ sys.path.insert(0, str(HERE.parent / "heldout48"))
 
 import compare  # noqa: E402  (0.10.0's rule, counts, FROC and classifier scoring)
 from lungtumorseg.evaluation.candidates import component_measures  # noqa: E402
-from lungtumorseg.evaluation.lesions import equivalent_diameter_mm, label_components  # noqa: E402
+from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
-from misses import phantom_tumour  # noqa: E402
+from misses import large_tumours  # noqa: E402
 
 MIN_MM3 = 30.0
 RESPONSE = 0.5
@@ -62,16 +62,9 @@ def kept_dice_and_responses(package_dir: Path, data: Path, cache: Path, cand: Pa
         found = np.isin(lab, candidates[scores >= cutoff])
         if truth.any():
             dice.append(2.0 * float((found & truth).sum()) / float(found.sum() + truth.sum()))
-        t_lab, t_n = label_components(truth)
-        voxel = float(np.prod(spacing))
-        for i in range(1, t_n + 1):
-            inside = t_lab == i
-            d = equivalent_diameter_mm(inside.sum() * voxel)
-            if d < 10.0:
-                continue
-            t = phantom_tumour(data / "meta" / f"{case.name}.json", ct, inside)
+        for inside, d, t in large_tumours(truth, ct, data / "meta" / f"{case.name}.json"):
             tumours.append({"case": f"{data.name}/{case.name}", "kind": t["kind"], "zone": t["zone"],
-                            "location": t["location"], "diameter_mm": round(float(d), 1),
+                            "location": t["location"], "diameter_mm": round(d, 1),
                             "peak": round(float(prob[inside].max()), 3),
                             "share": round(float((prob[inside] >= threshold).mean()), 3)})
     return dice, tumours

@@ -18,14 +18,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2] / "LungTumorSeg"))
 sys.path.insert(0, str(HERE.parent / "heldout48"))
 
-from lungtumorseg.evaluation.lesions import equivalent_diameter_mm, label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.preprocess import to_canonical, to_input_grid  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
-from misses import phantom_tumour  # noqa: E402
+from misses import large_tumours  # noqa: E402
 
 THRESHOLD = 0.45
 
@@ -48,16 +47,10 @@ def main() -> None:
             image = read_image(case.image)
             prob, _ = cached_probability(case, package, 1, cache, key)
             in_lung = lung_mask_on_input_grid(image, package.card.spacing_mm)
-            lab, n = label_components(sitk.GetArrayFromImage(read_image(case.label)) > 0)
-            voxel = float(np.prod(image.GetSpacing()))
-            for i in range(1, n + 1):
-                inside = lab == i
-                d = equivalent_diameter_mm(inside.sum() * voxel)
-                if d < 10.0:
-                    continue
-                t = phantom_tumour(data / "meta" / f"{case.name}.json", image, inside)
+            truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+            for inside, d, t in large_tumours(truth, image, data / "meta" / f"{case.name}.json"):
                 rows.append({"case": f"{data.name}/{case.name}", "kind": t["kind"], "location": t["location"],
-                             "zone": t["zone"], "d": round(float(d), 1), "peak": round(float(prob[inside].max()), 3),
+                             "zone": t["zone"], "d": round(d, 1), "peak": round(float(prob[inside].max()), 3),
                              "share": round(float((prob[inside] >= THRESHOLD).mean()), 3),
                              "in_lung": round(float(in_lung[inside].mean()), 3)})
                 print(rows[-1], flush=True)
