@@ -64,6 +64,7 @@ class LungTumorSegParameterNode:
     outlineGrowth: bool = True  # the model card's outline growth (if any) of the kept lesions
     candidateCheck: bool = True  # the model card's candidate classifier (if any) judges the candidates
     candidateCutoff: float = 0.5  # its cut-off; the card's unless changed (widget_state.candidate_cutoff_request)
+    magnifiedLook: bool = True  # the model card's magnified second look (if any) for small nodules
     zoneOverlapMm: float = 15.0
     threads: int = 0
     show3D: bool = True
@@ -397,7 +398,7 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
             max_mean_hu=widget_state.mean_hu_from_gui(p.maxMeanHu), zone_overlap_mm=p.zoneOverlapMm,
             threads=p.threads or None, segmentation_node=p.outputSegmentation, table_node=p.lesionTable,
             show3d=p.show3D, keep_probability=p.keepProbability, zone_limits=p.zoneLimits,
-            outline_growth=p.outlineGrowth, candidate_check=p.candidateCheck,
+            outline_growth=p.outlineGrowth, candidate_check=p.candidateCheck, magnified_look=p.magnifiedLook,
             candidate_cutoff=widget_state.candidate_cutoff_request(
                 p.candidateCutoff, logic_core.card_candidate_cutoff(p.modelPath or None), p.candidateCheck))
 

@@ -167,6 +167,7 @@ def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
     card_limit = math.inf if post["max_mean_hu"] is None else post["max_mean_hu"]
     assert widget_state.mean_hu_from_gui(defaults["maxMeanHu"]) == card_limit
     assert defaults["outlineGrowth"] and defaults["zoneLimits"] and defaults["candidateCheck"]
+    assert defaults["magnifiedLook"]
     boxes = widget_state.card_check_boxes(package)
     assert set(boxes) <= set(_ui_widgets()), sorted(set(boxes) - set(_ui_widgets()))
     # each check box is enabled exactly when the card has what it switches (demo 0.10.0: outline
@@ -175,4 +176,5 @@ def test_card_defaults_and_check_boxes_name_real_parameters_and_widgets():
     assert boxes["outlineGrowthCheckBox"][0] == bool(post.get("outline_growth"))
     card = json.loads((demo / "model.json").read_text())
     assert boxes["candidateCheckCheckBox"][0] == (card.get("candidate_check") is not None)
+    assert boxes["magnifiedLookCheckBox"][0] == (card.get("magnified_look") is not None)
     assert not any(enabled for enabled, _ in widget_state.card_check_boxes(None).values())

@@ -220,7 +220,8 @@ def test_command_carries_the_lesion_filter_and_no_limit_as_infinity():
 
 @pytest.mark.parametrize("option, flag", [("zone_limits", "--no-zone-limits"),
                                           ("outline_growth", "--no-outline-growth"),
-                                          ("candidate_check", "--no-candidate-check")])
+                                          ("candidate_check", "--no-candidate-check"),
+                                          ("magnified_look", "--no-magnified-look")])
 def test_command_switches_a_card_option_off_only_when_asked(option, flag):
     from LungTumorSegLib import process_runner
 

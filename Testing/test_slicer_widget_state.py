@@ -188,6 +188,17 @@ def test_a_new_package_switches_the_candidate_check_on_and_its_box_follows_the_c
     assert not widget_state.card_check_boxes(None)["candidateCheckCheckBox"][0]
 
 
+def test_the_magnified_look_box_follows_the_card_and_a_new_package_switches_it_on():
+    with_look, without = _package_info(magnified_look={"zoom": 1.5, "cutoff": 0.934}), _package_info()
+    for package in (with_look, without):
+        assert widget_state.card_defaults(package)["magnifiedLook"] is True
+    enabled, tip = widget_state.card_check_boxes(with_look)["magnifiedLookCheckBox"]
+    assert enabled and "magnified 1.5 times" in tip and "at least 0.93" in tip
+    enabled, tip = widget_state.card_check_boxes(without)["magnifiedLookCheckBox"]
+    assert not enabled and "no magnified second look" in tip
+    assert not widget_state.card_check_boxes(None)["magnifiedLookCheckBox"][0]
+
+
 def test_the_candidate_cut_off_starts_at_the_cards_and_is_sent_only_when_the_user_moved_it():
     with_classifier, without = _package_info(candidate_check_cutoff=0.4891751557588577), _package_info()
     shown = widget_state.card_defaults(with_classifier)["candidateCutoff"]

@@ -110,6 +110,7 @@ class RunRequest:
     outline_growth: bool = True  # grow kept lesions' outlines as the card says (False: thresholded outlines)
     candidate_check: bool = True  # let the card's candidate classifier judge the candidates (False: keep them all)
     candidate_cutoff: float | None = None  # its cut-off instead of the card's (None: the card's)
+    magnified_look: bool = True  # run the card's magnified second look, when it has one (False: skip it)
 
 
 @dataclass
@@ -182,7 +183,7 @@ class SegmentationRun:
                 max_mean_hu=self.request.max_mean_hu, zone_limits=self.request.zone_limits,
                 outline_growth=self.request.outline_growth, candidate_check=self.request.candidate_check,
                 candidate_cutoff=self.request.candidate_cutoff if self.request.candidate_check else None,
-                zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
+                magnified_look=self.request.magnified_look, zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
                 probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
                                                      options, python=self.python)

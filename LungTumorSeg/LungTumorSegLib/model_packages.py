@@ -46,6 +46,8 @@ class PackageInfo:
     outline_growth: dict | None = None
     #: the cut-off of the card's candidate classifier (``candidate_check``; None: the package has none)
     candidate_check_cutoff: float | None = None
+    #: the card's magnified second look {"zoom", "cutoff", ...} (``magnified_look``; None: none)
+    magnified_look: dict | None = None
     #: the card's intended use (what the package is for; the model selector's tooltip)
     intended_use: str = ""
     #: what cut-offs of the candidate classifier bought on the card's calibration phantoms:
@@ -75,6 +77,7 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        zone_limits=limits_dict.get("zone_limits", {}),
                        outline_growth=limits_dict.get("outline_growth"),
                        candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None,
+                       magnified_look=card.get("magnified_look"),
                        intended_use=str(card.get("intended_use", "") or ""),
                        candidate_cutoff_points=_cutoff_points(card.get("metrics", {}) or {}))
 

@@ -34,7 +34,11 @@ was trained on synthetic phantoms only): uncheck "Candidate check" to keep every
 (more false findings), or move its <b>candidate cut-off</b> (default: the card's) — lower finds
 more, with more false findings; each lesion's score is in the lesion table. <b>Zone overlap</b>
 is the margin by which neighbouring zones overlap (their probabilities are blended there);
-<b>CPU threads</b> limits the threads of the computation (automatic: all cores).</p>
+<b>CPU threads</b> limits the threads of the computation (automatic: all cores). A card may
+add a <b>magnified second look</b>: the zone networks look at the CT once more, magnified, where
+small nodules resemble the larger ones they find, and a classifier confirms what only that look
+sees; it takes about three times the network time of a run (uncheck "Magnified second look"
+for one look at the card's own scale).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in

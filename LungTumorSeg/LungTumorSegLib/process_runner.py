@@ -41,6 +41,7 @@ class PredictOptions:
     outline_growth: bool = True  # False: --no-outline-growth (the thresholded outlines)
     candidate_check: bool = True  # False: --no-candidate-check (every candidate the limits keep)
     candidate_cutoff: float | None = None  # --candidate-cutoff: the classifier's cut-off instead of the card's
+    magnified_look: bool = True  # False: --no-magnified-look (skip the card's magnified second look)
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
@@ -92,6 +93,8 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--no-candidate-check"]
     if options.candidate_cutoff is not None:
         cmd += ["--candidate-cutoff", repr(float(options.candidate_cutoff))]
+    if not options.magnified_look:
+        cmd += ["--no-magnified-look"]
     if options.zone_overlap_mm is not None:
         cmd += ["--zone-overlap-mm", f"{options.zone_overlap_mm:g}"]
     if options.threads:

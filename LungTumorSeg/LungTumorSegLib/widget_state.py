@@ -203,6 +203,18 @@ def outline_growth_text(outline_growth: Mapping | None) -> tuple[bool, str]:
                   "Unchecked: the outline of the probability threshold.")
 
 
+def magnified_look_text(look: Mapping | None) -> tuple[bool, str]:
+    """(enabled, tooltip) of the "Magnified second look" check box for a package's card
+    ``magnified_look`` section (``{"zoom", "cutoff", ...}``; None when it has none)."""
+    if not look:
+        return False, "The selected model package has no magnified second look."
+    return True, (f"Checked: the zone networks look at the CT a second time, magnified {float(look['zoom']):g} times, "
+                  "where small nodules look like the larger ones they find; a candidate only that look sees is kept "
+                  f"when a classifier scores it at least {float(look['cutoff']):.2f} (the model card's cut-off). "
+                  "About 3 times the network time of a run. Unchecked: one look at the card's own scale. "
+                  "Takes effect on Apply (Update lesions re-uses the kept map, with what the last run's look added).")
+
+
 def candidate_check_text(cutoff: float | None, demo: bool = False) -> tuple[bool, str]:
     """(enabled, tooltip) of the "Candidate check" check box for a package's candidate
     classifier (``cutoff``: its card's cut-off; None when the package has none; ``demo``: a
@@ -262,7 +274,7 @@ def card_defaults(package) -> dict:
             "minPeakProbability": package.min_peak_probability,
             "maxElongation": elongation_for_gui(package.max_elongation),
             "maxMeanHu": mean_hu_for_gui(package.max_mean_hu), "zoneOverlapMm": package.zone_overlap_mm,
-            "zoneLimits": True, "outlineGrowth": True, "candidateCheck": True,
+            "zoneLimits": True, "outlineGrowth": True, "candidateCheck": True, "magnifiedLook": True,
             "candidateCutoff": (NO_CLASSIFIER_CUTOFF if package.candidate_check_cutoff is None
                                 else package.candidate_check_cutoff)}
 
@@ -274,6 +286,7 @@ def card_check_boxes(package) -> dict[str, tuple[bool, str]]:
             "outlineGrowthCheckBox": outline_growth_text(package.outline_growth if package else None),
             "candidateCheckCheckBox": candidate_check_text(package.candidate_check_cutoff if package else None,
                                                            bool(package and package.demo)),
+            "magnifiedLookCheckBox": magnified_look_text(package.magnified_look if package else None),
             "candidateCutoffSliderWidget": candidate_cutoff_text(
                 package.candidate_check_cutoff if package else None,
                 package.candidate_cutoff_points if package else (), bool(package and package.demo))}

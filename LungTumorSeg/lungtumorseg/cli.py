@@ -56,6 +56,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--candidate-cutoff", type=float, default=None, metavar="C",
                    help="the candidate classifier's cut-off (0..1) instead of the model card's: lower keeps more "
                         "candidates (more sensitive, more false findings); each lesion's score is in the report")
+    p.add_argument("--no-magnified-look", action="store_true",
+                   help="skip the card's magnified second look (the networks shown the CT larger for small "
+                        "nodules, confirmed by the candidate classifier): faster, fewer small nodules found")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -172,7 +175,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
                        args.min_peak_probability, args.max_elongation, args.max_mean_hu,
                        zone_limits=not args.no_zone_limits, outline_growth=not args.no_outline_growth,
-                       candidate_check=not args.no_candidate_check, candidate_cutoff=args.candidate_cutoff),
+                       candidate_check=not args.no_candidate_check, candidate_cutoff=args.candidate_cutoff,
+                       magnified_look=not args.no_magnified_look),
         progress,
     )
     write_image(result.labels, args.output)

@@ -1,8 +1,9 @@
 """The whole segmentation run: CT image in, lesion labels + probability + measurements out.
 
 image → canonical grid → lungs → zones → per-zone UNETR → superpose → back to the input
-grid → threshold/clean/label → measure. Each step is a function of its own module; this file
-only wires them in that order, times them and reports progress.
+grid (:mod:`lungtumorseg.network_pass`) → [the magnified second look, when the card has one
+(:mod:`lungtumorseg.magnify`)] → threshold/clean/label → measure. Each step is a function of
+its own module; this file only wires them in that order, times them and reports progress.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ import SimpleITK as sitk
 import torch
 
 from .candidate_check import with_cutoff
-from .inference import run_zones, superpose
-from .lungs import find_lungs
+from .magnify import add_confirmed
 from .measure import Lesion
 from .models.package import ModelPackage
-from .postprocess import LesionFilter, restrict_to_lung_region
+from .network_pass import network_pass
+from .postprocess import LesionFilter
 from .precision import check_precision
-from .preprocess import IntensityWindow, network_input, to_canonical, to_input_grid
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
-from .relabel import MeasureContext, lesions_from_probability
-from .zones import ZoneSpec, lung_extent_mm, make_zones
+from .relabel import CONFIRMED_KEY, MeasureContext, lesions_from_probability
+from .zones import ZoneSpec, lung_extent_mm
 
 
 @dataclass
@@ -49,6 +49,9 @@ class SegmentOptions:
     # 3 more false findings on 56 phantoms for 0.68x the inference time
     # (benchmarks/results/bf16_inference/); a package would have to be calibrated in bf16.
     precision: str = "fp32"
+    # the card's magnified second look (lungtumorseg.magnify) when it has one; False skips it
+    # (about 3.4x the network time of the normal look at the demo's zoom 1.5)
+    magnified_look: bool = True
 
 
 @dataclass
@@ -69,6 +72,8 @@ class SegmentationResult:
     candidate_cutoff: Optional[float] = None  # the candidate classifier's cut-off, when one judged
     midline_x_lps_mm: Optional[float] = None  # between the two lungs (lesion side)
     precision: str = "fp32"  # of the networks' forward passes
+    magnified_look: Optional[dict[str, Any]] = None  # what the magnified look did (None: not run)
+    confirmed_lps: tuple = ()  # its confirmed candidates (MeasureContext.confirmed_lps)
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -86,6 +91,8 @@ class SegmentationResult:
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
             "midline_x_lps_mm": self.midline_x_lps_mm,
+            CONFIRMED_KEY: [list(point) for point in self.confirmed_lps],
+            "magnified_look": self.magnified_look,
             "timings_s": self.timings_s,
             "lesions": [lesion.to_dict() for lesion in self.lesions],
         }
@@ -95,6 +102,14 @@ def _empty_like(image: sitk.Image, pixel: int) -> sitk.Image:
     out = sitk.Image(image.GetSize(), pixel)
     out.CopyInformation(image)
     return out
+
+
+def _prefixed(span: ProgressSpan, prefix: str) -> ProgressSpan:
+    """``span`` with ``prefix`` before every stage text it reports."""
+    callback = span.callback
+    if callback is None:
+        return span
+    return ProgressSpan(lambda stage, fraction: callback(prefix + stage, fraction), span.start, span.end, span.cancel)
 
 
 def segment(
@@ -134,60 +149,46 @@ def segment(
         timings[name] = round(now - tick, 3)
         tick = now
 
-    span.report("resampling to the model grid", 0.0)
-    spacing = card.spacing_mm
-    canonical = to_canonical(image, spacing)
-    hu = sitk.GetArrayFromImage(canonical)
-    lap("preprocess")
-
-    span.report("finding the lungs", 0.06)
-    lungs = find_lungs(hu, spacing)
-    lap("lungs")
+    look = card.magnified_look if options.magnified_look and check is not None else None
+    normal = network_pass(image, package, spec, span.sub(0.0, 0.45 if look else 0.94), options.device,
+                          options.precision, lap=lap)
+    lungs, canonical, zones = normal.lungs, normal.canonical, normal.zones
     if not lungs.found:
         return SegmentationResult(
             "no_lungs", lungs.message, _empty_like(image, sitk.sitkUInt16),
             _empty_like(image, sitk.sitkFloat32), [], threshold, timings, lesion_filter=lesion_filter,
             precision=options.precision,
         )
-
-    zones = make_zones(lungs.mask, spacing, spec, tuple(card.zones))
+    probability = normal.probability
+    spacing = card.spacing_mm
     origin_z = canonical.GetOrigin()[2]
     zones_z = {
         z.name: [float(origin_z + z.box[0].start * spacing[2]), float(origin_z + (z.box[0].stop - 1) * spacing[2])]
         for z in zones
     }
-    network_in = network_input(hu, lungs.mask, IntensityWindow(*card.window_hu), card.lung_channel,
-                               card.blob_filter, spacing)
-    lap("input_channels")
-    inf = card.get("inference", {})
-    probs = run_zones(
-        network_in,
-        zones,
-        lambda zone: package.load_network(zone, options.device),
-        card.roi_size,
-        float(inf.get("overlap", 0.25)),
-        int(inf.get("sw_batch_size", 2)),
-        span.sub(0.1, 0.9),
-        card.mirror_axes,
-        options.precision,
-    )
-    lap("inference")
-
-    span.report("superposing zones", 0.9)
-    merged = superpose(hu.shape, zones, probs)
-    merged = restrict_to_lung_region(merged, lungs.mask, spacing, spec.margin_mm)
-    prob_canonical = sitk.GetImageFromArray(merged)
-    prob_canonical.CopyInformation(canonical)
-    probability = to_input_grid(prob_canonical, image)
-    lap("superpose_and_resample")
+    look_summary = None
+    confirmed: tuple = ()
+    if look is not None:
+        magnified = network_pass(image, package, spec, _prefixed(span.sub(0.45, 0.94), "magnified look: "),
+                                 options.device, options.precision, zoom=look.zoom)
+        look_summary = {**look.to_card(), "candidates": 0, "confirmed": 0}
+        if magnified.probability is not None:
+            added = add_confirmed(sitk.GetArrayFromImage(probability), sitk.GetArrayFromImage(magnified.probability),
+                                  image, threshold, lesion_filter.min_lesion_mm3, package.magnified_check(), look)
+            merged = sitk.GetImageFromArray(added.probability)
+            merged.CopyInformation(probability)
+            probability = merged
+            look_summary.update(candidates=len(added.scores), confirmed=len(added.confirmed))
+            confirmed = added.points
+        lap("magnified_look")
 
     span.report("labelling lesions", 0.95)
     lz = lung_extent_mm(lungs.mask, spacing)
     lung_z_lps = (float(origin_z + lz[0]), float(origin_z + lz[1]))
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
-    labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter,
-                                               MeasureContext(lung_z_lps, midline), check)
+    context = MeasureContext(lung_z_lps, midline, confirmed)
+    labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter, context, check)
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
@@ -195,5 +196,5 @@ def segment(
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
         lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, check.cutoff if check else None, midline,
-        options.precision,
+        options.precision, look_summary, confirmed,
     )

@@ -25,30 +25,41 @@ import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
+from .magnify import ConfirmedPoint, confirmed_check
 from .measure import Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
+
+
+#: The report field of the magnified look's confirmed candidates ([x, y, z, score] each).
+CONFIRMED_KEY = "confirmed_by_magnified_look"
 
 
 @dataclass(frozen=True)
 class MeasureContext:
     """What measuring a lesion needs besides the images: the lungs' superior–inferior
     extent (zone of a lesion) and the midline between the lungs (side of a lesion), both in
-    LPS millimetres. A run's report carries them, so lesions can be re-measured later."""
+    LPS millimetres, and the candidates the magnified look confirmed (a point inside each, LPS
+    mm, and its score; :mod:`lungtumorseg.magnify`), which the candidate classifier keeps. A
+    run's report carries them, so lesions can be re-measured later."""
 
     lung_z_lps_mm: Optional[tuple[float, float]] = None
     midline_x_lps_mm: Optional[float] = None
+    confirmed_lps: tuple[ConfirmedPoint, ...] = ()
 
     @classmethod
     def from_report(cls, report: Mapping[str, Any]) -> "MeasureContext":
         """From a run report (``lung_z_lps_mm``, ``midline_x_lps_mm``; absent = unknown)."""
         lung_z = report.get("lung_z_lps_mm")
         midline = report.get("midline_x_lps_mm")
+        confirmed = report.get(CONFIRMED_KEY) or []
         return cls(tuple(float(v) for v in lung_z) if lung_z else None,  # type: ignore[arg-type]
-                   float(midline) if midline is not None else None)
+                   float(midline) if midline is not None else None,
+                   tuple(tuple(float(v) for v in point) for point in confirmed))  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         return {"lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
-                "midline_x_lps_mm": self.midline_x_lps_mm}
+                "midline_x_lps_mm": self.midline_x_lps_mm,
+                CONFIRMED_KEY: [list(point) for point in self.confirmed_lps]}
 
 
 def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
@@ -99,6 +110,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     index, size = _grown_box(*box, lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
+    check = confirmed_check(check, context.confirmed_lps)
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
                            judge=None if judged is None else judged.judge)

@@ -27,9 +27,14 @@ from ..training.dataset import CasePaths
 def cache_key(package: ModelPackage, mirror: list[int], precision: str = "fp32") -> str:
     """Cache name of a package's maps under mirroring ``mirror``: the first six hex digits of
     each zone's weight SHA-256, the core version, the mirror axes and "-bf16" for maps whose
-    forward passes ran in bfloat16 (float32 keys are unchanged, so existing caches stay valid)."""
+    forward passes ran in bfloat16 (float32 keys are unchanged, so existing caches stay valid),
+    and the zoom and cut-off of the card's magnified look when it has one (its maps carry the
+    regions the look confirmed; keys of cards without one are unchanged)."""
     weights = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
     suffix = "" if check_precision(precision) == "fp32" else f"-{precision}"
+    look = package.card.magnified_look
+    if look is not None:
+        suffix += f"-z{look.zoom:g}c{look.cutoff:g}"
     return f"{weights}-v{__version__}-m{''.join(map(str, mirror))}{suffix}"
 
 

@@ -23,9 +23,9 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .. import __version__
 from ..enhance import BlobFilter
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # torch is imported only when weights are read or written, so
     import torch  # and verifying packages stays light (the Slicer GUI does both).
 
     from ..candidate_check import CandidateCheck
+    from ..magnify import MagnifiedLook
 
 CARD_FILE = "model.json"
 FORMAT_VERSION = 1
@@ -112,6 +113,13 @@ class ModelCard:
         return tuple(int(a) for a in self.raw.get("inference", {}).get("mirror_axes", ()))
 
     @property
+    def magnified_look(self) -> "MagnifiedLook | None":
+        """The magnified second look's zoom and cut-off (``lungtumorseg.magnify``), or None."""
+        from ..magnify import CARD_SECTION, MagnifiedLook
+
+        return MagnifiedLook.from_card(self.raw.get(CARD_SECTION))
+
+    @property
     def lesion_filter(self) -> LesionFilter:
         """The card's component limits: minimum volume, peak probability, maximum elongation,
         maximum density (``null``/absent = no limit, absent peak = 0) and zone limits."""
@@ -180,6 +188,10 @@ class ModelPackage:
             self.verify(zone)
         if self.card.get(CANDIDATE_CHECK) is not None:
             self.verify(CANDIDATE_CHECK)
+        from ..magnify import CARD_SECTION
+
+        if CARD_SECTION in self.card["weights"]:
+            self.verify(CARD_SECTION)
 
     def candidate_check(self) -> "CandidateCheck | None":
         """The package's candidate classifier with verified weights (None when the card has
@@ -188,16 +200,35 @@ class ModelPackage:
         if spec is None:
             return None
         if self._candidate_check is None:
-            from ..candidate_check import CandidateCheck, build_classifier
-
-            net = build_classifier(spec["network"])
-            try:
-                net.load_state_dict(self._read_state(CANDIDATE_CHECK), strict=True)
-            except RuntimeError as exc:
-                raise ModelPackageError(f"weight file {self.weight_path(CANDIDATE_CHECK)} does not fit the "
-                                        f"candidate classifier described in {CARD_FILE}.") from exc
-            self._candidate_check = CandidateCheck(net.eval(), float(spec["cutoff"]))
+            self._candidate_check = self._load_check(CANDIDATE_CHECK, spec["network"], float(spec["cutoff"]))
         return self._candidate_check
+
+    def magnified_check(self) -> "CandidateCheck | None":
+        """The classifier that confirms the magnified look's candidates, at the look's cut-off:
+        the look's own (weights entry ``magnified_look``) when its card section describes a
+        network, else the candidate classifier's. None when the card has no look."""
+        look = self.card.magnified_look
+        if look is None:
+            return None
+        from ..magnify import CARD_SECTION
+
+        own = self.card[CARD_SECTION].get("network")
+        if own is None:
+            base = self.candidate_check()
+            return None if base is None else replace(base, cutoff=look.cutoff)
+        return self._load_check(CARD_SECTION, own, look.cutoff)
+
+    def _load_check(self, entry: str, network: Mapping[str, Any], cutoff: float) -> "CandidateCheck":
+        """A candidate classifier from the weights file ``entry`` (SHA-256 checked)."""
+        from ..candidate_check import CandidateCheck, build_classifier
+
+        net = build_classifier(network)
+        try:
+            net.load_state_dict(self._read_state(entry), strict=True)
+        except RuntimeError as exc:
+            raise ModelPackageError(f"weight file {self.weight_path(entry)} does not fit the "
+                                    f"classifier described in {CARD_FILE} ({entry}).") from exc
+        return CandidateCheck(net.eval(), cutoff)
 
     def _read_state(self, entry: str) -> "dict[str, torch.Tensor]":
         """The verified float32 tensors of one weight file of the card."""
@@ -262,6 +293,7 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
         raise ModelPackageError(
             f"{card_path}: inference.mirror_axes must be a list of axes 0, 1, 2 (z, y, x), got {mirror!r}.")
     _check_candidate_section(card_path, raw)
+    _check_magnified_look(card_path, raw)
     return ModelPackage(folder, card)
 
 
@@ -281,6 +313,27 @@ def _check_candidate_section(card_path: Path, raw: Mapping[str, Any]) -> None:
     if not 0.0 <= cutoff < 1.0 or not layers[0] or len(layers[0]) != len(layers[1]):
         raise ModelPackageError(f"{card_path}: {CANDIDATE_CHECK} has cutoff {cutoff} (must be in [0, 1)) or "
                                 "network channels and strides of different lengths.")
+
+
+def _check_magnified_look(card_path: Path, raw: Mapping[str, Any]) -> None:
+    """Refuse a card whose ``magnified_look`` is malformed or has no candidate classifier to
+    confirm its candidates."""
+    from ..magnify import CARD_SECTION, MagnifiedLook
+
+    section = raw.get(CARD_SECTION)
+    if section is None:
+        return
+    if raw.get(CANDIDATE_CHECK) is None:
+        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a {CANDIDATE_CHECK} section (its candidates "
+                                "are confirmed by the candidate classifier).")
+    if section.get("network") is not None and CARD_SECTION not in raw["weights"]:
+        raise ModelPackageError(f"{card_path}: {CARD_SECTION} describes a classifier network but the card lists no "
+                                "weights for it.")
+    try:
+        MagnifiedLook.from_card(section)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a zoom in (1, 3] and a cutoff in [0, 1): "
+                                f"{exc!r}") from exc
 
 
 def _write_weight_file(folder: Path, name: str, tensors: "Mapping[str, torch.Tensor]",
@@ -339,19 +392,43 @@ def attach_candidate_check(
     how it was trained) becomes the card's ``candidate_check``. The package is rewritten in a
     temporary sibling folder and renamed, so it is complete or unchanged.
     """
+    return _attach(folder, CANDIDATE_CHECK, state, section, lambda package: package.candidate_check())
+
+
+def attach_magnified_look(
+    folder: str | os.PathLike,
+    section: Mapping[str, Any],
+    state: "Mapping[str, torch.Tensor] | None" = None,
+) -> ModelPackage:
+    """Add (or replace) a package's magnified look (:mod:`lungtumorseg.magnify`): ``section``
+    (zoom, cutoff, how they were chosen; with ``state``, the ``network`` of the look's own
+    classifier, stored as ``magnified_look.safetensors``) becomes the card's ``magnified_look``.
+    Complete or unchanged, as :func:`attach_candidate_check`."""
+    from ..magnify import CARD_SECTION
+
+    return _attach(folder, CARD_SECTION, state, section, lambda package: package.magnified_check())
+
+
+def _attach(folder: str | os.PathLike, entry: str, state: "Mapping[str, torch.Tensor] | None",
+            section: Mapping[str, Any], load: "Callable[[ModelPackage], Any]") -> ModelPackage:
+    """Write card section ``entry`` (and its weights, when ``state`` is given) into a copy of
+    the package, load it with ``load`` to refuse anything invalid, then swap the folders."""
     out = Path(folder)
     card = json.loads((out / CARD_FILE).read_text(encoding="utf-8"))
     tmp = out.with_name(f".tmp-{out.name}")
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(out, tmp)
-    tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}
-    card["weights"][CANDIDATE_CHECK] = _write_weight_file(tmp, CANDIDATE_CHECK, tensors,
-                                                          {"part": CANDIDATE_CHECK, "model": str(card["name"])})
-    card[CANDIDATE_CHECK] = dict(section)
+    if state is not None:
+        tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}
+        card["weights"][entry] = _write_weight_file(tmp, entry, tensors, {"part": entry, "model": str(card["name"])})
+    card[entry] = dict(section)
     write_text_atomic(json.dumps(card, indent=2) + "\n", tmp / CARD_FILE)
-    package = load_package(tmp)  # refuse an invalid section before touching the package
-    package.candidate_check()
+    try:
+        load(load_package(tmp))  # refuse an invalid section before touching the package
+    except Exception:
+        shutil.rmtree(tmp)
+        raise
     old = out.with_name(f".old-{out.name}")
     os.replace(out, old)
     os.replace(tmp, out)

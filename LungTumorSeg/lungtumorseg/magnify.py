@@ -1,0 +1,166 @@
+"""A magnified second look: the same zone networks shown the CT larger, for the small nodules
+they do not answer at their own scale.
+
+Why: the demo networks work on a 1.5 mm grid and answer every calibration tumour of 20 mm
+or more, but a third of the part-solid ones of 10-16 mm get no response at all (peak
+probability below 0.5; ``benchmarks/results/partsolid_synthetic/``), and four experiments
+re-weighting their training data did not change that. Shown the CT resampled to
+1.5 mm / ``zoom`` with every input channel computed as if the voxels were still 1.5 mm, a
+12 mm nodule looks like an 18 mm one to them - a size they do answer
+(``benchmarks/results/zoom_tta/``). The price is many more false responses (vessel
+crossings and pleural folds look like nodules when magnified), so the magnified map only
+*adds* what the package's candidate classifier confirms:
+
+1. components of the magnified map at the threshold, of at least the minimum lesion volume,
+   that overlap no component of the normal map at the threshold are *magnified-only
+   candidates* (what the normal look already found it keeps, outline and all);
+2. the candidate classifier scores each, with the magnified map as its probability channel;
+3. those scoring at least the look's ``cutoff`` are *confirmed*: the final probability map
+   takes the magnified map's values inside them; elsewhere it is the normal map.
+
+Everything after (threshold, lesion limits, outline growth) treats the merged map like any
+other. The card's candidate classifier, which was trained on the normal map's candidates,
+does not judge the confirmed ones again: each confirmed candidate is remembered by one voxel
+inside it (its magnified peak, in LPS millimetres) and its score, a run's report carries
+these points, and a candidate holding one is kept with that score (:class:`ConfirmedCheck`) -
+also when a saved map is re-labelled later at another threshold.
+
+A model package enables the look with a ``magnified_look`` section in its card (zoom and
+cut-off, chosen on calibration phantoms, and optionally a classifier of its own, trained on
+magnified candidates, stored like ``candidate_check``); it needs the card's
+``candidate_check``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+from .candidate_check import CandidateCheck
+
+#: The card section that enables the look.
+CARD_SECTION = "magnified_look"
+
+
+@dataclass(frozen=True)
+class MagnifiedLook:
+    """How much the CT is magnified and the classifier score a magnified-only candidate needs."""
+
+    zoom: float = 1.5
+    cutoff: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 1.0 < self.zoom <= 3.0:
+            raise ValueError(f"the magnified look's zoom must be above 1 and at most 3, got {self.zoom}")
+        if not 0.0 <= self.cutoff < 1.0:
+            raise ValueError(f"the magnified look's cut-off must be in [0, 1), got {self.cutoff}")
+
+    def grid_spacing(self, nominal_mm: tuple[float, float, float]) -> tuple[float, float, float]:
+        """The finer grid (x, y, z mm) the CT is resampled to."""
+        return tuple(float(s) / self.zoom for s in nominal_mm)  # type: ignore[return-value]
+
+    def to_card(self) -> dict[str, Any]:
+        return {"zoom": self.zoom, "cutoff": self.cutoff,
+                "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "
+                          "nominal spacing; magnified-only candidates kept when the candidate classifier "
+                          "scores them >= cutoff"}
+
+    @classmethod
+    def from_card(cls, section: Mapping[str, Any] | None) -> "MagnifiedLook | None":
+        """The look a card section describes, or None when the card has none."""
+        if not section:
+            return None
+        return cls(zoom=float(section["zoom"]), cutoff=float(section["cutoff"]))
+
+
+def magnified_only_candidates(magnified: np.ndarray, normal: np.ndarray, threshold: float,
+                              min_voxels: int) -> np.ndarray:
+    """Labels (int32, 1..N in scan order, 0 elsewhere) of the components (face connectivity)
+    of ``magnified >= threshold`` with at least ``min_voxels`` voxels that touch no voxel of
+    ``normal >= threshold``. Both maps share one grid."""
+    labels, n = ndi.label(magnified >= threshold)
+    if n == 0:
+        return labels.astype(np.int32)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= max(int(min_voxels), 1)
+    keep[np.unique(labels[normal >= threshold])] = False
+    keep[0] = False
+    renumber = np.zeros(n + 1, np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return renumber[labels]
+
+
+#: A confirmed candidate: a voxel inside it (LPS x, y, z in mm) and its score.
+ConfirmedPoint = tuple[float, float, float, float]
+
+
+@dataclass
+class ConfirmedCheck(CandidateCheck):
+    """A candidate check that keeps, with their look's score, the candidates holding a point
+    the magnified look confirmed, and judges every other candidate as ``CandidateCheck``."""
+
+    confirmed: tuple[ConfirmedPoint, ...] = ()
+
+    def judge(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
+              to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> tuple[dict[int, float], set[int]]:
+        scores, rejected = super().judge(labels, ct, probability, to_probability)
+        lab = sitk.GetArrayViewFromImage(labels)
+        for x, y, z, score in self.confirmed:
+            index = labels.TransformPhysicalPointToIndex((x, y, z))
+            if all(0 <= i < n for i, n in zip(index, labels.GetSize())):
+                label = int(lab[index[2], index[1], index[0]])
+                if label in scores:
+                    scores[label] = max(scores[label], float(score))
+                    rejected.discard(label)
+        return scores, rejected
+
+
+def confirmed_check(check: CandidateCheck | None, confirmed: tuple[ConfirmedPoint, ...]) -> CandidateCheck | None:
+    """``check`` keeping the ``confirmed`` candidates (unchanged when there are none or no check)."""
+    if check is None or not confirmed:
+        return check
+    return ConfirmedCheck(check.network, check.cutoff, tuple(confirmed))
+
+
+@dataclass
+class ConfirmedRegions:
+    """What the look added: the merged map, each magnified-only candidate's score and which
+    were confirmed (labels of ``candidates``)."""
+
+    probability: np.ndarray
+    candidates: np.ndarray
+    scores: dict[int, float]
+    confirmed: set[int]
+    points: tuple[ConfirmedPoint, ...] = ()  # one per confirmed candidate: its magnified peak and score
+
+
+def add_confirmed(normal: np.ndarray, magnified: np.ndarray, ct: sitk.Image, threshold: float,
+                  min_lesion_mm3: float, check: CandidateCheck, look: MagnifiedLook) -> ConfirmedRegions:
+    """The normal map with the confirmed magnified-only candidates' magnified values.
+
+    ``normal`` and ``magnified`` are (z, y, x) arrays on ``ct``'s grid (HU image, which the
+    classifier's patches are cut from); nothing passed in is modified."""
+    voxel_mm3 = float(np.prod(ct.GetSpacing()))
+    candidates = magnified_only_candidates(magnified, normal, threshold, int(np.ceil(min_lesion_mm3 / voxel_mm3)))
+    merged = np.array(normal, dtype=np.float32, copy=True)
+    if not candidates.any():
+        return ConfirmedRegions(merged, candidates, {}, set())
+    labels = sitk.GetImageFromArray(candidates.astype(np.uint32))
+    labels.CopyInformation(ct)
+    channel = sitk.GetImageFromArray(np.asarray(magnified, dtype=np.float32))
+    channel.CopyInformation(ct)
+    scores = check.scores(labels, ct, channel)
+    confirmed = {label for label, score in scores.items() if score >= look.cutoff}
+    inside = np.isin(candidates, sorted(confirmed))
+    merged[inside] = np.maximum(merged[inside], magnified[inside])
+    points = []
+    for label in sorted(confirmed):
+        voxels = np.argwhere(candidates == label)
+        peak = voxels[int(np.argmax(magnified[tuple(voxels.T)]))]
+        x, y, z = ct.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1]))
+        points.append((round(x, 3), round(y, 3), round(z, 3), round(float(scores[label]), 6)))
+    return ConfirmedRegions(merged, candidates, scores, confirmed, tuple(points))
