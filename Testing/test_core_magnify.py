@@ -184,6 +184,7 @@ def test_a_confirmed_candidate_is_kept_with_its_score_however_the_classifier_jud
     _, none = lesions_from_probability(probability, image, 0.5, load_package(shared_package_dir()).card.lesion_filter
                                        .overridden(outline_growth=False), MeasureContext(), strict)
     assert len(kept) == 1 and kept[0].candidate_score == pytest.approx(max(scores[1], 0.97)) and none == []
+    assert kept[0].found_by == "magnified look" and kept[0].summary().endswith("found by the magnified look")
     assert np.linalg.norm(np.subtract(kept[0].centroid_lps_mm, inside_first)) < 2.0
 
 
@@ -230,6 +231,8 @@ def test_the_pipeline_runs_the_cards_look_and_skips_it_when_asked(package_copy):
     labels = sitk.GetArrayFromImage(looked.labels)
     held = {int(labels[tuple(looked.labels.TransformPhysicalPointToIndex(p[:3])[::-1])]) for p in points}
     assert len(looked.lesions) > 0 and {lesion.label for lesion in looked.lesions} <= held
+    assert {lesion.found_by for lesion in looked.lesions} == {"magnified look"}
+    assert {lesion.found_by for lesion in plain.lesions} <= {"zone networks"}
     # a saved map re-labelled with the report's context keeps them (the Slicer module's "update lesions")
     again, _ = lesions_from_probability(looked.probability, case.image, 0.62, package.card.lesion_filter.overridden(
         min_lesion_mm3=30.0), MeasureContext.from_report(report), package.candidate_check())

@@ -35,6 +35,8 @@ COLUMNS: list[tuple[str, str, type, Any]] = [
     # the candidate classifier's score (nan when the run had no candidate check)
     ("Candidate score", "", float, lambda l: float("nan") if l.get("candidate_score") is None
      else float(l["candidate_score"])),
+    # "magnified look" for a lesion only the card's magnified second look saw
+    ("Found by", "", str, lambda l: str(l.get("found_by", "zone networks"))),
     ("Voxels", "", int, lambda l: int(l["voxels"])),
 ]
 

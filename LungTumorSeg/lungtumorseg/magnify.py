@@ -108,15 +108,25 @@ class ConfirmedCheck(CandidateCheck):
     def judge(self, labels: sitk.Image, ct: sitk.Image, probability: sitk.Image,
               to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> tuple[dict[int, float], set[int]]:
         scores, rejected = super().judge(labels, ct, probability, to_probability)
-        lab = sitk.GetArrayViewFromImage(labels)
-        for x, y, z, score in self.confirmed:
-            index = labels.TransformPhysicalPointToIndex((x, y, z))
-            if all(0 <= i < n for i, n in zip(index, labels.GetSize())):
-                label = int(lab[index[2], index[1], index[0]])
-                if label in scores:
-                    scores[label] = max(scores[label], float(score))
-                    rejected.discard(label)
+        for label, score in labels_holding(labels, self.confirmed).items():
+            if label in scores:
+                scores[label] = max(scores[label], score)
+                rejected.discard(label)
         return scores, rejected
+
+
+def labels_holding(labels: sitk.Image, points: tuple[ConfirmedPoint, ...]) -> dict[int, float]:
+    """Label (non-zero) of ``labels`` at each point inside its grid -> the highest score of the
+    points it holds."""
+    lab = sitk.GetArrayViewFromImage(labels)
+    held: dict[int, float] = {}
+    for x, y, z, score in points:
+        index = labels.TransformPhysicalPointToIndex((x, y, z))
+        if all(0 <= i < n for i, n in zip(index, labels.GetSize())):
+            label = int(lab[index[2], index[1], index[0]])
+            if label:
+                held[label] = max(held.get(label, 0.0), float(score))
+    return held
 
 
 def confirmed_check(check: CandidateCheck | None, confirmed: tuple[ConfirmedPoint, ...]) -> CandidateCheck | None:

@@ -20,6 +20,10 @@ from .postprocess import label_elongation, voxel_box_covariance
 from .zones import zone_of_position
 
 
+#: ``Lesion.found_by`` of a lesion only the magnified second look saw.
+MAGNIFIED = "magnified look"
+
+
 @dataclass
 class Lesion:
     """One lesion of a label image (fields are what reports and tables show)."""
@@ -43,6 +47,9 @@ class Lesion:
     #: the candidate classifier's score of the finding (0..1; None when no check judged it);
     #: see lungtumorseg.candidate_check
     candidate_score: float | None = None
+    #: what found it: "zone networks", or "magnified look" for a candidate only the magnified
+    #: second look saw (lungtumorseg.magnify)
+    found_by: str = "zone networks"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,8 +57,9 @@ class Lesion:
     def summary(self) -> str:
         """One terminal line: label, volume, long axis, zone, side (and the candidate score)."""
         score = "" if self.candidate_score is None else f", candidate score {self.candidate_score:.2f}"
+        look = ", found by the magnified look" if self.found_by == MAGNIFIED else ""
         return (f"lesion {self.label}: {self.volume_ml:.2f} mL, long axis {self.long_axis_mm:.1f} mm, "
-                f"{self.zone} zone, {self.side}{score}")
+                f"{self.zone} zone, {self.side}{score}{look}")
 
 
 def _hull_points(points: np.ndarray) -> np.ndarray:

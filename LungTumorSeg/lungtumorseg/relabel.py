@@ -25,8 +25,8 @@ import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
-from .magnify import ConfirmedPoint, confirmed_check
-from .measure import Lesion, measure_lesions
+from .magnify import ConfirmedPoint, confirmed_check, labels_holding
+from .measure import MAGNIFIED, Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
 
 
@@ -118,6 +118,9 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     if judged is not None:
         scores = judged.lesion_scores(labels)
         lesions = [replace(lesion, candidate_score=scores.get(lesion.label)) for lesion in lesions]
+    if context.confirmed_lps:
+        looked = labels_holding(labels, context.confirmed_lps)
+        lesions = [replace(lesion, found_by=MAGNIFIED) if lesion.label in looked else lesion for lesion in lesions]
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 

@@ -17,6 +17,7 @@ Usage: gate.py OUT.json MAPS WEIGHTS|card DATA:CACHE [DATA:CACHE ...]
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 CUTOFFS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 1.01)
 FP_BUDGET_PER_CASE = 0.10  # PLAN.md: what the look may add to the card's false positives
-MORE_LARGE_TUMOURS = 4  # PLAN.md: 113 -> at least 117 of 131
+MORE_LARGE_TUMOURS_PER_80 = 4  # PLAN.md: 113 -> at least 117 of 131 on 80 phantoms (2 on 40, addendum 2)
 DICE_MARGIN = 0.01
 LARGE_BINS = ("10-20mm", "20-30mm", ">=30mm")
 
@@ -120,10 +121,11 @@ def main() -> None:
     card = table[-1]  # C2 above every score: the card's pipeline alone
     budget = card["false_positives"] + FP_BUDGET_PER_CASE * len(rows)
     chosen = min((t for t in table if t["false_positives"] <= budget), key=lambda t: t["cutoff"])
-    passed = (chosen["large_found"] >= card["large_found"] + MORE_LARGE_TUMOURS
+    more = math.ceil(MORE_LARGE_TUMOURS_PER_80 * len(rows) / 80)
+    passed = (chosen["large_found"] >= card["large_found"] + more
               and chosen["mean_dice_tumour_cases"] >= card["mean_dice_tumour_cases"] - DICE_MARGIN)
     result = {"cases": len(rows), "zoom": 1.5, "look_classifier": weights, "table": table, "card_alone": card, "chosen": chosen,
-              "false_positive_budget": budget, "gate_passed": bool(passed),
+              "false_positive_budget": budget, "more_large_tumours_needed": more, "gate_passed": bool(passed),
               "note": "synthetic phantoms, not clinical accuracy"}
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("card_alone", "chosen", "gate_passed")}, indent=1))
