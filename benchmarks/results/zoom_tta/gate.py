@@ -13,6 +13,8 @@ touch the normal map's components at the threshold, so the two sets do not inter
 set is scored by the held-out benchmark's own ``evaluate_prediction``.
 
 Usage: gate.py OUT.json MAPS WEIGHTS|card DATA:CACHE [DATA:CACHE ...]
+       gate.py --decide C2 OUT.json MAPS WEIGHTS|card DATA:CACHE [...]   (PLAN.md's decision at the
+       calibrated C2 against the card alone; no other cut-off is evaluated)
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from lungtumorseg.models.package import default_package_dir, load_package  # noq
 from lungtumorseg.relabel import MeasureContext, lesions_from_probability  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
-CUTOFFS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 1.01)
+CUTOFFS = tuple(round(0.01 * i, 2) for i in range(100)) + (0.995, 0.999, 1.01)  # 1.01: the card alone
 FP_BUDGET_PER_CASE = 0.10  # PLAN.md: what the look may add to the card's false positives
 MORE_LARGE_TUMOURS_PER_80 = 4  # PLAN.md: 113 -> at least 117 of 131 on 80 phantoms (2 on 40, addendum 2)
 DICE_MARGIN = 0.01
@@ -57,8 +59,8 @@ def measures(ev: dict) -> dict:
             "fp": ev["detection"]["n_false_positive"]}
 
 
-def case_outcomes(case, image, truth, normal, zoom, lung_z, package, look_check) -> list[dict]:
-    """The case's measures at every cut-off of CUTOFFS (index-aligned)."""
+def case_outcomes(case, image, truth, normal, zoom, lung_z, package, look_check, cutoffs) -> list[dict]:
+    """The case's measures at every cut-off of ``cutoffs`` (index-aligned)."""
     threshold = float(package.card["postprocessing"]["threshold"])
     rule = package.card.lesion_filter
     added = add_confirmed(normal, zoom, image, threshold, rule.min_lesion_mm3, look_check, MagnifiedLook(1.5, 0.0))
@@ -72,7 +74,7 @@ def case_outcomes(case, image, truth, normal, zoom, lung_z, package, look_check)
         if under:
             source[int(value)] = max(added.scores[u] for u in under)
     out, seen = [], {}
-    for c2 in CUTOFFS:
+    for c2 in cutoffs:
         kept = frozenset(v for v, s in source.items() if s >= c2)
         if kept not in seen:
             drop = [v for v in source if v not in kept]
@@ -83,19 +85,36 @@ def case_outcomes(case, image, truth, normal, zoom, lung_z, package, look_check)
     return out
 
 
-def summarise(rows: list[list[dict]], i: int) -> dict:
+def summarise(rows: list[list[dict]], i: int, cutoffs) -> dict:
     at = [r[i] for r in rows]
     tumour = [a for a in at if a["has_tumour"]]
     clean = [a for a in at if not a["has_tumour"]]
-    return {"cutoff": CUTOFFS[i], "large_found": sum(a["large_found"] for a in at), "large": sum(a["large"] for a in at),
+    return {"cutoff": cutoffs[i], "large_found": sum(a["large_found"] for a in at), "large": sum(a["large"] for a in at),
             "false_positives": sum(a["fp"] for a in at), "fp_per_case": round(sum(a["fp"] for a in at) / len(at), 4),
             "mean_dice_tumour_cases": round(float(np.mean([a["dice"] for a in tumour])), 4),
             "clean": f"{sum(a['fp'] == 0 for a in clean)}/{len(clean)}",
             "magnified_lesions": sum(a["magnified_lesions"] for a in at)}
 
 
+def decide(table: list[dict]) -> dict:
+    """PLAN.md's decision: the look at C2 against the card alone on the decision set."""
+    look, card = table
+    clean = [tuple(map(int, t["clean"].split("/"))) for t in (look, card)]
+    rules = {"sensitivity >= 10 mm higher": look["large_found"] > card["large_found"],
+             "false positives per case <= 0.3": look["fp_per_case"] <= 0.3,
+             "tumour-free cases with no lesion not fewer": clean[0][0] >= clean[1][0],
+             "mean Dice not lower by more than 0.01":
+                 look["mean_dice_tumour_cases"] >= card["mean_dice_tumour_cases"] - DICE_MARGIN}
+    return {"look": look, "card_alone": card, "rules": rules, "ship": all(rules.values())}
+
+
 def main() -> None:
-    out, maps, weights = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    args = sys.argv[1:]
+    cutoffs = CUTOFFS
+    if args[0] == "--decide":
+        cutoffs = (float(args[1]), 1.01)
+        args = args[2:]
+    out, maps, weights = Path(args[0]), Path(args[1]), args[2]
     package = load_package(default_package_dir())
     look_check = package.candidate_check()
     if weights != "card":
@@ -104,7 +123,7 @@ def main() -> None:
         look_check = CandidateCheck(net.eval(), 0.0)
     key = cache_key(package, list(package.card.mirror_axes))
     rows = []
-    for pair in sys.argv[4:]:
+    for pair in args[3:]:
         data, cache = (Path(p) for p in pair.split(":"))
         for case in discover_cases(data):
             kept = maps / f"{data.name}-{case.name}.npy"
@@ -115,9 +134,16 @@ def main() -> None:
             truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
             normal, lung_z = cached_probability(case, package, 1, cache, key)
             zoom = np.load(kept).astype(np.float32)
-            rows.append(case_outcomes(f"{data.name}/{case.name}", image, truth, normal, zoom, lung_z, package, look_check))
-            print(case.name, rows[-1][-1]["large_found"], rows[-1][0]["large_found"], rows[-1][0]["fp"], flush=True)
-    table = [summarise(rows, i) for i in range(len(CUTOFFS))]
+            rows.append(case_outcomes(f"{data.name}/{case.name}", image, truth, normal, zoom, lung_z, package, look_check,
+                                      cutoffs))
+            print(case.name, flush=True)
+    table = [summarise(rows, i, cutoffs) for i in range(len(cutoffs))]
+    if cutoffs is not CUTOFFS:
+        result = {"cases": len(rows), "zoom": 1.5, "look_classifier": weights, **decide(table),
+                  "note": "synthetic phantoms, not clinical accuracy"}
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return
     card = table[-1]  # C2 above every score: the card's pipeline alone
     budget = card["false_positives"] + FP_BUDGET_PER_CASE * len(rows)
     chosen = min((t for t in table if t["false_positives"] <= budget), key=lambda t: t["cutoff"])
