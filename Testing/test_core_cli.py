@@ -40,9 +40,10 @@ from lungtumorseg.postprocess import LesionFilter
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
-                 "peak_probability", "elongation", "candidate_score"}
+                 "peak_probability", "elongation", "candidate_score", "found_by"}
 REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm", "midline_x_lps_mm",
-                 "timings_s", "lesions", "postprocessing", "precision"}
+                 "timings_s", "lesions", "postprocessing", "precision", "magnified_look",
+                 "confirmed_by_magnified_look"}
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -128,6 +129,7 @@ def test_predict_report_has_the_documented_fields(predicted):
     assert report["status"] == "ok" and report["input"] == str(predicted["src"])
     assert report["model"]["name"] == "core-test-model" and report["model"]["demo"] is True
     assert report["threshold"] == 0.5 and report["precision"] == "fp32"
+    assert report["magnified_look"] is None and report["confirmed_by_magnified_look"] == []  # the card has none
     # the card of the test package sets no peak or elongation limit: recorded as such
     assert report["postprocessing"] == {"threshold": 0.5, "min_lesion_mm3": 30.0,
                                         "min_peak_probability": 0.0, "max_elongation": None, "max_mean_hu": None}

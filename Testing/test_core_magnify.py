@@ -16,14 +16,14 @@ import SimpleITK as sitk
 import torch
 
 from core_fixtures import package_copy, phantom, shared_package_dir, threshold_networks  # noqa: F401  (fixtures)
-from lungtumorseg.candidate_check import CandidateCheck, build_classifier
+from lungtumorseg.candidate_check import CandidateCheck, build_classifier, with_cutoff
 from lungtumorseg.errors import ModelPackageError
 from lungtumorseg.evaluation.probability_cache import cache_key
 from lungtumorseg.magnify import CARD_SECTION, MagnifiedLook, add_confirmed, magnified_only_candidates
 from lungtumorseg.models import CARD_FILE, load_package
 from lungtumorseg.magnify import ConfirmedCheck
 from lungtumorseg.models.package import attach_candidate_check, attach_magnified_look
-from lungtumorseg.relabel import MeasureContext, lesions_from_probability
+from lungtumorseg.relabel import MeasureContext, lesions_from_percent, lesions_from_probability, probability_to_percent
 from lungtumorseg.network_pass import network_pass
 from lungtumorseg.pipeline import SegmentOptions, segment
 from lungtumorseg.progress import ProgressSpan
@@ -55,6 +55,8 @@ def test_only_components_the_normal_map_does_not_touch_and_large_enough_are_cand
     magnified[16:18, 2:4, 2:4] = 0.9  # 8 voxels: too small
     magnified[2:6, 14:18, 14:18] = 0.7  # 64 voxels, alone: a candidate
     magnified[2:6, 14:18, 10] = 0.3  # below the threshold: not part of anything
+    magnified[10:14, 2:6, 2:6] = 0.9  # 64 voxels sharing a face with the normal component below: not one
+    normal[14, 3, 3] = 0.7
     labels = magnified_only_candidates(magnified, normal, 0.5, min_voxels=10)
     assert labels.dtype == np.int32 and sorted(np.unique(labels)) == [0, 1, 2]
     assert (labels[2:6, 2:6, 2:6] > 0).all() and (labels[2:6, 14:18, 14:18] > 0).all()
@@ -106,10 +108,13 @@ def test_confirmed_candidates_take_the_magnified_values_and_nothing_else_changes
 
 
 @pytest.mark.parametrize("section, match", [
-    ({"zoom": 1.0, "cutoff": 0.9}, "zoom"),
-    ({"zoom": 4.0, "cutoff": 0.9}, "zoom"),
-    ({"zoom": 1.5, "cutoff": 1.0}, "cut-off"),
-    ({"cutoff": 0.9}, "zoom"),
+    ({"zoom": 1.0, "cutoff": 0.9}, "zoom must be above 1"),
+    ({"zoom": 4.0, "cutoff": 0.9}, "at most 3, got 4"),
+    ({"zoom": 1.5, "cutoff": 1.0}, "cut-off must be in"),
+    ({"cutoff": 0.9}, "needs a zoom and a cutoff, got"),
+    ({}, "needs a zoom and a cutoff, got"),
+    ("on", "needs a zoom and a cutoff, got 'on'"),
+    ({"zoom": 1.5, "cutoff": 0.9, "network": NETWORK}, "lists no weights"),
 ])
 def test_a_card_with_a_broken_magnified_look_is_refused(package_copy, section, match):  # noqa: F811
     _with_look(package_copy)
@@ -130,11 +135,14 @@ def test_a_look_without_a_candidate_classifier_is_refused_and_a_complete_one_is_
     assert not any(p.name.startswith(".tmp-") for p in package_copy.parent.iterdir())
     package = load_package(_with_look(package_copy, zoom=2.0, cutoff=0.8))
     assert package.card.magnified_look == MagnifiedLook(2.0, 0.8)
+    with pytest.raises(ValueError, match="both its weights and its network"):
+        attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.9}, _classifier_state(7))
     # without a network of its own the look confirms with the candidate classifier, at its own cut-off
     check, look_check = package.candidate_check(), package.magnified_check()
     assert look_check.cutoff == 0.8 and look_check.network is check.network
     # its maps are not those of the same weights without the look
-    assert cache_key(package, []) == cache_key(plain, []) + "-z2c0.8"
+    check_sha = package.card.raw["weights"]["candidate_check"]["sha256"][:6]
+    assert cache_key(package, []) == cache_key(plain, []) + f"-z2c0.8w{check_sha}"
 
 
 def test_a_look_with_its_own_classifier_stores_checks_and_loads_it(package_copy):  # noqa: F811
@@ -150,6 +158,12 @@ def test_a_look_with_its_own_classifier_stores_checks_and_loads_it(package_copy)
     f.write_bytes(bytes(data))
     with pytest.raises(ModelPackageError, match=f"{CARD_SECTION}.safetensors"):
         load_package(package_copy).verify_all()
+    # attached again without a classifier of its own, the look's weights go with it
+    f.write_bytes(bytes(data[:len(data) // 2] + bytearray([data[len(data) // 2] ^ 0x01]) + data[len(data) // 2 + 1:]))
+    without = attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.7})
+    assert CARD_SECTION not in without.card.raw["weights"] and not f.exists()
+    assert without.magnified_check().network is without.candidate_check().network
+    _with_look(package_copy, cutoff=0.7, own=True)
     raw = json.loads((package_copy / CARD_FILE).read_text())
     raw["weights"].pop(CARD_SECTION)
     (package_copy / CARD_FILE).write_text(json.dumps(raw))
@@ -184,6 +198,8 @@ def test_a_confirmed_candidate_is_kept_with_its_score_however_the_classifier_jud
     _, none = lesions_from_probability(probability, image, 0.5, load_package(shared_package_dir()).card.lesion_filter
                                        .overridden(outline_growth=False), MeasureContext(), strict)
     assert len(kept) == 1 and kept[0].candidate_score == pytest.approx(max(scores[1], 0.97)) and none == []
+    # a user's cut-off for the candidate classifier keeps the confirmed candidate all the same
+    assert with_cutoff(confirmed, 0.2).judge(labels, image, probability)[1] <= {2}
     assert kept[0].found_by == "magnified look" and kept[0].summary().endswith("found by the magnified look")
     assert np.linalg.norm(np.subtract(kept[0].centroid_lps_mm, inside_first)) < 2.0
 
@@ -232,17 +248,25 @@ def test_the_pipeline_runs_the_cards_look_and_skips_it_when_asked(package_copy):
     held = {int(labels[tuple(looked.labels.TransformPhysicalPointToIndex(p[:3])[::-1])]) for p in points}
     assert len(looked.lesions) > 0 and {lesion.label for lesion in looked.lesions} <= held
     assert {lesion.found_by for lesion in looked.lesions} == {"magnified look"}
-    assert {lesion.found_by for lesion in plain.lesions} <= {"zone networks"}
+    assert plain.lesions and {lesion.found_by for lesion in plain.lesions} == {"zone networks"}
     # a saved map re-labelled with the report's context keeps them (the Slicer module's "update lesions")
     again, _ = lesions_from_probability(looked.probability, case.image, 0.62, package.card.lesion_filter.overridden(
         min_lesion_mm3=30.0), MeasureContext.from_report(report), package.candidate_check())
     np.testing.assert_array_equal(sitk.GetArrayFromImage(again), labels)
-    skipped_stages: list[str] = []
+    kept_percent, _ = lesions_from_percent(probability_to_percent(looked.probability), case.image, 0.62,
+                                           package.card.lesion_filter.overridden(min_lesion_mm3=30.0),
+                                           MeasureContext.from_report(report), package.candidate_check())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(kept_percent) > 0, labels > 0)
+    skipped_stages: list[tuple[str, float]] = []
     skipped = segment(case.image, package, SegmentOptions(**options, magnified_look=False),
-                      lambda stage, f: skipped_stages.append(stage))
+                      lambda stage, f: skipped_stages.append((stage, f)))
     assert skipped.report("case", package)["magnified_look"] is None
-    assert not any("magnified" in s for s in skipped_stages)
+    assert not any("magnified" in s for s, _ in skipped_stages)
+    # without the look the run reports progress exactly as it always did
+    for pair in (("resampling to the model grid", 0.0), ("finding the lungs", 0.06), ("superposing zones", 0.9),
+                 ("labelling lesions", 0.95), ("done", 1.0)):
+        assert pair in [(s, round(f, 6)) for s, f in skipped_stages], pair
     np.testing.assert_array_equal(sitk.GetArrayFromImage(skipped.probability), before)
-    # without its classifier there is nothing to confirm with: the look does not run
+    # the look is its own switch: with the candidate check off it still runs and confirms
     unchecked = segment(case.image, package, SegmentOptions(**options, candidate_check=False))
-    assert unchecked.magnified_look is None
+    assert unchecked.magnified_look["confirmed"] == summary["confirmed"]

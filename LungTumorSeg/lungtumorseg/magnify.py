@@ -71,23 +71,27 @@ class MagnifiedLook:
 
     @classmethod
     def from_card(cls, section: Mapping[str, Any] | None) -> "MagnifiedLook | None":
-        """The look a card section describes, or None when the card has none."""
-        if not section:
+        """The look a card section describes, or None when the card has none (a section that is
+        not a mapping with a zoom and a cut-off raises ``ValueError``)."""
+        if section is None:
             return None
+        if not isinstance(section, Mapping) or "zoom" not in section or "cutoff" not in section:
+            raise ValueError(f"the magnified look needs a zoom and a cutoff, got {section!r}")
         return cls(zoom=float(section["zoom"]), cutoff=float(section["cutoff"]))
 
 
 def magnified_only_candidates(magnified: np.ndarray, normal: np.ndarray, threshold: float,
                               min_voxels: int) -> np.ndarray:
     """Labels (int32, 1..N in scan order, 0 elsewhere) of the components (face connectivity)
-    of ``magnified >= threshold`` with at least ``min_voxels`` voxels that touch no voxel of
-    ``normal >= threshold``. Both maps share one grid."""
+    of ``magnified >= threshold`` with at least ``min_voxels`` voxels that neither overlap nor
+    touch (share a face with) a voxel of ``normal >= threshold``: merged into the map, a
+    candidate touching a normal component would join it. Both maps share one grid."""
     labels, n = ndi.label(magnified >= threshold)
     if n == 0:
         return labels.astype(np.int32)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes >= max(int(min_voxels), 1)
-    keep[np.unique(labels[normal >= threshold])] = False
+    keep[np.unique(labels[ndi.binary_dilation(normal >= threshold)])] = False
     keep[0] = False
     renumber = np.zeros(n + 1, np.int32)
     renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)

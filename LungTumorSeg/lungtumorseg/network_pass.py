@@ -55,7 +55,7 @@ def network_pass(
     hu = sitk.GetArrayFromImage(canonical)
     lap("preprocess")
 
-    span.report("finding the lungs", 0.07)
+    span.report("finding the lungs", 0.06)
     lungs = find_lungs(hu, grid)
     lap("lungs")
     if not lungs.found:
@@ -76,13 +76,13 @@ def network_pass(
         card.roi_size,
         float(inf.get("overlap", 0.25)),
         int(inf.get("sw_batch_size", 2)),
-        span.sub(0.11, 0.97),
+        span.sub(0.1, 0.9),
         card.mirror_axes,
         precision,
     )
     lap("inference")
 
-    span.report("superposing zones", 0.97)
+    span.report("superposing zones", 0.9)
     merged = restrict_to_lung_region(superpose(hu.shape, zones, probs), lungs.mask, nominal, seen.margin_mm)
     on_grid = sitk.GetImageFromArray(merged)
     on_grid.CopyInformation(canonical)

@@ -49,8 +49,8 @@ class SegmentOptions:
     # 3 more false findings on 56 phantoms for 0.68x the inference time
     # (benchmarks/results/bf16_inference/); a package would have to be calibrated in bf16.
     precision: str = "fp32"
-    # the card's magnified second look (lungtumorseg.magnify) when it has one; False skips it
-    # (about 3.4x the network time of the normal look at the demo's zoom 1.5)
+    # the card's magnified second look (lungtumorseg.magnify) when it has one; False skips it (the
+    # look's network time is about zoom^3 times the normal look's: 3.4x at zoom 1.5)
     magnified_look: bool = True
 
 
@@ -149,9 +149,11 @@ def segment(
         timings[name] = round(now - tick, 3)
         tick = now
 
-    look = card.magnified_look if options.magnified_look and check is not None else None
-    normal = network_pass(image, package, spec, span.sub(0.0, 0.45 if look else 0.94), options.device,
-                          options.precision, lap=lap)
+    look = card.magnified_look if options.magnified_look else None
+    look_check = package.magnified_check() if look else None  # refuse damaged weights before any work
+    # the magnified pass costs about zoom^3 times the normal one: the bar is split in that ratio
+    split = 1.0 if look is None else 0.95 / (1.0 + look.zoom ** 3)
+    normal = network_pass(image, package, spec, span.sub(0.0, split), options.device, options.precision, lap=lap)
     lungs, canonical, zones = normal.lungs, normal.canonical, normal.zones
     if not lungs.found:
         return SegmentationResult(
@@ -169,12 +171,13 @@ def segment(
     look_summary = None
     confirmed: tuple = ()
     if look is not None:
-        magnified = network_pass(image, package, spec, _prefixed(span.sub(0.45, 0.94), "magnified look: "),
+        magnified = network_pass(image, package, spec, _prefixed(span.sub(split, 0.95), "magnified look: "),
                                  options.device, options.precision, zoom=look.zoom)
-        look_summary = {**look.to_card(), "candidates": 0, "confirmed": 0}
+        look_summary = {**look.to_card(), "status": "ok" if magnified.lungs.found else "no_lungs",
+                        "candidates": 0, "confirmed": 0}
         if magnified.probability is not None:
             added = add_confirmed(sitk.GetArrayFromImage(probability), sitk.GetArrayFromImage(magnified.probability),
-                                  image, threshold, lesion_filter.min_lesion_mm3, package.magnified_check(), look)
+                                  image, threshold, lesion_filter.min_lesion_mm3, look_check, look)
             merged = sitk.GetImageFromArray(added.probability)
             merged.CopyInformation(probability)
             probability = merged

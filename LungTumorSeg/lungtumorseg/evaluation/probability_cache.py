@@ -28,13 +28,17 @@ def cache_key(package: ModelPackage, mirror: list[int], precision: str = "fp32")
     """Cache name of a package's maps under mirroring ``mirror``: the first six hex digits of
     each zone's weight SHA-256, the core version, the mirror axes and "-bf16" for maps whose
     forward passes ran in bfloat16 (float32 keys are unchanged, so existing caches stay valid),
-    and the zoom and cut-off of the card's magnified look when it has one (its maps carry the
-    regions the look confirmed; keys of cards without one are unchanged)."""
+    and, when the card has a magnified look, its zoom, cut-off and the first six hex digits of
+    the weights of the classifier that confirms its candidates (the maps carry the regions it
+    confirmed; keys of cards without one are unchanged)."""
     weights = "".join(package.card.raw["weights"][z]["sha256"][:6] for z in package.card.zones)
     suffix = "" if check_precision(precision) == "fp32" else f"-{precision}"
     look = package.card.magnified_look
     if look is not None:
-        suffix += f"-z{look.zoom:g}c{look.cutoff:g}"
+        from ..magnify import CARD_SECTION
+
+        weights_of = CARD_SECTION if CARD_SECTION in package.card.raw["weights"] else "candidate_check"
+        suffix += f"-z{look.zoom:g}c{look.cutoff:g}w{package.card.raw['weights'][weights_of]['sha256'][:6]}"
     return f"{weights}-v{__version__}-m{''.join(map(str, mirror))}{suffix}"
 
 
@@ -52,22 +56,27 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
     result = segment(read_image(case.image), package, SegmentOptions(threads=threads, precision=precision))
     prob = sitk.GetArrayFromImage(result.probability)
     if cache:
-        prob = store_probability(cache, case.name, key, prob, result.lung_z_lps_mm)
+        prob = store_probability(cache, case.name, key, prob, result.lung_z_lps_mm, result.confirmed_lps)
     return prob, result.lung_z_lps_mm
 
 
 def store_probability(cache: Path, case_name: str, key: str, probability: np.ndarray,
-                      lung_z: tuple[float, float] | None) -> np.ndarray:
+                      lung_z: tuple[float, float] | None, confirmed: tuple = ()) -> np.ndarray:
     """Keep one case's map (input grid) and the lungs' LPS z-extent in ``cache`` under ``key``,
     as :func:`cached_probability` reads them; returns the map as stored (float16 values, as
     float32), which is what every later read of the cache sees. Lets a run that computed the
     map anyway (the held-out benchmark) spare the FROC and calibration scripts a second
-    inference."""
+    inference. ``confirmed``: the points of the candidates the magnified look confirmed
+    (``SegmentationResult.confirmed_lps``), kept beside the extent so they are not lost with
+    the run (the calibration and FROC scripts do not apply them yet)."""
     cached, extent = _map_files(Path(cache), case_name, key)
     cached.parent.mkdir(parents=True, exist_ok=True)
     stored = np.asarray(probability).astype(np.float16)
     np.save(cached, stored)
-    extent.write_text(json.dumps({"lung_z_lps_mm": list(lung_z) if lung_z else None}), encoding="utf-8")
+    record = {"lung_z_lps_mm": list(lung_z) if lung_z else None}
+    if confirmed:
+        record["confirmed_by_magnified_look"] = [list(point) for point in confirmed]
+    extent.write_text(json.dumps(record), encoding="utf-8")
     return stored.astype(np.float32)
 
 

@@ -149,6 +149,7 @@ class ModelPackage:
     card: ModelCard
     _verified: set[str] = field(default_factory=set)
     _candidate_check: "CandidateCheck | None" = None
+    _magnified_check: "CandidateCheck | None" = None
 
     def weight_path(self, zone: str) -> Path:
         entry = self.card["weights"].get(zone)
@@ -212,11 +213,14 @@ class ModelPackage:
             return None
         from ..magnify import CARD_SECTION
 
-        own = self.card[CARD_SECTION].get("network")
-        if own is None:
-            base = self.candidate_check()
-            return None if base is None else replace(base, cutoff=look.cutoff)
-        return self._load_check(CARD_SECTION, own, look.cutoff)
+        if self._magnified_check is None:
+            own = self.card[CARD_SECTION].get("network")
+            if own is None:
+                base = self.candidate_check()
+                self._magnified_check = None if base is None else replace(base, cutoff=look.cutoff)
+            else:
+                self._magnified_check = self._load_check(CARD_SECTION, own, look.cutoff)
+        return self._magnified_check
 
     def _load_check(self, entry: str, network: Mapping[str, Any], cutoff: float) -> "CandidateCheck":
         """A candidate classifier from the weights file ``entry`` (SHA-256 checked)."""
@@ -323,17 +327,17 @@ def _check_magnified_look(card_path: Path, raw: Mapping[str, Any]) -> None:
     section = raw.get(CARD_SECTION)
     if section is None:
         return
+    try:
+        MagnifiedLook.from_card(section)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a zoom in (1, 3] and a cutoff in [0, 1): "
+                                f"{exc}") from exc
     if raw.get(CANDIDATE_CHECK) is None:
         raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a {CANDIDATE_CHECK} section (its candidates "
                                 "are confirmed by the candidate classifier).")
     if section.get("network") is not None and CARD_SECTION not in raw["weights"]:
         raise ModelPackageError(f"{card_path}: {CARD_SECTION} describes a classifier network but the card lists no "
                                 "weights for it.")
-    try:
-        MagnifiedLook.from_card(section)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a zoom in (1, 3] and a cutoff in [0, 1): "
-                                f"{exc!r}") from exc
 
 
 def _write_weight_file(folder: Path, name: str, tensors: "Mapping[str, torch.Tensor]",
@@ -406,6 +410,9 @@ def attach_magnified_look(
     Complete or unchanged, as :func:`attach_candidate_check`."""
     from ..magnify import CARD_SECTION
 
+    if (state is None) != (section.get("network") is None):
+        raise ValueError("a magnified look's classifier needs both its weights and its network in the section "
+                         "(or neither: the candidate classifier confirms)")
     return _attach(folder, CARD_SECTION, state, section, lambda package: package.magnified_check())
 
 
@@ -422,6 +429,8 @@ def _attach(folder: str | os.PathLike, entry: str, state: "Mapping[str, torch.Te
     if state is not None:
         tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in state.items()}
         card["weights"][entry] = _write_weight_file(tmp, entry, tensors, {"part": entry, "model": str(card["name"])})
+    elif entry in card["weights"]:  # a section without weights of its own: drop the stale ones
+        (tmp / card["weights"].pop(entry)["file"]).unlink(missing_ok=True)
     card[entry] = dict(section)
     write_text_atomic(json.dumps(card, indent=2) + "\n", tmp / CARD_FILE)
     try:
