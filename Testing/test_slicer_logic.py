@@ -260,7 +260,8 @@ def test_every_option_the_logic_can_send_is_understood_by_the_real_cli_and_by_th
     spec.loader.exec_module(contract_cli)
     values = dict(model_dir="/models/p", threshold=0.35, min_lesion_mm3=40.0, min_peak_probability=0.6,
                   max_elongation=math.inf, max_mean_hu=150.0, zone_limits=False, outline_growth=False,
-                  candidate_check=False, candidate_cutoff=0.4891751557588577, zone_overlap_mm=12.5, threads=3,
+                  candidate_check=False, candidate_cutoff=0.4891751557588577, magnified_look=False,
+                  zone_overlap_mm=12.5, threads=3,
                   probability_percent_path="p.nrrd")
     defaults = process_runner.PredictOptions()
     for field in dataclasses.fields(process_runner.PredictOptions):
@@ -272,11 +273,12 @@ def test_every_option_the_logic_can_send_is_understood_by_the_real_cli_and_by_th
     assert (str(real.model), real.threshold, real.min_lesion_mm3) == ("/models/p", 0.35, 40.0)
     assert real.min_peak_probability == 0.6
     assert (real.max_elongation, real.max_mean_hu, real.zone_overlap_mm, real.threads) == (math.inf, 150.0, 12.5, 3)
-    assert real.no_zone_limits and real.no_outline_growth and real.no_candidate_check
+    assert real.no_zone_limits and real.no_outline_growth and real.no_candidate_check and real.no_magnified_look
     assert real.candidate_cutoff == values["candidate_cutoff"] and real.probability_percent
     assert str(real.probabilities) == "p.nrrd" and real.progress == "lines"
     stand_in = contract_cli.build_parser().parse_args(cmd[4:])
     assert stand_in.candidate_cutoff == values["candidate_cutoff"] and stand_in.no_outline_growth
+    assert stand_in.no_magnified_look
 
 
 def _zoned_package(tmp_path):

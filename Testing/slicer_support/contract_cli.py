@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-zone-limits", action="store_true")
     parser.add_argument("--no-outline-growth", action="store_true")
     parser.add_argument("--no-candidate-check", action="store_true")
+    parser.add_argument("--no-magnified-look", action="store_true")
     parser.add_argument("--candidate-cutoff", type=float)
     parser.add_argument("--probabilities")
     parser.add_argument("--probability-percent", action="store_true")
