@@ -12,7 +12,8 @@ crossings and pleural folds look like nodules when magnified), so the magnified 
 *adds* what the package's candidate classifier confirms:
 
 1. components of the magnified map at the threshold, of at least the minimum lesion volume,
-   that overlap no component of the normal map at the threshold are *magnified-only
+   that neither overlap nor touch a component of the normal map at the threshold (merged, a
+   touching one would join it) are *magnified-only
    candidates* (what the normal look already found it keeps, outline and all);
 2. the candidate classifier scores each, with the magnified map as its probability channel;
 3. those scoring at least the look's ``cutoff`` are *confirmed*: the final probability map
