@@ -13,9 +13,10 @@ crossings and pleural folds look like nodules when magnified), so the magnified 
 
 1. components of the magnified map at the threshold, of at least the minimum lesion volume,
    that neither overlap nor touch a component of the normal map at the threshold (merged, a
-   touching one would join it) are *magnified-only
-   candidates* (what the normal look already found it keeps, outline and all);
-2. the candidate classifier scores each, with the magnified map as its probability channel;
+   touching one would join it) are *magnified-only candidates* (what the normal look
+   already found it keeps, outline and all);
+2. the look's classifier (its own, or the package's candidate classifier) scores each, with
+   the magnified map as its probability channel;
 3. those scoring at least the look's ``cutoff`` are *confirmed*: the final probability map
    takes the magnified map's values inside them; elsewhere it is the normal map.
 
