@@ -68,7 +68,7 @@ class MagnifiedLook:
     def to_card(self) -> dict[str, Any]:
         return {"zoom": self.zoom, "cutoff": self.cutoff,
                 "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "
-                          "nominal spacing; magnified-only candidates kept when the candidate classifier "
+                          "nominal spacing; magnified-only candidates kept when the look's classifier "
                           "scores them >= cutoff"}
 
     @classmethod
