@@ -61,10 +61,6 @@ class MagnifiedLook:
         if not 0.0 <= self.cutoff < 1.0:
             raise ValueError(f"the magnified look's cut-off must be in [0, 1), got {self.cutoff}")
 
-    def grid_spacing(self, nominal_mm: tuple[float, float, float]) -> tuple[float, float, float]:
-        """The finer grid (x, y, z mm) the CT is resampled to."""
-        return tuple(float(s) / self.zoom for s in nominal_mm)  # type: ignore[return-value]
-
     def to_card(self) -> dict[str, Any]:
         return {"zoom": self.zoom, "cutoff": self.cutoff,
                 "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "

@@ -31,41 +31,26 @@ sys.path.insert(0, str(HERE.parent / "heldout48"))
 
 from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
-from lungtumorseg.inference import run_zones, superpose  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
-from lungtumorseg.lungs import find_lungs  # noqa: E402
 from lungtumorseg.models.package import ModelPackage, default_package_dir, load_package  # noqa: E402
-from lungtumorseg.postprocess import restrict_to_lung_region  # noqa: E402
+from lungtumorseg.network_pass import network_pass  # noqa: E402
 from lungtumorseg.progress import ProgressSpan  # noqa: E402
-from lungtumorseg.preprocess import IntensityWindow, network_input, to_canonical, to_input_grid  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
-from lungtumorseg.zones import ZoneSpec, make_zones  # noqa: E402
+from lungtumorseg.zones import ZoneSpec  # noqa: E402
 from misses import large_tumours  # noqa: E402
 
 THRESHOLD = 0.45
 
 
 def zoomed_probability(image: sitk.Image, package: ModelPackage, zoom: float) -> np.ndarray:
-    """The superposed zone probability of ``image`` seen ``zoom`` times magnified, on the input grid."""
-    card = package.card
-    nominal = tuple(float(s) for s in card.spacing_mm)
-    fine = tuple(s / zoom for s in nominal)
-    canonical = to_canonical(image, fine)
-    hu = sitk.GetArrayFromImage(canonical)
-    lungs = find_lungs(hu, fine)
-    z = card["zones"]
-    spec = ZoneSpec(overlap_mm=float(z["overlap_mm"]) * zoom, margin_mm=float(z["margin_mm"]) * zoom,
-                    context_mm=float(z["context_mm"]) * zoom)
-    # zones in zoomed millimetres: the same anatomy split with the networks' margins
-    zones = make_zones(lungs.mask, nominal, spec, tuple(card.zones))
-    x = network_input(hu, lungs.mask, IntensityWindow(*card.window_hu), card.lung_channel, card.blob_filter, nominal)
-    inf = card.get("inference", {})
-    probs = run_zones(x, zones, lambda name: package.load_network(name, "cpu"), card.roi_size,
-                      float(inf.get("overlap", 0.25)), int(inf.get("sw_batch_size", 2)), ProgressSpan(None, 0.0, 1.0), card.mirror_axes, "fp32")
-    merged = restrict_to_lung_region(superpose(hu.shape, zones, probs), lungs.mask, nominal, spec.margin_mm)
-    out = sitk.GetImageFromArray(merged)
-    out.CopyInformation(canonical)
-    return sitk.GetArrayFromImage(to_input_grid(out, image))
+    """The superposed zone probability of ``image`` seen ``zoom`` times magnified, on the input
+    grid: the product's own magnified pass (``lungtumorseg.network_pass``)."""
+    z = package.card["zones"]
+    spec = ZoneSpec(overlap_mm=float(z["overlap_mm"]), margin_mm=float(z["margin_mm"]), context_mm=float(z["context_mm"]))
+    look = network_pass(image, package, spec, ProgressSpan(None, 0.0, 1.0), zoom=zoom)
+    if look.probability is None:
+        return np.zeros(sitk.GetArrayViewFromImage(image).shape, np.float32)
+    return sitk.GetArrayFromImage(look.probability)
 
 
 def false_components(prob: np.ndarray, truth: np.ndarray) -> int:
