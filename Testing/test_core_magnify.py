@@ -18,10 +18,10 @@ import torch
 from core_fixtures import package_copy, phantom, shared_package_dir, threshold_networks  # noqa: F401  (fixtures)
 from lungtumorseg.candidate_check import CandidateCheck, build_classifier, with_cutoff
 from lungtumorseg.errors import ModelPackageError
-from lungtumorseg.evaluation.probability_cache import cache_key
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_confirmed, store_probability
 from lungtumorseg.magnify import CARD_SECTION, MagnifiedLook, add_confirmed, magnified_only_candidates
 from lungtumorseg.models import CARD_FILE, load_package
-from lungtumorseg.magnify import ConfirmedCheck
+from lungtumorseg.magnify import KEPT_AT_ANY_CUTOFF, ConfirmedCheck, scores_keeping_confirmed
 from lungtumorseg.models.package import attach_candidate_check, attach_magnified_look
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, lesions_from_probability, probability_to_percent
 from lungtumorseg.network_pass import network_pass
@@ -202,6 +202,28 @@ def test_a_confirmed_candidate_is_kept_with_its_score_however_the_classifier_jud
     assert with_cutoff(confirmed, 0.2).judge(labels, image, probability)[1] <= {2}
     assert kept[0].found_by == "magnified look" and kept[0].summary().endswith("found by the magnified look")
     assert np.linalg.norm(np.subtract(kept[0].centroid_lps_mm, inside_first)) < 2.0
+
+
+def test_a_froc_scores_a_confirmed_candidate_as_kept_at_every_cut_off_and_the_cache_keeps_its_point(tmp_path):
+    image, _, magnified = _ct_with_two_balls()
+    probability = sitk.GetImageFromArray(magnified)
+    probability.CopyInformation(image)
+    labels = sitk.GetImageFromArray((magnified > 0.5).astype(np.uint32) * np.where(np.indices(magnified.shape)[2] < 30, 1, 2))
+    labels.CopyInformation(image)
+    point = (*image.TransformIndexToPhysicalPoint((18, 20, 20)), 0.97)  # inside the first ball
+    outside_grid = (1000.0, 1000.0, 1000.0, 0.99)
+    check = _check(0.5)
+    plain = check.scores(labels, image, probability)
+    kept = scores_keeping_confirmed(check, (point, outside_grid))(labels, image, probability)
+    assert kept[1] == KEPT_AT_ANY_CUTOFF == 1.0 and plain[1] < 1.0
+    assert kept[2] == plain[2], "a candidate holding no point keeps the classifier's score"
+    assert scores_keeping_confirmed(check, ())(labels, image, probability) == plain
+    # the points travel through the map cache beside the lungs' extent
+    store_probability(tmp_path, "lung_000", "key", magnified, (0.0, 50.0), (point,))
+    store_probability(tmp_path, "lung_001", "key", magnified, (0.0, 50.0))
+    assert cached_confirmed(tmp_path, "lung_000", "key") == (tuple(float(v) for v in point),)
+    assert cached_confirmed(tmp_path, "lung_001", "key") == ()
+    assert cached_confirmed(tmp_path, "lung_002", "key") == (), "a case not cached has no points"
 
 
 def test_the_magnified_pass_finds_dense_tissue_where_the_normal_pass_does(threshold_networks):  # noqa: F811

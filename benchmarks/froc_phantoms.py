@@ -11,6 +11,9 @@ card-limits candidate only when the classifier's score reaches its cut-off, so i
 scored by that score: two more curves, **classifier**, sweep the minimum classifier score over
 the card-limits candidates (outline growth aside, the candidates the pipeline's classifier
 judges), and their card point is the cut-off (``--no-candidate-check``: not computed).
+With a **magnified look** (``magnified_look``, 0.11.0 on) the maps carry the candidates it
+confirmed, which the pipeline keeps at any cut-off: they are kept at every classifier level
+(their points are read from the cache beside each map).
 Sensitivity is reported for all tumours and for tumours of 10 mm and more (the issue's
 target); the CPM averages it at 1/8 … 8 false positives per case (LUNA16). Probability maps
 are computed by the pipeline, or read from a calibration cache (``--cache``, the same
@@ -49,7 +52,8 @@ from lungtumorseg.evaluation.froc import (  # noqa: E402
     scored_froc_curve, sweep_levels,
 )
 from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
-from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_confirmed, cached_probability  # noqa: E402
+from lungtumorseg.magnify import scores_keeping_confirmed  # noqa: E402
 from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
@@ -118,7 +122,8 @@ def main() -> int:
         if check is not None:  # the card-limits candidates, each with its classifier score
             prob_image = sitk.GetImageFromArray(prob)
             prob_image.CopyInformation(image)
-            scored.append(scored_candidates(prob_image, image, truth, threshold, rule, check.scores, lung_z))
+            scorer = scores_keeping_confirmed(check, cached_confirmed(cache, case.name, key))  # the look's kept ones
+            scored.append(scored_candidates(prob_image, image, truth, threshold, rule, scorer, lung_z))
 
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)

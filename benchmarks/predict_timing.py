@@ -3,7 +3,9 @@
 Baseline in the same run: the same UNETR slid over the whole canonical volume (what a
 pipeline without lung-based zone cropping would evaluate). The ratio shows what the zone
 crops cost or save. Also in the same run: the pipeline with bfloat16 forward passes
-(``--precision bf16``) against the float32 one, stage by stage.
+(``--precision bf16``) against the float32 one, stage by stage, and, for a card with a
+magnified second look (``magnified_look``), the pipeline without it (``--no-magnified-look``):
+the ratio is what the look costs.
 Run: ``make benchmark`` or ``python benchmarks/predict_timing.py``.
 Writes ``benchmarks/results/predict_timing.json``.
 """
@@ -48,6 +50,17 @@ def main() -> int:
     total = time.perf_counter() - t0
     print(f"pipeline total {total:.1f} s; stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
 
+    look = None
+    if package.card.magnified_look is not None:
+        t0 = time.perf_counter()
+        plain = segment(case.image, package, SegmentOptions(threads=args.threads, magnified_look=False))
+        total_plain = time.perf_counter() - t0
+        look = {"pipeline_seconds_without_look": round(total_plain, 2), "stages_seconds_without_look": plain.timings_s,
+                "with_to_without_ratio": round(total / total_plain, 3), "lesions_found_without_look": len(plain.lesions),
+                "zoom": package.card.magnified_look.zoom}
+        print(f"without the magnified look: {total_plain:.1f} s vs {total:.1f} s with it: ratio "
+              f"{look['with_to_without_ratio']:.2f}; lesions {len(plain.lesions)} vs {len(result.lesions)}")
+
     t0 = time.perf_counter()
     fast = segment(case.image, package, SegmentOptions(threads=args.threads, precision="bf16"))
     total_bf16 = time.perf_counter() - t0
@@ -83,6 +96,8 @@ def main() -> int:
         "lesions_found": len(result.lesions),
         "bf16": {"pipeline_seconds": round(total_bf16, 2), "stages_seconds": fast.timings_s,
                  "inference_to_float32_ratio": round(bf16_ratio, 3), "lesions_found": len(fast.lesions)},
+        "model": f"{package.card.name} {package.card.version}",
+        "magnified_look": look,
     }
     dest = ROOT / "benchmarks" / "results" / "predict_timing.json"
     dest.write_text(json.dumps(out, indent=2) + "\n")

@@ -138,6 +138,27 @@ def confirmed_check(check: CandidateCheck | None, confirmed: tuple[ConfirmedPoin
     return ConfirmedCheck(check.network, check.cutoff, tuple(confirmed))
 
 
+#: A confirmed candidate's score in a FROC over the classifier's cut-off: kept at every
+#: cut-off (cut-offs are at most 1), as the pipeline keeps it whatever the cut-off.
+KEPT_AT_ANY_CUTOFF = 1.0
+
+
+def scores_keeping_confirmed(check: CandidateCheck, confirmed: tuple[ConfirmedPoint, ...]
+                             ) -> Callable[[sitk.Image, sitk.Image, sitk.Image], dict[int, float]]:
+    """``check.scores`` with every candidate that holds a ``confirmed`` point scored
+    :data:`KEPT_AT_ANY_CUTOFF`: the scorer a FROC of the classifier's cut-off needs for a map
+    the magnified look added candidates to, so each level keeps what the pipeline would."""
+
+    def scores(labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> dict[int, float]:
+        out = check.scores(labels, ct, probability)
+        for label in labels_holding(labels, confirmed):
+            if label in out:
+                out[label] = KEPT_AT_ANY_CUTOFF
+        return out
+
+    return scores
+
+
 @dataclass
 class ConfirmedRegions:
     """What the look added: the merged map, each magnified-only candidate's score and which

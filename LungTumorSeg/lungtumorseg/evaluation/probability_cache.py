@@ -18,6 +18,7 @@ import SimpleITK as sitk
 
 from .. import __version__
 from ..io import read_image
+from ..magnify import ConfirmedPoint
 from ..models.package import ModelPackage
 from ..pipeline import SegmentOptions, segment
 from ..precision import check_precision
@@ -68,7 +69,7 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
     map anyway (the held-out benchmark) spare the FROC and calibration scripts a second
     inference. ``confirmed``: the points of the candidates the magnified look confirmed
     (``SegmentationResult.confirmed_lps``), kept beside the extent so they are not lost with
-    the run (the calibration and FROC scripts do not apply them yet)."""
+    the run (:func:`cached_confirmed` reads them back)."""
     cached, extent = _map_files(Path(cache), case_name, key)
     cached.parent.mkdir(parents=True, exist_ok=True)
     stored = np.asarray(probability).astype(np.float16)
@@ -78,6 +79,17 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
         record["confirmed_by_magnified_look"] = [list(point) for point in confirmed]
     extent.write_text(json.dumps(record), encoding="utf-8")
     return stored.astype(np.float32)
+
+
+def cached_confirmed(cache: Path, case_name: str, key: str) -> tuple[ConfirmedPoint, ...]:
+    """The points of the candidates the magnified look confirmed in one cached map (empty when
+    the card has no look, none was confirmed or the map is not cached): what a script reading
+    the cache needs to keep those candidates as the pipeline does."""
+    extent = _map_files(Path(cache), case_name, key)[1]
+    if not extent.is_file():
+        return ()
+    record = json.loads(extent.read_text(encoding="utf-8"))
+    return tuple(tuple(float(v) for v in point) for point in record.get("confirmed_by_magnified_look", []))
 
 
 def _map_files(cache: Path, case_name: str, key: str) -> tuple[Path, Path]:
