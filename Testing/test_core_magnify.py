@@ -271,6 +271,8 @@ def test_the_pipeline_runs_the_cards_look_and_skips_it_when_asked(package_copy):
     assert len(looked.lesions) > 0 and {lesion.label for lesion in looked.lesions} <= held
     assert {lesion.found_by for lesion in looked.lesions} == {"magnified look"}
     assert plain.lesions and {lesion.found_by for lesion in plain.lesions} == {"zone networks"}
+    assert f"({len(looked.lesions)} by the magnified second look)" in looked.message
+    assert "magnified" not in plain.message
     # a saved map re-labelled with the report's context keeps them (the Slicer module's "update lesions")
     again, _ = lesions_from_probability(looked.probability, case.image, 0.62, package.card.lesion_filter.overridden(
         min_lesion_mm3=30.0), MeasureContext.from_report(report), package.candidate_check())

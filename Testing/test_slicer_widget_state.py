@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import slicer_env  # noqa: F401  (puts LungTumorSeg/ on sys.path)
+from lungtumorseg.measure import MAGNIFIED  # the pipeline's word for a lesion only the look saw
 from LungTumorSegLib import widget_state
 from LungTumorSegLib.widget_state import (InputInfo, ModelInfo, apply_button_text, apply_state,
                                           progress_text, result_summary)
@@ -52,6 +53,9 @@ def test_result_summary():
     assert "No lung tumour" in result_summary([], 2.0)
     text = result_summary([{"volume_ml": 1.25}, {"volume_ml": 0.5}], 3.0, model_warning="DEMO")
     assert text.startswith("2 lesions found, 1.75 ml") and text.endswith("DEMO")
+    looked = result_summary([{"volume_ml": 1.0, "found_by": "zone networks"}, {"volume_ml": 0.5, "found_by": MAGNIFIED}],
+                            3.0)
+    assert looked.startswith("2 lesions found, 1 of them by the magnified second look, 1.50 ml in total")
 
 
 def test_elongation_spin_box_zero_means_no_limit():

@@ -276,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  Lesion {lesion['label']}: {lesion['volume_ml']:.2f} ml, long axis {lesion['long_axis_mm']:.1f} mm, "
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}"
                   + ("" if lesion.get("candidate_score") is None else
-                     f", candidate score {lesion['candidate_score']:.2f}"))
+                     f", candidate score {lesion['candidate_score']:.2f}")
+                  + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else ""))
+        look = result.report.get("magnified_look")
+        if look:
+            print(f"Magnified second look ({look['zoom']:g}x): {look['candidates']} candidate(s) only it saw, "
+                  f"{look['confirmed']} confirmed by its classifier (cut-off {look['cutoff']:g})")
         if args.input is None:
             truth = scenario.sample_metadata().get("tumours", [])
             truth_mask = _sample_truth()

@@ -18,7 +18,7 @@ import torch
 
 from .candidate_check import with_cutoff
 from .magnify import add_confirmed
-from .measure import Lesion
+from .measure import MAGNIFIED, Lesion
 from .models.package import ModelPackage
 from .network_pass import network_pass
 from .postprocess import LesionFilter
@@ -195,7 +195,9 @@ def segment(
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
-    message = f"{n} lesion{'s' if n != 1 else ''} found; {lungs.message}"
+    by_look = sum(lesion.found_by == MAGNIFIED for lesion in lesions)
+    message = (f"{n} lesion{'s' if n != 1 else ''} found"
+               + (f" ({by_look} by the magnified second look)" if by_look else "") + f"; {lungs.message}")
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
         lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, check.cutoff if check else None, midline,
