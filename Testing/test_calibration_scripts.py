@@ -161,3 +161,27 @@ def test_froc_reads_each_folders_own_maps_when_folders_share_case_names(tmp_path
     # six cases, three false findings (folder b's), every tumour found at the 0.9 level
     assert bare["max_false_positives_per_case"] == 0.5
     assert bare["n_lesions"] == 6 and froc["cases"] == 6
+
+
+def test_froc_keeps_the_candidates_the_magnified_look_confirmed_at_every_classifier_level(tmp_path: Path) -> None:
+    package = load_package(default_package_dir())
+    assert package.card.magnified_look is not None, "the demo card has a magnified look"
+    key = cache_key(package, [])
+    runs = {}
+    for confirmed in (False, True):
+        cache = tmp_path / f"cache-{confirmed}"
+        data = _folder(tmp_path / f"data-{confirmed}", 600, True, key, cache)
+        if confirmed:  # the look confirmed each case's false finding: a point inside it (voxel 26, 1 mm grid)
+            for extent in cache.glob("*.json"):
+                record = json.loads(extent.read_text())
+                extent.write_text(json.dumps({**record, "confirmed_by_magnified_look": [[26.0, 26.0, 26.0, 0.97]]}))
+        out = tmp_path / f"froc-{confirmed}"
+        done = _run("--model", str(default_package_dir()), "--data", str(data), "--cache", str(cache),
+                    "--out", str(out), script=FROC)
+        assert done.returncode == 0, done.stderr
+        runs[confirmed] = json.loads((out / "froc.json").read_text())["classifier, all tumours"]
+    # kept at every level: each of the three cases keeps its false finding up to the highest level
+    assert min(runs[True]["false_positives_per_case"]) == 1.0
+    assert runs[True]["score_levels"][-1] == 1.0
+    # without the points the classifier alone judges the false findings: the highest level keeps fewer
+    assert runs[False]["false_positives_per_case"][-1] < 1.0

@@ -174,7 +174,7 @@ def main() -> int:
         card = json.loads(card_path.read_text(encoding="utf-8"))
         card.setdefault("metrics", {})[args.write_card] = {
             "cases": len(cases), "threshold": threshold, "lesion_score": "peak tumour probability",
-            "synthetic": synthetic, "lungtumorseg_version": __version__,
+            "synthetic": synthetic, "lungtumorseg_version": __version__, "model_version": card["version"],
             "command": "python benchmarks/froc_phantoms.py " + " ".join(sys.argv[1:]),
             **{name: {**({"lesion_score": CLASSIFIER_SCORE} if froc[name].lesion_score == CLASSIFIER_SCORE else {}),
                       **{k: results[name][k] for k in ("n_lesions", "cpm", "sensitivity_at_fp_rate",

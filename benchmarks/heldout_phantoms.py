@@ -170,6 +170,7 @@ def main() -> int:
             "hd95_mm_median": summary["voxel"].get("hd95_mm", {}).get("median"),
             "command": "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:]),
             "lungtumorseg_version": lungtumorseg.__version__,  # the pipeline (lung finder, ...) measured
+            "model_version": card["version"],  # the package measured: a new version needs a new run
         }
         write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
         print(f"metrics written to {card_path}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the demo model from seeds (CPU, about 11 hours on 2 cores):
+# Reproduce the demo model from seeds (CPU, about 13 hours on 2 cores):
 #
 #   bash scripts/train_demo_model.sh
 #
@@ -36,8 +36,9 @@
 #    cross-validated on 80 phantoms (seeds 160-239), the best one's point in the card; benchmarked.
 # 6e. Recall-weighted loss (0.9.0, "10." below): 2,500 more steps of Tversky (beta 0.7) + cross-entropy,
 #    the point re-chosen on the 80, benchmarked on 48 held-out phantoms.
-# 6f. Candidate classifier (0.10.0, "11." below): a second network judges each candidate; the shipped
-#    package is replaced.
+# 6f. Candidate classifier (0.10.0, "11." below): a second network judges each candidate.
+# 6g. Magnified second look (0.11.0, "12." below): the networks on the CT shown 1.5 times larger, their
+#    new candidates judged by a classifier of their own; the shipped package is replaced.
 # 7. The region-wise claim (on the step-3 zone models, which have the same inputs as the single model): a single model given the same fine-tuning compute (3 × the
 #    steps of one zone model), from the same shared start, evaluated beside the zone models
 #    (benchmarks/region_vs_single.py).
@@ -241,6 +242,26 @@ $PY $E/build_package.py "$WORK/model-tversky" "$WORK/model-candidate-check" "$WO
 OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-candidate-check" --cases 48 --write-card \
   --out benchmarks/results/heldout48
 rm -rf "$PKG" && cp -r "$WORK/model-candidate-check" "$PKG"
+
+# 12. A magnified second look (0.11.0): 0.10.0's networks once more on the CT resampled 1.5 times finer; the look's
+#     own classifier (step 11's recipe) trained on the magnified candidates of calibration set 1; its cut-off 0.94 is
+#     the one chosen on calibration set 2 and decided on seeds 10200-10247 (benchmarks/results/zoom_tta: PLAN with
+#     addenda, gate, decision; their commands in commands.sh); benchmarked on the 48 held-out phantoms.
+Z=benchmarks/results/zoom_tta
+export ZOOM_TTA_PACKAGE="$WORK/model-candidate-check"
+OMP_NUM_THREADS=2 $PY $Z/zoom_probe.py 1.5 "$WORK/zoom-cal1.json" "$WORK/zoommaps" \
+  "$CALIBRATION:$WORK/calibration-cache-tversky:*"
+OMP_NUM_THREADS=2 $PY $Z/magnified_candidates.py "$WORK/zoommaps" "$WORK/candidates-magnified-cal1" \
+  "$CALIBRATION:$WORK/calibration-cache-tversky"
+$PY $E/classifier.py train "$WORK/candidates-magnified-cal1" "$WORK/look_classifier.safetensors"
+rm -rf "$WORK/model-look" && cp -r "$WORK/model-candidate-check" "$WORK/model-look"
+$PY $Z/make_package.py "$WORK/model-look" "$WORK/look_classifier.safetensors"
+OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-look" --cases 48 --write-card \
+  --out benchmarks/results/heldout48 --cache "$WORK/heldout48-cache-look"
+OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldout-small-10000-48 \
+  --model "$WORK/model-look" --cache "$WORK/heldout48-cache-look" --out benchmarks/results/froc/heldout48 \
+  --write-card froc_heldout_phantoms
+rm -rf "$PKG" && cp -r "$WORK/model-look" "$PKG"
 echo "demo package updated: $PKG"
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then

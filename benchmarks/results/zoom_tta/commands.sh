@@ -5,6 +5,8 @@
 set -euo pipefail
 W=/work/train/s26; S=/work/train/s29; M=$S/zoommaps15
 E=benchmarks/results/zoom_tta
+# Steps 1-5 ran with the shipped demo 0.10.0; since 0.11.0 ships the look they need 0.10.0 given explicitly:
+export ZOOM_TTA_PACKAGE=${ZOOM_TTA_PACKAGE:-/work/train/s30/pkg0100/LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom}
 PROBE="$E/zoom_probe.py 1.5"
 # 1. Zoomed maps (two 1-thread processes; ~90 s per case each): the probe of the 13 cases first, then all 80.
 OMP_NUM_THREADS=1 .venv/bin/python $PROBE $S/zoom15_a.json $M $W/calibration:$W/calcache:lung_011,lung_012,lung_014,lung_017,lung_025,lung_000 &
@@ -30,3 +32,13 @@ OMP_NUM_THREADS=2 .venv/bin/python $E/gate.py --decide 0.94 $E/decision.json $M 
 # 5. The figure:
 .venv/bin/python $E/figure.py $E/answered_magnified.png $M $W/calibration:$W/calcache:lung_011:3 \
   $W/calibration:$W/calcache:lung_025:2 $W/calibration2:$W/cal2cache:lung_001:1 $W/calibration2:$W/cal2cache:lung_029:2
+# 6. Shipping (session 30): demo 0.11.0 = 0.10.0 + the look, then the card's held-out numbers through the real
+#    pipeline (~76 s per phantom on 2 cores; the maps kept for the FROC) and the FROC from those maps. (Session 30
+#    ran the benchmark on a copy at /work/train/s30/pkg with --out /work/train/s30/heldout48-0110 and copied the
+#    results here; the card records that command.)
+P=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom   # holding 0.10.0 (commit 07cfe39)
+.venv/bin/python $E/make_package.py $P
+.venv/bin/python benchmarks/heldout_phantoms.py --model $P --cases 48 --threads 2 --write-card \
+  --out benchmarks/results/heldout48 --cache /work/train/s30/held48cache
+.venv/bin/python benchmarks/froc_phantoms.py --model $P --data benchmarks/.cache/heldout-small-10000-48 \
+  --cache /work/train/s30/held48cache --out benchmarks/results/froc/heldout48 --write-card froc_heldout_phantoms

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent / "heldout48"))
 
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from base_package import base_package  # noqa: E402  (0.10.0: the package without a look)
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 from misses import large_tumours  # noqa: E402
 
@@ -36,7 +36,7 @@ THRESHOLD = 0.45
 
 def main() -> None:
     out, maps = Path(sys.argv[1]), Path(sys.argv[2])
-    package = load_package(default_package_dir())
+    package = base_package()
     key = cache_key(package, list(package.card.mirror_axes))
     rows = sys.argv[3:]
     fig, axes = plt.subplots(len(rows), 3, figsize=(6.6, 2.35 * len(rows)), squeeze=False)

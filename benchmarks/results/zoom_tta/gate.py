@@ -35,7 +35,7 @@ from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.magnify import MagnifiedLook, add_confirmed  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from base_package import base_package  # noqa: E402  (0.10.0: the package without a look)
 from lungtumorseg.relabel import MeasureContext, lesions_from_probability  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
@@ -115,7 +115,7 @@ def main() -> None:
         cutoffs = (float(args[1]), 1.01)
         args = args[2:]
     out, maps, weights = Path(args[0]), Path(args[1]), args[2]
-    package = load_package(default_package_dir())
+    package = base_package()
     look_check = package.candidate_check()
     if weights != "card":
         net = build_classifier(package.card["candidate_check"]["network"])

@@ -27,7 +27,7 @@ from lungtumorseg.candidate_check import candidate_patches  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.magnify import magnified_only_candidates  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from base_package import base_package  # noqa: E402  (0.10.0: the package without a look)
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 THRESHOLD = 0.45
@@ -37,7 +37,7 @@ MIN_MM3 = 30.0
 def main() -> None:
     maps, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    package = load_package(default_package_dir())
+    package = base_package()
     key = cache_key(package, list(package.card.mirror_axes))
     for pair in sys.argv[3:]:
         data, cache = (Path(p) for p in pair.split(":"))

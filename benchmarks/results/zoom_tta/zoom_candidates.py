@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parents[2] / "LungTumorSeg"))
 from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
-from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
+from base_package import base_package  # noqa: E402  (0.10.0: the package without a look)
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 
 THRESHOLD = 0.45
@@ -39,7 +39,7 @@ def as_image(values: np.ndarray, like: sitk.Image) -> sitk.Image:
 
 def main() -> None:
     out, maps = Path(sys.argv[1]), Path(sys.argv[2])
-    package = load_package(default_package_dir())
+    package = base_package()
     check = package.candidate_check()
     key = cache_key(package, list(package.card.mirror_axes))
     rows = []

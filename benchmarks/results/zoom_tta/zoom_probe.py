@@ -32,7 +32,8 @@ sys.path.insert(0, str(HERE.parent / "heldout48"))
 from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
-from lungtumorseg.models.package import ModelPackage, default_package_dir, load_package  # noqa: E402
+from lungtumorseg.models.package import ModelPackage  # noqa: E402
+from base_package import base_package  # noqa: E402  (0.10.0: the package without a look)
 from lungtumorseg.network_pass import network_pass  # noqa: E402
 from lungtumorseg.progress import ProgressSpan  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
@@ -62,7 +63,7 @@ def false_components(prob: np.ndarray, truth: np.ndarray) -> int:
 def main() -> None:
     zoom, out, maps = float(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     maps.mkdir(parents=True, exist_ok=True)
-    package = load_package(default_package_dir())
+    package = base_package()
     key = cache_key(package, list(package.card.mirror_axes))
     rows = []
     for spec in sys.argv[4:]:
