@@ -42,10 +42,13 @@ def test_demo_card_records_heldout_metrics_and_whether_targets_are_met(demo_pack
 
 def test_the_demo_cards_held_out_numbers_were_measured_on_this_version(demo_package):
     """A new package version (new weights, a new look, a new cut-off) must not ship with the
-    numbers of the one before: the benchmarks record the version they measured."""
+    numbers of the one before: the benchmarks record the version and the weight files they
+    measured."""
     metrics = demo_package.card.raw["metrics"]
+    weights = {part: entry["sha256"] for part, entry in demo_package.card.raw["weights"].items()}
     for name in ("heldout_phantoms", "froc_heldout_phantoms"):
         assert metrics[name]["model_version"] == demo_package.card.version, name
+        assert metrics[name]["weights_sha256"] == weights, name
 
 
 def test_demo_card_says_it_is_a_synthetic_demonstration(demo_package):

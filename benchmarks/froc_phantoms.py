@@ -175,6 +175,7 @@ def main() -> int:
         card.setdefault("metrics", {})[args.write_card] = {
             "cases": len(cases), "threshold": threshold, "lesion_score": "peak tumour probability",
             "synthetic": synthetic, "lungtumorseg_version": __version__, "model_version": card["version"],
+            "weights_sha256": {part: entry["sha256"] for part, entry in card["weights"].items()},
             "command": "python benchmarks/froc_phantoms.py " + " ".join(sys.argv[1:]),
             **{name: {**({"lesion_score": CLASSIFIER_SCORE} if froc[name].lesion_score == CLASSIFIER_SCORE else {}),
                       **{k: results[name][k] for k in ("n_lesions", "cpm", "sensitivity_at_fp_rate",

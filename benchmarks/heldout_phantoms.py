@@ -171,6 +171,7 @@ def main() -> int:
             "command": "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:]),
             "lungtumorseg_version": lungtumorseg.__version__,  # the pipeline (lung finder, ...) measured
             "model_version": card["version"],  # the package measured: a new version needs a new run
+            "weights_sha256": {part: entry["sha256"] for part, entry in card["weights"].items()},  # and new weights
         }
         write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
         print(f"metrics written to {card_path}")

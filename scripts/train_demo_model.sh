@@ -212,9 +212,9 @@ OMP_NUM_THREADS=2 $PY scripts/calibrate_threshold.py --model "$WORK/model-tversk
   --calibration-data "$CALIBRATION2" --cache "$WORK/calibration-cache-tversky-b" \
   --procedure no-zone-limits --rule lesion-f1 --outline-growth
 OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-tversky" --cases 48 --write-card \
-  --cache "$WORK/heldout48-cache-tversky" --out benchmarks/results/heldout48
+  --cache "$WORK/heldout48-cache-tversky" --out benchmarks/results/heldout48-0.9.0
 OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldout-small-10000-48 \
-  --model "$WORK/model-tversky" --cache "$WORK/heldout48-cache-tversky" --out benchmarks/results/froc/heldout48 \
+  --model "$WORK/model-tversky" --cache "$WORK/heldout48-cache-tversky" --out benchmarks/results/froc/heldout48-0.9.0 \
   --write-card froc_heldout_phantoms
 rm -rf "$PKG" && cp -r "$WORK/model-tversky" "$PKG"
 
@@ -240,7 +240,7 @@ $PY $E/gate.py "$WORK/candidates-cal1" "$WORK/candidates-cal2" --out "$WORK/cand
 $PY $E/build_package.py "$WORK/model-tversky" "$WORK/model-candidate-check" "$WORK/candidate_check.safetensors" \
   0.4891751557588577 "$WORK/candidate-gate.json"
 OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-candidate-check" --cases 48 --write-card \
-  --out benchmarks/results/heldout48
+  --out benchmarks/results/heldout48-0.10.0
 rm -rf "$PKG" && cp -r "$WORK/model-candidate-check" "$PKG"
 
 # 12. A magnified second look (0.11.0): 0.10.0's networks once more on the CT resampled 1.5 times finer; the look's

@@ -216,7 +216,7 @@ def magnified_look_text(look: Mapping | None) -> tuple[bool, str]:
                   "where small nodules look like the larger ones they find; a candidate only that look sees is kept "
                   f"when a classifier scores it at least {float(look['cutoff']):.2f} (the model card's cut-off). "
                   f"It works on about {float(look['zoom']) ** 3:.1f} times the voxels of the first look (the zoom "
-                  "cubed): at zoom 1.5 a run takes about three times as long. "
+                  "cubed): at zoom 1.5 a run takes three to five times as long. "
                   "Unchecked: one look at the card's own scale. "
                   "Takes effect on Apply (Update lesions re-uses the kept map, with what the last run's look added).")
 

@@ -69,7 +69,8 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
     map anyway (the held-out benchmark) spare the FROC and calibration scripts a second
     inference. ``confirmed``: the points of the candidates the magnified look confirmed
     (``SegmentationResult.confirmed_lps``), kept beside the extent so they are not lost with
-    the run (:func:`cached_confirmed` reads them back)."""
+    the run (:func:`cached_confirmed` reads them back: ``froc_phantoms.py`` and ``misses.py``
+    apply them; the threshold calibration does not, it calibrates packages without a look)."""
     cached, extent = _map_files(Path(cache), case_name, key)
     cached.parent.mkdir(parents=True, exist_ok=True)
     stored = np.asarray(probability).astype(np.float16)

@@ -7,7 +7,8 @@ the pipeline does not find, which stage loses it, from the maps the card's bench
 * ``too small``: some do, but no component of the map at the threshold that touches the tumour
   reaches the minimum volume (30 mm3);
 * ``classifier``: such components exist and the candidate classifier scores all of them below
-  its cut-off (their best score is printed).
+  its cut-off (their best score is printed). Candidates a magnified look confirmed (0.11.0 on;
+  their points are cached beside each map) are kept, as the pipeline keeps them.
 
 Each miss also carries what the phantom's meta file says the tumour is (kind, location, zone)
 and the case's slice thickness (added in session 27).
@@ -32,7 +33,8 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.evaluation.lesions import equivalent_diameter_mm, label_components  # noqa: E402
 from lungtumorseg.evaluation.froc import scored_candidates  # noqa: E402
-from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_confirmed, cached_probability  # noqa: E402
+from lungtumorseg.magnify import scores_keeping_confirmed  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
@@ -81,7 +83,8 @@ def main() -> None:
         prob, lung_z = cached_probability(case, package, 1, cache, key)
         prob_image = sitk.GetImageFromArray(prob)
         prob_image.CopyInformation(image)
-        scored = scored_candidates(prob_image, image, truth, threshold, rule, check.scores, lung_z)
+        scorer = scores_keeping_confirmed(check, cached_confirmed(cache, case.name, key))  # the look's, kept
+        scored = scored_candidates(prob_image, image, truth, threshold, rule, scorer, lung_z)
         t_lab, _ = label_components(truth)
         voxel_mm3 = float(np.prod(image.GetSpacing()))
         for i in range(scored.n_truth):

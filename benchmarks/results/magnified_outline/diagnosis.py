@@ -17,7 +17,10 @@ for img in sorted((data / "labelsTr").glob("*.nii.gz")):
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(img))) > 0
     if not truth.any():
         continue
-    normal = np.load(next(cache.glob(f"{name}-*-m.npy"))).astype(np.float32) >= T
+    found = sorted(cache.glob(f"{name}-*-m.npy"))  # the 0.10.0 maps: keys without a look end in -m
+    if len(found) != 1:
+        raise SystemExit(f"{name}: expected one 0.10.0 map in {cache}, found {len(found)}")
+    normal = np.load(found[0]).astype(np.float32) >= T
     mag = np.load(maps / f"{prefix}-{name}.npy").astype(np.float32) >= T
     nlab, _ = ndi.label(normal)
     keep_ids = np.unique(nlab[truth & normal]); keep_ids = keep_ids[keep_ids > 0]

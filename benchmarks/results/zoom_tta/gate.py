@@ -1,4 +1,5 @@
-"""The calibration step of PLAN.md: the shipped package's pipeline with and without the
+"""The calibration step of PLAN.md: the package's pipeline (the one without a look, 0.10.0:
+``base_package``, ``$ZOOM_TTA_PACKAGE``) with and without the
 magnified second look, on the calibration phantoms, for every candidate cut-off C2.
 
 Per case, from the card's cached map (float16, as every earlier gate) and the kept zoomed map

@@ -14,6 +14,7 @@ Synthetic phantoms only: a demonstration, not for clinical use.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from lungtumorseg.io import write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import attach_magnified_look, load_package  # noqa: E402
 
 ZOOM, CUTOFF, VERSION = 1.5, 0.94, "0.11.0"
+COMMITTED = HERE / "look_classifier.safetensors"  # the classifier the gate and the decision measured
 #: the columns of the gate's and the decision's tables kept in the card
 COLUMNS = ("cutoff", "large_found", "large", "false_positives", "fp_per_case", "mean_dice_tumour_cases", "clean",
            "magnified_lesions")
@@ -58,8 +60,13 @@ def look_section(card: dict) -> dict:
     }
 
 
-def gate_metrics() -> dict:
-    """``metrics.magnified_look_gate`` from the experiment's gate and decision files."""
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def gate_metrics(classifier: Path) -> dict:
+    """``metrics.magnified_look_gate`` from the experiment's gate and decision files, which
+    were measured with the committed classifier; a package given another one says so."""
     gate = json.loads((HERE / "gate_cal2_own.json").read_text())
     decision = json.loads((HERE / "decision.json").read_text())
     pick = lambda row: {k: row[k] for k in COLUMNS}  # noqa: E731
@@ -75,12 +82,16 @@ def gate_metrics() -> dict:
                      "card_alone": pick(decision["card_alone"]), "with_look": pick(decision["look"]),
                      "rules": decision["rules"], "passed": decision["ship"],
                      "file": "benchmarks/results/zoom_tta/decision.json"},
+        "look_classifier_sha256": sha256(COMMITTED),
+        **({} if sha256(classifier) == sha256(COMMITTED) else {
+            "not_gated": f"this package's look classifier (sha256 {sha256(classifier)}) is not the one the gate and the "
+                         "decision measured: re-run ../zoom_tta/gate.py and the decision before trusting its cut-off"}),
         "synthetic": True,
         "note": "synthetic phantoms: checks the software and the demo weights, not clinical accuracy",
     }
 
 
-def main(folder: Path, classifier: Path = HERE / "look_classifier.safetensors") -> None:
+def main(folder: Path, classifier: Path = COMMITTED) -> None:
     card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     if card["version"] != "0.10.0":
         raise SystemExit(f"expected demo package 0.10.0, got {card['version']}")
@@ -92,10 +103,10 @@ def main(folder: Path, classifier: Path = HERE / "look_classifier.safetensors") 
         "1.5 times finer (1 mm), and a lesion candidate only this look finds is kept when its own small 3D CNN (MONAI "
         "Classifier, 0.10.0's recipe, trained on the magnified candidates of 40 calibration phantoms) scores it >= 0.94 "
         "(magnified_look, benchmarks/results/zoom_tta). It finds small and part-solid tumours the networks miss at their "
-        "own scale; a run takes about three times as long (benchmarks/predict_timing.py); predict --no-magnified-look or "
+        "own scale; a run takes three to five times as long (benchmarks/predict_timing.py); predict --no-magnified-look or "
         "the module's check box skip it. "
     ) + card["description"]
-    card["metrics"]["magnified_look_gate"] = gate_metrics()
+    card["metrics"]["magnified_look_gate"] = gate_metrics(classifier)
     write_text_atomic(json.dumps(card, indent=2) + "\n", folder / "model.json")
     package = load_package(folder)
     print(f"{package.card.name} {package.card.version}: magnified look zoom {package.card.magnified_look.zoom:g}, "

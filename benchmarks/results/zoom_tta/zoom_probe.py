@@ -1,4 +1,5 @@
-"""Diagnosis: do the shipped zone networks answer small tumours when the CT is shown to them
+"""Diagnosis: do the zone networks (of the package without a look, 0.10.0: ``base_package``,
+``$ZOOM_TTA_PACKAGE``) answer small tumours when the CT is shown to them
 magnified (test-time zoom)?
 
 The networks were trained on a 1.5 mm grid and answer every calibration tumour of 20 mm and
