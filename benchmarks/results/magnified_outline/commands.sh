@@ -9,3 +9,8 @@ OMP_NUM_THREADS=1 .venv/bin/python $E/diagnosis.py $W/calibration $W/calcache $M
 # the gate:
 OMP_NUM_THREADS=1 .venv/bin/python $E/gate_join.py $E/gate_join.json $P0 $M benchmarks/results/zoom_tta/look_classifier.safetensors \
   $W/calibration:$W/calcache $W/calibration2:$W/cal2cache
+# after the gate, a diagnosis for the next plan (join after the classifier's judgement), one process per set:
+for s in calibration:calcache calibration2:cal2cache; do d=${s%%:*}; c=${s##*:}
+  OMP_NUM_THREADS=1 .venv/bin/python $E/diagnosis_after.py /tmp/after_$d.json $P0 $M benchmarks/results/zoom_tta/look_classifier.safetensors \
+    $W/$d:$W/$c &
+done; wait   # copied to diagnosis_after_cal1.json / diagnosis_after_cal2.json
