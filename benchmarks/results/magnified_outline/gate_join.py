@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -30,7 +32,7 @@ from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
-from lungtumorseg.magnify import MagnifiedLook, add_confirmed  # noqa: E402
+from lungtumorseg.magnify import ConfirmedRegions, MagnifiedLook, add_confirmed  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
 from lungtumorseg.relabel import MeasureContext, lesions_from_probability  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
@@ -63,53 +65,93 @@ def coverage(pred: np.ndarray, truth: np.ndarray, image: sitk.Image, meta: Path)
     return out
 
 
-def main() -> None:
-    out, pkg, maps, weights = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-    package = load_package(pkg)
-    if package.card.magnified_look is not None:
-        raise SystemExit("give the package the cached maps were made with (0.10.0: no look)")
-    threshold = float(package.card["postprocessing"]["threshold"])
-    rule = package.card.lesion_filter
-    check = package.candidate_check()
-    net = build_classifier(package.card["candidate_check"]["network"])
-    net.load_state_dict(load_file(weights))
-    look_check = CandidateCheck(net.eval(), LOOK.cutoff)
-    key = cache_key(package, list(package.card.mirror_axes))
-    rows = {"baseline": [], "J": []}
-    shares = {"baseline": [], "J": []}
-    for pair in sys.argv[5:]:
-        data, cache = (Path(p) for p in pair.split(":"))
-        for case in discover_cases(data):
-            image = read_image(case.image)
-            truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-            normal, lung_z = cached_probability(case, package, 1, cache, key)
-            zoom = np.load(maps / f"{data.name}-{case.name}.npy").astype(np.float32)
-            added = add_confirmed(normal, zoom, image, threshold, rule.min_lesion_mm3, look_check, LOOK)
-            context = MeasureContext(lung_z, None, added.points)
-            maps_of = {"baseline": added.probability, "J": join_touching(added.probability, normal, zoom, threshold)}
-            line = []
-            for arm, prob in maps_of.items():
-                labels, _ = lesions_from_probability(as_image(prob, image), image, threshold, rule, context, check)
-                pred = sitk.GetArrayFromImage(labels) > 0
-                ev = evaluate_prediction(pred, None, truth, image.GetSpacing(), origin=image.GetOrigin(),
-                                         direction=image.GetDirection(), lung_z_mm=lung_z, case=case.name)
-                rows[arm].append(measures(ev))
-                shares[arm] += coverage(pred, truth, image, data / "meta" / f"{case.name}.json")
-                line.append(f"{arm} Dice {rows[arm][-1]['dice']:.3f} fp {rows[arm][-1]['fp']}")
-            print(f"{data.name}/{case.name}: " + ", ".join(line), flush=True)
-    summary = {}
-    for arm, at in rows.items():
-        tumour = [a for a in at if a["has_tumour"]]
-        free = [a for a in at if not a["has_tumour"]]
-        summary[arm] = {"large_found": sum(a["large_found"] for a in at), "large": sum(a["large"] for a in at),
+@dataclass
+class Looked:
+    """One calibration case with 0.11.0's look applied to its cached 0.10.0 map."""
+
+    name: str
+    image: sitk.Image
+    truth: np.ndarray
+    normal: np.ndarray
+    zoom: np.ndarray
+    lung_z: tuple[float, float] | None
+    added: ConfirmedRegions
+    meta: Path
+
+
+class Arms:
+    """What every arm shares: the 0.10.0 package (the one the cached maps were made with), its
+    post-processing, the look's classifier, and each arm's per-case measures."""
+
+    def __init__(self, pkg: Path, weights: str, arms: tuple[str, ...]) -> None:
+        self.package = load_package(pkg)
+        if self.package.card.magnified_look is not None:
+            raise SystemExit("give the package the cached maps were made with (0.10.0: no look)")
+        self.threshold = float(self.package.card["postprocessing"]["threshold"])
+        self.rule = self.package.card.lesion_filter
+        self.check = self.package.candidate_check()
+        net = build_classifier(self.package.card["candidate_check"]["network"])
+        net.load_state_dict(load_file(weights))
+        self.look_check = CandidateCheck(net.eval(), LOOK.cutoff)
+        self.key = cache_key(self.package, list(self.package.card.mirror_axes))
+        self.rows: dict[str, list[dict]] = {arm: [] for arm in arms}
+        self.shares: dict[str, list[dict]] = {arm: [] for arm in arms}
+
+    def cases(self, maps: Path, pairs: list[str]) -> Iterator[Looked]:
+        """Every case of the ``DATA:CACHE`` pairs, with the look applied."""
+        for pair in pairs:
+            data, cache = (Path(p) for p in pair.split(":"))
+            for case in discover_cases(data):
+                image = read_image(case.image)
+                normal, lung_z = cached_probability(case, self.package, 1, cache, self.key)
+                zoom = np.load(maps / f"{data.name}-{case.name}.npy").astype(np.float32)
+                added = add_confirmed(normal, zoom, image, self.threshold, self.rule.min_lesion_mm3, self.look_check, LOOK)
+                yield Looked(f"{data.name}/{case.name}", image, sitk.GetArrayFromImage(read_image(case.label)) > 0,
+                             normal, zoom, lung_z, added, data / "meta" / f"{case.name}.json")
+
+    def lesions(self, looked: Looked, probability: np.ndarray) -> np.ndarray:
+        """The card's whole post-processing of ``probability`` (the look's points kept): lesion mask."""
+        labels, _ = lesions_from_probability(as_image(probability, looked.image), looked.image, self.threshold, self.rule,
+                                             MeasureContext(looked.lung_z, None, looked.added.points), self.check)
+        return sitk.GetArrayFromImage(labels) > 0
+
+    def score(self, arm: str, looked: Looked, pred: np.ndarray) -> str:
+        """Record ``pred``'s measures and tumour coverage under ``arm``; a short line for the log."""
+        ev = evaluate_prediction(pred, None, looked.truth, looked.image.GetSpacing(), origin=looked.image.GetOrigin(),
+                                 direction=looked.image.GetDirection(), lung_z_mm=looked.lung_z, case=looked.name)
+        self.rows[arm].append(measures(ev))
+        self.shares[arm] += coverage(pred, looked.truth, looked.image, looked.meta)
+        return f"{arm} Dice {self.rows[arm][-1]['dice']:.3f} fp {self.rows[arm][-1]['fp']}"
+
+    def summary(self) -> dict:
+        """Per arm: tumours >= 10 mm found, false positives, mean Dice, clean tumour-free cases
+        and the share of each found tumour covered, by kind."""
+        out = {}
+        for arm, at in self.rows.items():
+            tumour = [a for a in at if a["has_tumour"]]
+            free = [a for a in at if not a["has_tumour"]]
+            shares = self.shares[arm]
+            out[arm] = {"large_found": sum(a["large_found"] for a in at), "large": sum(a["large"] for a in at),
                         "false_positives": sum(a["fp"] for a in at),
                         "mean_dice_tumour_cases": round(float(np.mean([a["dice"] for a in tumour])), 4),
                         "clean": sum(a["fp"] == 0 for a in free), "tumour_free": len(free),
                         "found_tumour_share_by_kind": {
-                            kind: round(float(np.mean([s["share"] for s in shares[arm] if s["kind"] == kind])), 3)
-                            for kind in sorted({s["kind"] for s in shares[arm]} - {None})}}
+                            kind: round(float(np.mean([s["share"] for s in shares if s["kind"] == kind])), 3)
+                            for kind in sorted({s["kind"] for s in shares} - {None})}}
+        return out
+
+
+def main() -> None:
+    out, pkg, maps, weights = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    arms = Arms(pkg, weights, ("baseline", "J"))
+    for looked in arms.cases(maps, sys.argv[5:]):
+        merged = looked.added.probability
+        maps_of = {"baseline": merged, "J": join_touching(merged, looked.normal, looked.zoom, arms.threshold)}
+        line = [arms.score(arm, looked, arms.lesions(looked, prob)) for arm, prob in maps_of.items()]
+        print(f"{looked.name}: " + ", ".join(line), flush=True)
+    summary = arms.summary()
     b, j = summary["baseline"], summary["J"]
-    n = len(rows["J"])
+    n = len(arms.rows["J"])
     rules = {"mean Dice at least 0.01 higher": j["mean_dice_tumour_cases"] >= b["mean_dice_tumour_cases"] + DICE_GAIN,
              "tumours >= 10 mm at most one fewer": j["large_found"] >= b["large_found"] - FEWER_LARGE,
              "false positives at most 0.05 per case more": j["false_positives"] <= b["false_positives"] + MORE_FP_PER_CASE * n,
