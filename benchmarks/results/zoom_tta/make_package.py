@@ -70,6 +70,7 @@ def gate_metrics(classifier: Path) -> dict:
     gate = json.loads((HERE / "gate_cal2_own.json").read_text())
     decision = json.loads((HERE / "decision.json").read_text())
     pick = lambda row: {k: row[k] for k in COLUMNS}  # noqa: E731
+    gated, given = sha256(COMMITTED), sha256(classifier)
     return {
         "plan": "benchmarks/results/zoom_tta/PLAN.md (addenda 1-3, written before each run)",
         "counting": "the card's whole post-processing of the merged map (threshold, limits, classifiers, outline growth), "
@@ -82,9 +83,9 @@ def gate_metrics(classifier: Path) -> dict:
                      "card_alone": pick(decision["card_alone"]), "with_look": pick(decision["look"]),
                      "rules": decision["rules"], "passed": decision["ship"],
                      "file": "benchmarks/results/zoom_tta/decision.json"},
-        "look_classifier_sha256": sha256(COMMITTED),
-        **({} if sha256(classifier) == sha256(COMMITTED) else {
-            "not_gated": f"this package's look classifier (sha256 {sha256(classifier)}) is not the one the gate and the "
+        "look_classifier_sha256": gated,
+        **({} if given == gated else {
+            "not_gated": f"this package's look classifier (sha256 {given}) is not the one the gate and the "
                          "decision measured: re-run ../zoom_tta/gate.py and the decision before trusting its cut-off"}),
         "synthetic": True,
         "note": "synthetic phantoms: checks the software and the demo weights, not clinical accuracy",
