@@ -277,6 +277,33 @@ def build_package(folder: Path, seed: int = 0, **card_kw) -> ModelPackage:
     return save_package(folder, card, random_states(card, seed))
 
 
+#: A tiny MONAI ``Classifier`` for candidate checks and magnified looks in tests (seeded random weights).
+TEST_CLASSIFIER = {"channels": [4, 8], "strides": [2, 2], "num_res_units": 1, "dropout": None}
+
+
+def classifier_state(seed: int = 1) -> dict[str, torch.Tensor]:
+    """Seeded random weights of :data:`TEST_CLASSIFIER`."""
+    from lungtumorseg.candidate_check import build_classifier
+
+    torch.manual_seed(seed)
+    return build_classifier(TEST_CLASSIFIER).state_dict()
+
+
+def with_magnified_look(folder: Path, zoom: float = 1.5, cutoff: float = 0.0, check_cutoff: float = 0.0,
+                        own: bool = False, join: bool | None = None) -> Path:
+    """The package in ``folder`` given a candidate classifier (seeded random, at ``check_cutoff``)
+    and a magnified look (with a classifier of its own, seeded differently, when ``own``;
+    ``join``: its ``join_touching``, absent when None)."""
+    from lungtumorseg.models.package import attach_candidate_check, attach_magnified_look
+
+    attach_candidate_check(folder, classifier_state(), {"cutoff": check_cutoff, "network": TEST_CLASSIFIER,
+                                                        "training": "t"})
+    section = {"zoom": zoom, "cutoff": cutoff, **({"network": TEST_CLASSIFIER} if own else {}),
+               **({} if join is None else {"join_touching": join})}
+    attach_magnified_look(folder, section, classifier_state(7) if own else None)
+    return folder
+
+
 @lru_cache(maxsize=None)
 def shared_package_dir(spacing: tuple[float, float, float] = (4.0, 4.0, 4.0)) -> Path:
     """A random-weight 3-zone package built once per test process (do not modify it)."""

@@ -15,36 +15,21 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from core_fixtures import package_copy, phantom, shared_package_dir, threshold_networks  # noqa: F401  (fixtures)
+from core_fixtures import (  # noqa: F401  (fixtures)
+    TEST_CLASSIFIER, classifier_state, package_copy, phantom, shared_package_dir, threshold_networks,
+    with_magnified_look)
 from lungtumorseg.candidate_check import CandidateCheck, build_classifier, with_cutoff
 from lungtumorseg.errors import ModelPackageError
 from lungtumorseg.evaluation.probability_cache import cache_key, cached_confirmed, store_probability
 from lungtumorseg.magnify import CARD_SECTION, MagnifiedLook, add_confirmed, magnified_only_candidates
 from lungtumorseg.models import CARD_FILE, load_package
 from lungtumorseg.magnify import KEPT_AT_ANY_CUTOFF, ConfirmedCheck, scores_keeping_confirmed
-from lungtumorseg.models.package import attach_candidate_check, attach_magnified_look
+from lungtumorseg.models.package import attach_magnified_look
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, lesions_from_probability, probability_to_percent
 from lungtumorseg.network_pass import network_pass
 from lungtumorseg.pipeline import SegmentOptions, segment
 from lungtumorseg.progress import ProgressSpan
 from lungtumorseg.zones import ZoneSpec
-
-NETWORK = {"channels": [4, 8], "strides": [2, 2], "num_res_units": 1, "dropout": None}
-
-
-def _classifier_state(seed: int = 1) -> dict[str, torch.Tensor]:
-    torch.manual_seed(seed)
-    return build_classifier(NETWORK).state_dict()
-
-
-def _with_look(folder, zoom: float = 1.5, cutoff: float = 0.0, check_cutoff: float = 0.0, own: bool = False):
-    """The package in ``folder`` given a candidate classifier (seeded random, at ``check_cutoff``)
-    and a magnified look (with a classifier of its own, seeded differently, when ``own``)."""
-    attach_candidate_check(folder, _classifier_state(), {"cutoff": check_cutoff, "network": NETWORK, "training": "t"})
-    section = {"zoom": zoom, "cutoff": cutoff, **({"network": NETWORK} if own else {})}
-    attach_magnified_look(folder, section, _classifier_state(7) if own else None)
-    return folder
-
 
 def test_only_components_the_normal_map_does_not_touch_and_large_enough_are_candidates():
     normal = np.zeros((20, 20, 20), np.float32)
@@ -83,8 +68,8 @@ def _ct_with_two_balls() -> tuple[sitk.Image, np.ndarray, np.ndarray]:
 
 def test_confirmed_candidates_take_the_magnified_values_and_nothing_else_changes():
     image, normal, magnified = _ct_with_two_balls()
-    net = build_classifier(NETWORK)
-    net.load_state_dict(_classifier_state())
+    net = build_classifier(TEST_CLASSIFIER)
+    net.load_state_dict(classifier_state())
     check = CandidateCheck(net.eval(), 0.5)
     normal_before, magnified_before = normal.copy(), magnified.copy()
     everything = add_confirmed(normal, magnified, image, 0.5, 30.0, check, MagnifiedLook(1.5, 0.0))
@@ -114,10 +99,10 @@ def test_confirmed_candidates_take_the_magnified_values_and_nothing_else_changes
     ({"cutoff": 0.9}, "needs a zoom and a cutoff, got"),
     ({}, "needs a zoom and a cutoff, got"),
     ("on", "needs a zoom and a cutoff, got 'on'"),
-    ({"zoom": 1.5, "cutoff": 0.9, "network": NETWORK}, "lists no weights"),
+    ({"zoom": 1.5, "cutoff": 0.9, "network": TEST_CLASSIFIER}, "lists no weights"),
 ])
 def test_a_card_with_a_broken_magnified_look_is_refused(package_copy, section, match):  # noqa: F811
-    _with_look(package_copy)
+    with_magnified_look(package_copy)
     raw = json.loads((package_copy / CARD_FILE).read_text())
     raw[CARD_SECTION] = section
     (package_copy / CARD_FILE).write_text(json.dumps(raw))
@@ -133,10 +118,10 @@ def test_a_look_without_a_candidate_classifier_is_refused_and_a_complete_one_is_
         attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.9})
     assert (package_copy / CARD_FILE).read_text() == card_before, "a refused look leaves the package as it was"
     assert not any(p.name.startswith(".tmp-") for p in package_copy.parent.iterdir())
-    package = load_package(_with_look(package_copy, zoom=2.0, cutoff=0.8))
+    package = load_package(with_magnified_look(package_copy, zoom=2.0, cutoff=0.8))
     assert package.card.magnified_look == MagnifiedLook(2.0, 0.8)
     with pytest.raises(ValueError, match="both its weights and its network"):
-        attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.9}, _classifier_state(7))
+        attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.9}, classifier_state(7))
     # without a network of its own the look confirms with the candidate classifier, at its own cut-off
     check, look_check = package.candidate_check(), package.magnified_check()
     assert look_check.cutoff == 0.8 and look_check.network is check.network
@@ -146,10 +131,10 @@ def test_a_look_without_a_candidate_classifier_is_refused_and_a_complete_one_is_
 
 
 def test_a_look_with_its_own_classifier_stores_checks_and_loads_it(package_copy):  # noqa: F811
-    package = load_package(_with_look(package_copy, cutoff=0.7, own=True))
+    package = load_package(with_magnified_look(package_copy, cutoff=0.7, own=True))
     look_check = package.magnified_check()
     assert look_check.cutoff == 0.7 and look_check.network is not package.candidate_check().network
-    for name, tensor in _classifier_state(7).items():
+    for name, tensor in classifier_state(7).items():
         torch.testing.assert_close(look_check.network.state_dict()[name], tensor)
     package.verify_all()
     f = package_copy / f"{CARD_SECTION}.safetensors"
@@ -163,7 +148,7 @@ def test_a_look_with_its_own_classifier_stores_checks_and_loads_it(package_copy)
     without = attach_magnified_look(package_copy, {"zoom": 1.5, "cutoff": 0.7})
     assert CARD_SECTION not in without.card.raw["weights"] and not f.exists()
     assert without.magnified_check().network is without.candidate_check().network
-    _with_look(package_copy, cutoff=0.7, own=True)
+    with_magnified_look(package_copy, cutoff=0.7, own=True)
     raw = json.loads((package_copy / CARD_FILE).read_text())
     raw["weights"].pop(CARD_SECTION)
     (package_copy / CARD_FILE).write_text(json.dumps(raw))
@@ -172,8 +157,8 @@ def test_a_look_with_its_own_classifier_stores_checks_and_loads_it(package_copy)
 
 
 def _check(cutoff: float) -> CandidateCheck:
-    net = build_classifier(NETWORK)
-    net.load_state_dict(_classifier_state())
+    net = build_classifier(TEST_CLASSIFIER)
+    net.load_state_dict(classifier_state())
     return CandidateCheck(net.eval(), cutoff)
 
 
@@ -249,7 +234,7 @@ def test_the_pipeline_runs_the_cards_look_and_skips_it_when_asked(package_copy):
     options = dict(threads=1, threshold=0.62, min_lesion_mm3=30.0)
     plain = segment(case.image, load_package(package_copy), SegmentOptions(**options, candidate_check=False))
     # the card's classifier rejects every normal candidate; the look confirms all of its own
-    package = load_package(_with_look(package_copy, zoom=1.5, cutoff=0.0, check_cutoff=0.99))
+    package = load_package(with_magnified_look(package_copy, zoom=1.5, cutoff=0.0, check_cutoff=0.99))
     stages: list[str] = []
     looked = segment(case.image, package, SegmentOptions(**options), lambda stage, f: stages.append(stage))
     summary = looked.report("case", package)["magnified_look"]

@@ -8,6 +8,8 @@ real core end to end is exercised by the shared scenario (``test_slicer_scenario
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -514,3 +516,69 @@ def test_update_rule_switches_the_cards_outline_growth_recorded_with_the_run_on_
     # an older scene without the record: the selected package's
     assert update_rule({"postprocessing": {"threshold": 0.1}}, None, True, package_outline_growth=growth,
                        **GENERAL).to_dict()["outline_growth"] == growth
+
+
+def _joining_package(tmp_path):
+    """A package folder whose card's magnified look joins its touching components (seeded random
+    classifiers, real safetensors files)."""
+    from core_fixtures import with_magnified_look
+    from test_slicer_model_packages import _package
+
+    return with_magnified_look(_package(tmp_path / "packages" / "joining"), join=True)
+
+
+def test_a_joined_run_keeps_the_magnified_map_and_update_repeats_the_join(slicer_env, contract, tmp_path):
+    """The child's lesions took in the magnified look's touching components (the contract's
+    ``joined`` mode grows each by one voxel in-plane): the run keeps that map beside the
+    probability map, and Update lesions at the run's settings gives the run's lesions again —
+    not the narrower ones of the probability map alone."""
+    import slicer
+
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability, logic_core
+
+    args = contract("joined") / "args.json"
+    package = _joining_package(tmp_path)
+    assert logic_core.card_magnified_join(package) and not logic_core.card_magnified_join(tmp_path / "none")
+    volume, array = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path, model_dir=str(package))
+    assert "--magnified-probabilities" in json.loads(args.read_text())
+    kept = kept_probability.kept_run(result.segmentation_node)
+    assert kept.magnified_node is not None and kept.magnified_node in result.created_nodes
+    assert kept.magnified_node.GetName() == "chest magnified look probability (%)"
+    assert kept.record["postprocessing"]["magnified_join"] is True
+    run_voxels = _voxels(result.segmentation_node, volume)
+    assert sum(run_voxels) > int((array >= 500).sum()), "the contract's join grows the lesions"
+    update = kept_probability.update_lesions(result.segmentation_node, 0.5, LesionFilter())
+    assert update.report["postprocessing"]["magnified_join"] is True
+    assert _voxels(result.segmentation_node, volume) == run_voxels
+    assert np.array_equal(slicer.util.arrayFromVolume(kept.magnified_node) > 0,
+                          sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray((array >= 500)
+                                                                                           .astype(np.uint8)),
+                                                                   [1, 1, 0])) > 0)
+    # a re-run that does not join (the look switched off) unlinks the magnified map and removes it
+    scene = slicer_env.scene
+    contract("ok")
+    again = _run(volume, tmp_path, model_dir=str(package), magnified_look=False,
+                 segmentation_node=result.segmentation_node)
+    assert "--magnified-probabilities" not in json.loads(args.read_text())
+    assert kept_probability.kept_run(again.segmentation_node).magnified_node is None
+    assert kept.magnified_node.GetScene() is None and scene.GetFirstNodeByName(
+        "chest magnified look probability (%)") is None
+    assert sum(_voxels(again.segmentation_node, volume)) == int((array >= 500).sum())
+
+
+def test_a_joined_run_whose_magnified_map_is_missing_fails_and_leaves_the_scene_unchanged(slicer_env, contract,
+                                                                                          tmp_path):
+    from LungTumorSegLib import process_runner
+    from test_slicer_model_packages import _package
+
+    contract("joined")
+    scene = slicer_env.scene
+    volume, _ = _ct(scene)
+    plain = _package(tmp_path / "packages" / "plain")
+    before = _state(scene)
+    # a package without a joining look: the logic asks for no magnified map, yet the child says it joined
+    with pytest.raises(process_runner.ProcessFailed, match="no probability map .magnified.nrrd"):
+        _run(volume, tmp_path, model_dir=str(plain))
+    assert _state(scene) == before

@@ -262,7 +262,7 @@ def test_every_option_the_logic_can_send_is_understood_by_the_real_cli_and_by_th
                   max_elongation=math.inf, max_mean_hu=150.0, zone_limits=False, outline_growth=False,
                   candidate_check=False, candidate_cutoff=0.4891751557588577, magnified_look=False,
                   zone_overlap_mm=12.5, threads=3,
-                  probability_percent_path="p.nrrd")
+                  probability_percent_path="p.nrrd", magnified_percent_path="m.nrrd")
     defaults = process_runner.PredictOptions()
     for field in dataclasses.fields(process_runner.PredictOptions):
         if field.name != "extra_args":
@@ -276,9 +276,13 @@ def test_every_option_the_logic_can_send_is_understood_by_the_real_cli_and_by_th
     assert real.no_zone_limits and real.no_outline_growth and real.no_candidate_check and real.no_magnified_look
     assert real.candidate_cutoff == values["candidate_cutoff"] and real.probability_percent
     assert str(real.probabilities) == "p.nrrd" and real.progress == "lines"
+    assert str(real.magnified_probabilities) == "m.nrrd"
     stand_in = contract_cli.build_parser().parse_args(cmd[4:])
     assert stand_in.candidate_cutoff == values["candidate_cutoff"] and stand_in.no_outline_growth
-    assert stand_in.no_magnified_look
+    assert stand_in.no_magnified_look and stand_in.magnified_probabilities == "m.nrrd"
+    with pytest.raises(ValueError, match="only beside the probability map"):
+        process_runner.predict_command("in.nrrd", "out.nrrd", "r.json", process_runner.PredictOptions(
+            **dict(values, probability_percent_path=None)), python="py")
 
 
 def _zoned_package(tmp_path):

@@ -13,6 +13,9 @@ What a run leaves on its segmentation node (saved with the scene):
 * node reference ``LungTumorSegProbability`` → the probability volume: uint8 in whole
   percent (0..100, a quarter of a float map's memory; exact for thresholds in whole
   percent, see :mod:`lungtumorseg.relabel`), on the input CT's grid;
+* node reference ``LungTumorSegMagnifiedProbability`` → the magnified look's own map, in whole
+  percent on the same grid, kept only when the run's lesions took in its touching components
+  (the card's ``magnified_look.join_touching``), so an update repeats that join;
 * node reference ``LungTumorSegInput`` → the input CT (lesion HU statistics);
 * attribute ``LungTumorSeg.Run`` → JSON: the measuring context (lung extent, midline), the
   model summary, the model card's zone limits, outline growth and candidate-classifier
@@ -38,6 +41,7 @@ from lungtumorseg.relabel import MeasureContext, lesions_from_percent, relabel_r
 from . import model_packages, segmentation_writer, volume_bridge
 
 PROBABILITY_ROLE = "LungTumorSegProbability"
+MAGNIFIED_ROLE = "LungTumorSegMagnifiedProbability"
 INPUT_ROLE = "LungTumorSegInput"
 RUN_ATTRIBUTE = "LungTumorSeg.Run"
 #: Colour of the probability overlay (a Slicer default colour table: black → red → yellow).
@@ -51,6 +55,12 @@ class KeptRun:
     probability_node: object
     input_volume: object
     record: dict
+    magnified_node: object | None = None  # the magnified look's map, when the run joined its components
+
+    @property
+    def nodes(self) -> list:
+        """The kept map nodes (a re-run reuses and may change them)."""
+        return [self.probability_node] + ([self.magnified_node] if self.magnified_node is not None else [])
 
     @property
     def context(self) -> MeasureContext:
@@ -59,6 +69,10 @@ class KeptRun:
 
 def probability_node_name(volume) -> str:
     return f"{volume.GetName()} tumour probability (%)"
+
+
+def magnified_node_name(volume) -> str:
+    return f"{volume.GetName()} magnified look probability (%)"
 
 
 def run_record(report: dict, card_zone_limits: dict | None = None, card_outline_growth: dict | None = None,
@@ -149,7 +163,10 @@ def kept_run(segmentation_node) -> KeptRun | None:
         record = json.loads(text)
     except json.JSONDecodeError:
         return None
-    return KeptRun(probability, volume, record)
+    magnified = segmentation_node.GetNodeReference(MAGNIFIED_ROLE)
+    if magnified is not None and magnified.GetImageData() is None:
+        return None  # a damaged kept run: updating it without the join would silently change outlines
+    return KeptRun(probability, volume, record, magnified)
 
 
 def style_probability_node(node) -> None:
@@ -166,33 +183,61 @@ def style_probability_node(node) -> None:
     display.SetUpperThreshold(100.0)
 
 
-def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, record: dict) -> tuple[object, bool]:
-    """Put the percent map into the scene (reusing the node a previous run of
-    ``segmentation_node`` kept) and link it; returns (node, created)."""
+def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, record: dict,
+                       magnified: sitk.Image | None = None) -> list:
+    """Put the percent map (and ``magnified``, the magnified look's percent map, when the run
+    joined its components) into the scene, reusing the nodes a previous run of
+    ``segmentation_node`` kept, and link them; returns the nodes it created. Without
+    ``magnified`` a previously kept magnified map is unlinked."""
     previous = kept_run(segmentation_node)
-    node = previous.probability_node if previous is not None and previous.probability_node.GetScene() is scene else None
-    created = node is None
-    if created:
-        node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", probability_node_name(volume))
+    created: list = []
+
+    def node_for(old, name: str):
+        if old is not None and old.GetScene() is scene:
+            return old
+        node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+        created.append(node)
+        return node
+
     try:
-        node.SetName(probability_node_name(volume))  # a reused node may have belonged to another CT
-        volume_bridge.set_volume_from_image(node, percent)
-        node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
-        style_probability_node(node)
-        segmentation_writer.place_in_hierarchy(scene, node, volume)
-        segmentation_node.SetNodeReferenceID(PROBABILITY_ROLE, node.GetID())
+        maps = [(PROBABILITY_ROLE, percent, probability_node_name(volume),
+                 previous.probability_node if previous is not None else None)]
+        if magnified is not None:
+            maps.append((MAGNIFIED_ROLE, magnified, magnified_node_name(volume),
+                         previous.magnified_node if previous is not None else None))
+        else:
+            segmentation_node.RemoveNodeReferenceIDs(MAGNIFIED_ROLE)
+        for role, image, name, old in maps:
+            node = node_for(old, name)
+            node.SetName(name)  # a reused node may have belonged to another CT
+            volume_bridge.set_volume_from_image(node, image)
+            node.SetAndObserveTransformNodeID(volume.GetTransformNodeID())
+            style_probability_node(node)
+            segmentation_writer.place_in_hierarchy(scene, node, volume)
+            segmentation_node.SetNodeReferenceID(role, node.GetID())
         segmentation_node.SetNodeReferenceID(INPUT_ROLE, volume.GetID())
         segmentation_node.SetAttribute(RUN_ATTRIBUTE, json.dumps(record))
     except BaseException:
-        if created:
+        for node in created:
             scene.RemoveNode(node)
         raise
-    return node, created
+    return created
+
+
+def remove_unlinked_magnified(segmentation_node, previous: KeptRun | None) -> None:
+    """After a committed re-run: remove the magnified map ``previous`` kept when the new run no
+    longer links it (no join, or no kept map): nothing else in the scene uses it."""
+    old = previous.magnified_node if previous is not None else None
+    if old is None or old.GetScene() is None:
+        return
+    if segmentation_node.GetNodeReference(MAGNIFIED_ROLE) is not old:
+        old.GetScene().RemoveNode(old)
 
 
 def forget(segmentation_node) -> None:
     """Unlink a kept map (a run without keeping one must not leave a stale link)."""
     segmentation_node.RemoveNodeReferenceIDs(PROBABILITY_ROLE)
+    segmentation_node.RemoveNodeReferenceIDs(MAGNIFIED_ROLE)
     segmentation_node.RemoveNodeReferenceIDs(INPUT_ROLE)
     segmentation_node.RemoveAttribute(RUN_ATTRIBUTE)
 
@@ -216,7 +261,8 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
                    terminology: str | None = None, check: CandidateCheck | None = None) -> UpdateResult:
     """Recompute the lesions of ``segmentation_node`` from its kept probability map
     (``check``: the model package's candidate classifier, applied as in a run; None: every
-    candidate the filter keeps is a lesion).
+    candidate the filter keeps is a lesion). When the run kept the magnified look's map, the
+    lesions take in its touching components again, as in the run.
 
     Replaces its segments (and ``table_node``'s rows) like a re-run; on any error the
     segments and table are as before. The probability map and the input CT are only read.
@@ -230,9 +276,10 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     volume = kept.input_volume
     ct = volume_bridge.image_from_volume(volume)
     percent = volume_bridge.image_from_volume(kept.probability_node)
-    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check)
+    magnified = None if kept.magnified_node is None else volume_bridge.image_from_volume(kept.magnified_node)
+    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check, magnified)
     report = relabel_report(lesions, threshold, lesion_filter, kept.context, kept.record.get("model", {}),
-                            "kept probability map (no new inference)", check)
+                            "kept probability map (no new inference)", check, magnified is not None)
     segmentation = segmentation_writer.build_segmentation(labels, volume, report["lesions"], terminology=terminology)
     table = segmentation_writer.build_table(report["lesions"])
     show3d = segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface")

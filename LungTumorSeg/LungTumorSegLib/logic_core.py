@@ -25,6 +25,8 @@ from typing import Callable
 
 import SimpleITK as sitk
 
+from lungtumorseg.relabel import MAGNIFIED_JOIN_KEY
+
 from . import kept_probability, model_packages, process_runner, segmentation_writer, volume_bridge
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "lungtumorseg-demo-phantom"
@@ -71,6 +73,14 @@ def card_candidate_cutoff(model_dir: str | Path | None = None) -> float | None:
     read from its card without loading the classifier; None when it has none or cannot be read."""
     info = _package_info(model_dir)
     return info.candidate_check_cutoff if info else None
+
+
+def card_magnified_join(model_dir: str | Path | None = None) -> bool:
+    """Whether a model package's magnified look joins its touching components to the lesions
+    (``magnified_look.join_touching``; default package when ``None``): a run then keeps the
+    look's map too, so "update lesions" repeats the join. False when it has no look or cannot be read."""
+    info = _package_info(model_dir)
+    return bool(info and info.magnified_look and info.magnified_look.get("join_touching", False))
 
 
 def candidate_check(model_dir: str | Path | None = None, enabled: bool = True, cutoff: float | None = None):
@@ -164,6 +174,10 @@ class SegmentationRun:
     def probability_path(self) -> Path:
         return self.workdir / "probability.nrrd"
 
+    @property
+    def magnified_path(self) -> Path:
+        return self.workdir / "magnified.nrrd"
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Export the input volume and start the child process (the scene is not touched)."""
@@ -184,7 +198,8 @@ class SegmentationRun:
                 outline_growth=self.request.outline_growth, candidate_check=self.request.candidate_check,
                 candidate_cutoff=self.request.candidate_cutoff if self.request.candidate_check else None,
                 magnified_look=self.request.magnified_look, zone_overlap_mm=self.request.zone_overlap_mm, threads=self.request.threads,
-                probability_percent_path=str(self.probability_path) if self.request.keep_probability else None)
+                probability_percent_path=str(self.probability_path) if self.request.keep_probability else None,
+                magnified_percent_path=str(self.magnified_path) if self._keeps_magnified_map() else None)
             command = process_runner.predict_command(self.input_path, self.labels_path, self.report_path,
                                                      options, python=self.python)
             self.on_log("running: " + " ".join(command[1:]))
@@ -194,6 +209,12 @@ class SegmentationRun:
         except BaseException:
             self._cleanup()
             raise
+
+    def _keeps_magnified_map(self) -> bool:
+        """A run keeps the magnified look's map when it keeps its probability map, the look runs
+        and the card's look joins its touching components (what "update lesions" must repeat)."""
+        return bool(self.request.keep_probability and self.request.magnified_look
+                    and card_magnified_join(self.request.model_dir))
 
     def _child_progress(self, fraction: float, stage: str) -> None:
         self.on_progress(_EXPORT_SHARE + _PROCESS_SHARE * fraction, stage)
@@ -272,6 +293,8 @@ class SegmentationRun:
                                                               terminology=lesion_terminology(request.model_dir))
         table = segmentation_writer.build_table(report.get("lesions", []))
         percent = self._read_probability(labels) if request.keep_probability else None
+        joined = bool((report.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY))
+        magnified = self._read_probability(labels, self.magnified_path) if percent is not None and joined else None
         zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
         outline_growth = card_outline_growth(request.model_dir) if percent is not None else None
         candidate_cutoff = card_candidate_cutoff(request.model_dir) if percent is not None else None
@@ -281,25 +304,27 @@ class SegmentationRun:
             if percent is None:
                 kept_probability.forget(segmentation_node)
                 return []
-            node, created = kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
-                                                                kept_probability.run_record(
-                                                                    report, zone_limits, outline_growth,
-                                                                    candidate_cutoff, model_path))
-            return [node] if created else []
+            return kept_probability.commit_probability(volume.GetScene(), volume, segmentation_node, percent,
+                                                       kept_probability.run_record(
+                                                           report, zone_limits, outline_growth,
+                                                           candidate_cutoff, model_path), magnified)
 
         previous = kept_probability.kept_run(request.segmentation_node)
         committed = segmentation_writer.commit_with_rollback(
             volume.GetScene(), volume, segmentation, table, request.segmentation_node, request.table_node,
             request.output_name, request.show3d, then=keep_or_forget_probability,
-            also_reused=[previous.probability_node] if previous is not None else [])
+            also_reused=previous.nodes if previous is not None else [])
+        kept_probability.remove_unlinked_magnified(committed.segmentation_node, previous)
         return RunResult(committed.segmentation_node, committed.table_node, report, labels,
                          time.monotonic() - self.started_at, committed.created)
 
-    def _read_probability(self, labels: sitk.Image) -> sitk.Image:
-        """The child's percent probability map, snapped to the label image's (= input) grid."""
-        if not self.probability_path.exists():
-            raise process_runner.ProcessFailed("the segmentation process wrote no probability map", 0)
-        percent = sitk.ReadImage(str(self.probability_path))
+    def _read_probability(self, labels: sitk.Image, path: Path | None = None) -> sitk.Image:
+        """The child's percent probability map (``path``: the magnified look's), snapped to the
+        label image's (= input) grid."""
+        path = path or self.probability_path
+        if not path.exists():
+            raise process_runner.ProcessFailed(f"the segmentation process wrote no probability map ({path.name})", 0)
+        percent = sitk.ReadImage(str(path))
         if percent.GetSize() != labels.GetSize():
             raise ValueError("the probability map returned by the core is not on the input grid")
         if percent.GetPixelID() != sitk.sitkUInt8:

@@ -45,6 +45,8 @@ class PredictOptions:
     zone_overlap_mm: float | None = None
     threads: int | None = None
     probability_percent_path: str | None = None  # also write the probability map here, in whole percent
+    # also write the magnified look's own map here, in whole percent (needs probability_percent_path and a look)
+    magnified_percent_path: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -101,6 +103,10 @@ def predict_command(input_path: str | Path, labels_path: str | Path, report_path
         cmd += ["--threads", str(int(options.threads))]
     if options.probability_percent_path:
         cmd += ["--probabilities", str(options.probability_percent_path), "--probability-percent"]
+    if options.magnified_percent_path:
+        if not options.probability_percent_path:
+            raise ValueError("the magnified look's map is written only beside the probability map")
+        cmd += ["--magnified-probabilities", str(options.magnified_percent_path)]
     return cmd + list(options.extra_args)
 
 

@@ -67,6 +67,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probability-percent", action="store_true",
                    help="write the probability map in whole percent (uint8 0-100, rounded down: a quarter of the "
                         "size, same lesions for thresholds in whole percent)")
+    p.add_argument("--magnified-probabilities", type=Path, default=None,
+                   help="also write the magnified look's own map (in whole percent with --probability-percent): "
+                        "relabel needs it to repeat a card's join of the magnified components touching the lesions")
     p.add_argument("--progress", choices=["bar", "lines", "none"], default="bar", help="progress display")
 
 
@@ -165,6 +168,10 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     package = load_package(args.model or default_package_dir())
     package.verify_all()
+    if args.magnified_probabilities and (package.card.magnified_look is None or args.no_magnified_look):
+        raise ValueError("--magnified-probabilities: the magnified look does not run ("
+                         + ("--no-magnified-look given" if args.no_magnified_look else
+                            f"{package.card.name} {package.card.version} has none") + ")")
     if package.card.is_demo:
         print(f"note: model {package.card.name}: {package.card.warning}", file=sys.stderr)
     image = read_image(args.input)
@@ -185,6 +192,13 @@ def _run_predict(args: argparse.Namespace) -> int:
 
         write_image(probability_to_percent(result.probability) if args.probability_percent else result.probability,
                     args.probabilities)
+    if args.magnified_probabilities:
+        from .relabel import probability_to_percent
+
+        magnified = (result.magnified_probability if result.magnified_probability is not None
+                     else result.probability)  # no lungs: the (empty) map
+        write_image(probability_to_percent(magnified) if args.probability_percent else magnified,
+                    args.magnified_probabilities)
     if args.report:
         write_text_atomic(json.dumps(result.report(str(args.input), package), indent=2) + "\n", args.report)
     stream = sys.stderr if args.progress == "bar" else sys.stdout

@@ -44,6 +44,12 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
                    help="keep every candidate the limits keep (no candidate classifier)")
     p.add_argument("--candidate-cutoff", type=float, default=None, metavar="C",
                    help="the candidate classifier's cut-off (0..1; default: the run report's, else the card's)")
+    p.add_argument("--magnified-probabilities", type=Path, default=None, metavar="MAP",
+                   help="the magnified look's map written by predict --magnified-probabilities: the lesions take in "
+                        "its components touching them, as the run did when its card's look joins them")
+    p.add_argument("--no-magnified-join", action="store_true",
+                   help="do not join the magnified look's touching components (the lesions as judged, outlines "
+                        "from the probability map alone)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -93,6 +99,31 @@ def _package_check(args: argparse.Namespace, run_report: dict):
     return shipped.candidate_check()
 
 
+def _magnified_map(args: argparse.Namespace, run_report: dict, percent: bool) -> sitk.Image | None:
+    """The magnified look's map to join (as the main map: percent or probability), None for no
+    join; refuses a run that joined when the map is missing, and contradictory options."""
+    from .io import read_image
+    from .relabel import MAGNIFIED_JOIN_KEY, probability_from_percent, probability_to_percent
+
+    if args.no_magnified_join:
+        if args.magnified_probabilities is not None:
+            raise LungTumorSegError("give --magnified-probabilities or --no-magnified-join, not both")
+        return None
+    if args.magnified_probabilities is None:
+        if (run_report.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY):
+            raise LungTumorSegError(
+                "the run's lesions took in the magnified look's touching components: give --magnified-probabilities "
+                "(the map predict --magnified-probabilities wrote), or --no-magnified-join")
+        return None
+    magnified = read_image(args.magnified_probabilities)
+    is_percent = magnified.GetPixelID() == sitk.sitkUInt8
+    if percent and not is_percent:
+        return probability_to_percent(magnified)
+    if is_percent and not percent:
+        return probability_from_percent(magnified)
+    return magnified
+
+
 def run_relabel(args: argparse.Namespace) -> int:
     from .io import read_image, write_image, write_text_atomic
     from .relabel import MeasureContext, lesions_from_percent, lesions_from_probability, relabel_report
@@ -105,10 +136,11 @@ def run_relabel(args: argparse.Namespace) -> int:
     relabel = lesions_from_percent if percent else lesions_from_probability
     context = MeasureContext.from_report(run_report)
     check = _candidate_check(args, run_report)
-    labels, lesions = relabel(probability, ct, threshold, rule, context, check)
+    magnified = _magnified_map(args, run_report, percent)
+    labels, lesions = relabel(probability, ct, threshold, rule, context, check, magnified)
     write_image(labels, args.output)
     report = relabel_report(lesions, threshold, rule, context, run_report.get("model"),
-                            f"relabel of {args.probabilities}", check, input=str(args.input))
+                            f"relabel of {args.probabilities}", check, magnified is not None, input=str(args.input))
     if args.report:
         write_text_atomic(json.dumps(report, indent=2) + "\n", args.report)
     print(report["message"])

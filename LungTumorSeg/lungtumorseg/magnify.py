@@ -27,6 +27,15 @@ inside it (its magnified peak, in LPS millimetres) and its score, a run's report
 these points, and a candidate holding one is kept with that score (:class:`ConfirmedCheck`) -
 also when a saved map is re-labelled later at another threshold.
 
+When the card's look says ``join_touching``, the magnified map also widens what was found,
+*after* every judgement: each final lesion (classifiers, limits and outline growth done) takes
+in every component of the magnified map at the threshold that overlaps or face-touches it
+(:func:`join_touching`). The networks mark about half of a part-solid or ground-glass tumour at
+their own scale and more of it magnified; joining before the judgement changed what the
+candidate classifier saw and failed its gate, joining after it changes no decision about which
+lesions exist (``benchmarks/results/magnified_outline/``). A run then keeps the magnified map
+beside the probability map, so a re-labelling can repeat the join.
+
 A model package enables the look with a ``magnified_look`` section in its card (zoom and
 cut-off, chosen on calibration phantoms, and optionally a classifier of its own, trained on
 magnified candidates, stored like ``candidate_check``); it needs the card's
@@ -54,18 +63,23 @@ class MagnifiedLook:
 
     zoom: float = 1.5
     cutoff: float = 0.9
+    join_touching: bool = False  # final lesions take in the magnified components touching them (module doc)
 
     def __post_init__(self) -> None:
         if not 1.0 < self.zoom <= 3.0:
             raise ValueError(f"the magnified look's zoom must be above 1 and at most 3, got {self.zoom}")
         if not 0.0 <= self.cutoff < 1.0:
             raise ValueError(f"the magnified look's cut-off must be in [0, 1), got {self.cutoff}")
+        if not isinstance(self.join_touching, bool):
+            raise ValueError(f"the magnified look's join_touching must be true or false, got {self.join_touching!r}")
 
     def to_card(self) -> dict[str, Any]:
-        return {"zoom": self.zoom, "cutoff": self.cutoff,
+        return {"zoom": self.zoom, "cutoff": self.cutoff, "join_touching": self.join_touching,
                 "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "
                           "nominal spacing; magnified-only candidates kept when the look's classifier "
-                          "scores them >= cutoff"}
+                          "scores them >= cutoff" + ("; after the judgement each lesion takes in the magnified "
+                                                     "components at the threshold touching it"
+                                                     if self.join_touching else "")}
 
     @classmethod
     def from_card(cls, section: Mapping[str, Any] | None) -> "MagnifiedLook | None":
@@ -75,7 +89,8 @@ class MagnifiedLook:
             return None
         if not isinstance(section, Mapping) or "zoom" not in section or "cutoff" not in section:
             raise ValueError(f"the magnified look needs a zoom and a cutoff, got {section!r}")
-        return cls(zoom=float(section["zoom"]), cutoff=float(section["cutoff"]))
+        return cls(zoom=float(section["zoom"]), cutoff=float(section["cutoff"]),
+                   join_touching=section.get("join_touching", False))
 
 
 def magnified_only_candidates(magnified: np.ndarray, normal: np.ndarray, threshold: float,
@@ -197,3 +212,42 @@ def add_confirmed(normal: np.ndarray, magnified: np.ndarray, ct: sitk.Image, thr
         x, y, z = ct.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1]))
         points.append((round(x, 3), round(y, 3), round(z, 3), round(float(scores[label]), 6)))
     return ConfirmedRegions(merged, candidates, scores, confirmed, tuple(points))
+
+
+def join_touching(labels: sitk.Image, magnified_at_or_above: np.ndarray) -> sitk.Image:
+    """``labels`` (lesions 1..N) with each lesion joined by every component (face connectivity)
+    of ``magnified_at_or_above`` (bool, z-y-x, the labels' grid) that overlaps or face-touches it,
+    numbered again 1..N by decreasing volume (uint16, same grid).
+
+    Voxels already in a lesion keep it; a component touching several lesions joins the largest
+    (the lowest number, as lesions come numbered by decreasing volume); components touching no
+    lesion add nothing, so which lesions exist does not change (two are never merged). Neither
+    input is modified."""
+    from .outline import relabel_by_size
+
+    lab = sitk.GetArrayFromImage(labels).astype(np.int64)
+    above = np.asarray(magnified_at_or_above, dtype=bool)
+    if above.shape != lab.shape:
+        raise ValueError("the magnified map and the lesion labels are not on the same grid")
+    if not lab.any() or not above.any():
+        return sitk.Cast(labels, sitk.sitkUInt16)
+    components, n = ndi.label(above)
+    none = np.iinfo(np.int64).max
+    nearest = np.where(lab > 0, lab, none)  # lowest lesion number on the voxel or a face neighbour
+    for axis in range(3):
+        for step in (1, -1):
+            shifted = np.full_like(nearest, none)
+            source = [slice(None)] * 3
+            target = [slice(None)] * 3
+            source[axis] = slice(None, -1) if step == 1 else slice(1, None)
+            target[axis] = slice(1, None) if step == 1 else slice(None, -1)
+            shifted[tuple(target)] = np.where(lab[tuple(source)] > 0, lab[tuple(source)], none)
+            np.minimum(nearest, shifted, out=nearest)
+    joins = np.asarray(ndi.minimum(nearest, components, index=np.arange(1, n + 1)), dtype=np.int64)
+    owner = np.concatenate([[0], np.where(joins == none, 0, joins)])
+    out = lab.copy()
+    free = (lab == 0) & (components > 0)
+    out[free] = owner[components[free]]
+    joined = sitk.GetImageFromArray(out.astype(np.uint32))
+    joined.CopyInformation(labels)
+    return sitk.Cast(relabel_by_size(joined), sitk.sitkUInt16)

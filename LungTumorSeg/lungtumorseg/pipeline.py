@@ -2,7 +2,8 @@
 
 image → canonical grid → lungs → zones → per-zone UNETR → superpose → back to the input
 grid (:mod:`lungtumorseg.network_pass`) → [the magnified second look, when the card has one
-(:mod:`lungtumorseg.magnify`)] → threshold/clean/label → measure. Each step is a function of
+(:mod:`lungtumorseg.magnify`)] → threshold/clean/label [→ join the magnified components touching
+the lesions, when the look says so] → measure. Each step is a function of
 its own module; this file only wires them in that order, times them and reports progress.
 """
 
@@ -24,7 +25,7 @@ from .network_pass import network_pass
 from .postprocess import LesionFilter
 from .precision import check_precision
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
-from .relabel import CONFIRMED_KEY, MeasureContext, lesions_from_probability
+from .relabel import CONFIRMED_KEY, MAGNIFIED_JOIN_KEY, MeasureContext, lesions_from_probability
 from .zones import ZoneSpec, lung_extent_mm
 
 
@@ -74,6 +75,18 @@ class SegmentationResult:
     precision: str = "fp32"  # of the networks' forward passes
     magnified_look: Optional[dict[str, Any]] = None  # what the magnified look did (None: not run)
     confirmed_lps: tuple = ()  # its confirmed candidates (MeasureContext.confirmed_lps)
+    magnified_probability: Optional[sitk.Image] = None  # the magnified look's own map (input grid), when it ran
+    magnified_join: bool = False  # the final lesions took in the magnified components touching them
+
+    @property
+    def postprocessing(self) -> Optional[dict[str, Any]]:
+        """The operating point of the lesions: threshold, lesion filter, the candidate
+        classifier's cut-off when one judged and ``magnified_join`` when the look's join ran."""
+        if self.lesion_filter is None:
+            return None
+        return {"threshold": self.threshold, **self.lesion_filter.to_dict(),
+                **({} if self.candidate_cutoff is None else {"candidate_check_cutoff": self.candidate_cutoff}),
+                **({MAGNIFIED_JOIN_KEY: True} if self.magnified_join else {})}
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -84,9 +97,7 @@ class SegmentationResult:
             "model": package.card.summary(),
             "threshold": self.threshold,
             "precision": self.precision,
-            "postprocessing": None if self.lesion_filter is None
-            else {"threshold": self.threshold, **self.lesion_filter.to_dict(),
-                  **({} if self.candidate_cutoff is None else {"candidate_check_cutoff": self.candidate_cutoff})},
+            "postprocessing": self.postprocessing,
             "lung_volume_ml": self.lung_volume_ml,
             "zones_lps_z_mm": self.zones_lps_z_mm,
             "lung_z_lps_mm": list(self.lung_z_lps_mm) if self.lung_z_lps_mm else None,
@@ -170,6 +181,7 @@ def segment(
     }
     look_summary = None
     confirmed: tuple = ()
+    magnified_map: Optional[sitk.Image] = None
     if look is not None:
         magnified = network_pass(image, package, spec, _prefixed(span.sub(split, 0.95), "magnified look: "),
                                  options.device, options.precision, zoom=look.zoom)
@@ -183,6 +195,7 @@ def segment(
             probability = merged
             look_summary.update(candidates=len(added.scores), confirmed=len(added.confirmed))
             confirmed = added.points
+            magnified_map = magnified.probability
         lap("magnified_look")
 
     span.report("labelling lesions", 0.95)
@@ -191,7 +204,9 @@ def segment(
     xs = [np.nonzero(lungs.labels == k)[2].mean() for k in (1, 2) if (lungs.labels == k).any()]
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
     context = MeasureContext(lung_z_lps, midline, confirmed)
-    labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter, context, check)
+    join = look is not None and look.join_touching and magnified_map is not None
+    labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter, context, check,
+                                               magnified_map if join else None)
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
@@ -201,5 +216,5 @@ def segment(
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
         lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, check.cutoff if check else None, midline,
-        options.precision, look_summary, confirmed,
+        options.precision, look_summary, confirmed, magnified_map, join,
     )

@@ -25,13 +25,16 @@ import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
-from .magnify import ConfirmedPoint, confirmed_check, labels_holding
+from .magnify import ConfirmedPoint, confirmed_check, join_touching, labels_holding
 from .measure import MAGNIFIED, Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
 
 
 #: The report field of the magnified look's confirmed candidates ([x, y, z, score] each).
 CONFIRMED_KEY = "confirmed_by_magnified_look"
+#: The ``postprocessing`` field of a report whose lesions took in the magnified look's touching
+#: components (:func:`lungtumorseg.magnify.join_touching`): a re-labelling needs that map too.
+MAGNIFIED_JOIN_KEY = "magnified_join"
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def _grown_box(index: list[int], size: list[int], lesion_filter: LesionFilter,
 
 def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarray, to_probability,
                     threshold: float, lesion_filter: LesionFilter,
-                    context: MeasureContext, check: CandidateCheck | None) -> tuple[sitk.Image, list[Lesion]]:
+                    context: MeasureContext, check: CandidateCheck | None,
+                    magnified_at_or_above: np.ndarray | None = None) -> tuple[sitk.Image, list[Lesion]]:
     """Label and measure only inside the box of ``at_or_above`` (the voxels reaching the
     threshold), then place the labels on the full grid.
 
@@ -96,7 +100,10 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     order is kept by a crop) and their measurements are those of the whole image — at the
     cost of the lungs' box instead of the whole scan (padded by the outline growth's reach). ``to_probability`` turns the cropped
     map into probabilities (identity for a probability map). A candidate ``check`` looks at
-    the whole CT and map around each candidate, not only at the box.
+    the whole CT and map around each candidate, not only at the box. ``magnified_at_or_above``
+    (the magnified look's map at the threshold, same grid): the final lesions take in its
+    components touching them (:func:`lungtumorseg.magnify.join_touching`); the box then covers
+    its voxels too.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -104,7 +111,10 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
         raise ValueError("the probability map and the CT image are not on the same voxel grid")
     full = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
     full.CopyInformation(ct)
-    box = _box(at_or_above)
+    if magnified_at_or_above is not None and magnified_at_or_above.shape != at_or_above.shape:
+        raise ValueError("the magnified map and the CT image are not on the same voxel grid")
+    box = _box(at_or_above if magnified_at_or_above is None or not at_or_above.any()
+               else at_or_above | magnified_at_or_above)
     if box is None:
         return full, []
     index, size = _grown_box(*box, lesion_filter, ct)
@@ -114,6 +124,9 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
                            judge=None if judged is None else judged.judge)
+    if magnified_at_or_above is not None:
+        crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
+        labels = join_touching(labels, magnified_at_or_above[crop])
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     if judged is not None:
         scores = judged.lesion_scores(labels)
@@ -124,37 +137,55 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 
+def _magnified_above(magnified: sitk.Image | None, ct: sitk.Image, level: float) -> np.ndarray | None:
+    """The magnified look's map at or above ``level`` (None without a map); refuses another grid."""
+    if magnified is None:
+        return None
+    if not same_grid(magnified, ct):
+        raise ValueError("the magnified look's map and the CT image are not on the same voxel grid")
+    return sitk.GetArrayViewFromImage(magnified) >= level
+
+
 def lesions_from_probability(
     probability: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
     context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
+    magnified: sitk.Image | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
     """Lesion labels (1..N by decreasing volume, uint16, on the CT's grid) and their measurements.
 
     ``probability`` and ``ct`` (HU) must share one grid; neither is modified. ``check``: a
     model package's candidate classifier, which removes the candidates it rejects.
+    ``magnified``: the magnified look's map (same grid) when the card's look joins its touching
+    components to the final lesions (:func:`lungtumorseg.magnify.join_touching`).
     """
     return _lesions_in_box(probability, ct, sitk.GetArrayViewFromImage(probability) >= threshold,
-                           lambda crop: crop, threshold, lesion_filter, context, check)
+                           lambda crop: crop, threshold, lesion_filter, context, check,
+                           _magnified_above(magnified, ct, threshold))
 
 
 def lesions_from_percent(
     percent: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
     context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
+    magnified_percent: sitk.Image | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
-    """:func:`lesions_from_probability` for a map in whole percent (see the module doc);
+    """:func:`lesions_from_probability` for maps in whole percent (see the module doc);
     only the box of voxels at or above the threshold is converted to probabilities (the
     part of the map a candidate ``check`` looks at around the candidates)."""
-    at_or_above = sitk.GetArrayViewFromImage(percent) >= math.ceil(100.0 * threshold - 1e-9)
+    level = math.ceil(100.0 * threshold - 1e-9)
+    at_or_above = sitk.GetArrayViewFromImage(percent) >= level
     return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context,
-                           check)
+                           check, _magnified_above(magnified_percent, ct, level))
 
 
 def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: LesionFilter, context: MeasureContext,
-                   model: Any, source: str, check: CandidateCheck | None = None, **extra: Any) -> dict[str, Any]:
+                   model: Any, source: str, check: CandidateCheck | None = None, magnified_join: bool = False,
+                   **extra: Any) -> dict[str, Any]:
     """The report of lesions recomputed from a map: the fields of a ``predict`` report that
-    still apply, plus ``source`` (where the map came from)."""
+    still apply, plus ``source`` (where the map came from). ``magnified_join``: the lesions took
+    in the magnified look's touching components."""
     n = len(lesions)
-    judged = {} if check is None else {"candidate_check_cutoff": check.cutoff}
+    judged = ({} if check is None else {"candidate_check_cutoff": check.cutoff}) | (
+        {MAGNIFIED_JOIN_KEY: True} if magnified_join else {})
     return {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the probability map "
                                        "(no new inference)",
             **extra, "model": model, "threshold": threshold,

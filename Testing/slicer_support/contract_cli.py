@@ -8,6 +8,10 @@ INPUT -o LABELS --report R --progress lines ...``; the mode comes from ``LTS_CON
 - ``ok``: labels = connected components of voxels >= 500 (by decreasing size), real report;
   with ``--probabilities``: probability = HU mapped linearly from -800 (0) to 1200 (1),
   in whole percent with ``--probability-percent`` (so 500 HU is 65 %);
+  with ``--magnified-probabilities``: the magnified look's map, 95 % on the lesions grown by one
+  voxel in-plane, 0 elsewhere (in whole percent), written but not joined;
+- ``joined``: like ``ok``, but the lesions are those grown components (the magnified look's
+  join) and the report says ``magnified_join``;
 - ``no_probability``: like ``ok`` but writes no probability map although asked to;
 - ``fail``: exit 2 with ``error: ...`` on stderr;
 - ``slow``: progress lines, then a grandchild ``sleep``, waits (to be cancelled);
@@ -50,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--candidate-cutoff", type=float)
     parser.add_argument("--probabilities")
     parser.add_argument("--probability-percent", action="store_true")
+    parser.add_argument("--magnified-probabilities")
     return parser
 
 
@@ -76,7 +81,9 @@ def main(argv: list[str]) -> int:
             time.sleep(0.5)
         return 0
     image = sitk.ReadImage(args.input)
-    cc = sitk.RelabelComponent(sitk.ConnectedComponent(image >= 500), sortByObjectSize=True)
+    grown = sitk.BinaryDilate(image >= 500, [1, 1, 0])  # what the contract's magnified look marks
+    cc = sitk.RelabelComponent(sitk.ConnectedComponent(grown if mode == "joined" else image >= 500),
+                               sortByObjectSize=True)
     labels = sitk.Cast(cc, sitk.sitkUInt16)
     if mode == "wrong_grid":
         labels.SetOrigin([o + 10.0 for o in labels.GetOrigin()])
@@ -89,6 +96,10 @@ def main(argv: list[str]) -> int:
                                             else prob.astype(np.float32))
         prob_image.CopyInformation(image)
         sitk.WriteImage(prob_image, args.probabilities)
+    if args.magnified_probabilities:
+        magnified = sitk.Cast(grown, sitk.sitkUInt8) * 95
+        magnified.CopyInformation(image)
+        sitk.WriteImage(magnified, args.magnified_probabilities)
     array = sitk.GetArrayFromImage(labels)
     voxel_mm3 = float(np.prod(image.GetSpacing()))
     lesions = []
@@ -104,7 +115,9 @@ def main(argv: list[str]) -> int:
     report = {"status": "ok", "message": "", "input": args.input,
               "model": {"name": "contract", "version": "0", "demo": True, "warning": "stand-in"},
               "threshold": args.threshold or 0.5, "timings_s": {"total": 0.0}, "lesions": lesions,
-              "lung_z_lps_mm": None, "midline_x_lps_mm": None}
+              "lung_z_lps_mm": None, "midline_x_lps_mm": None,
+              **({"postprocessing": {"threshold": args.threshold or 0.5, "magnified_join": True}}
+                 if mode == "joined" else {})}
     if args.report:
         with open(args.report, "w") as handle:
             json.dump(report, handle)

@@ -57,12 +57,14 @@ def cached_probability(case: CasePaths, package: ModelPackage, threads: int, cac
     result = segment(read_image(case.image), package, SegmentOptions(threads=threads, precision=precision))
     prob = sitk.GetArrayFromImage(result.probability)
     if cache:
-        prob = store_probability(cache, case.name, key, prob, result.lung_z_lps_mm, result.confirmed_lps)
+        prob = store_probability(cache, case.name, key, prob, result.lung_z_lps_mm, result.confirmed_lps,
+                                 result.magnified_probability)
     return prob, result.lung_z_lps_mm
 
 
 def store_probability(cache: Path, case_name: str, key: str, probability: np.ndarray,
-                      lung_z: tuple[float, float] | None, confirmed: tuple = ()) -> np.ndarray:
+                      lung_z: tuple[float, float] | None, confirmed: tuple = (),
+                      magnified: "sitk.Image | np.ndarray | None" = None) -> np.ndarray:
     """Keep one case's map (input grid) and the lungs' LPS z-extent in ``cache`` under ``key``,
     as :func:`cached_probability` reads them; returns the map as stored (float16 values, as
     float32), which is what every later read of the cache sees. Lets a run that computed the
@@ -70,7 +72,10 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
     inference. ``confirmed``: the points of the candidates the magnified look confirmed
     (``SegmentationResult.confirmed_lps``), kept beside the extent so they are not lost with
     the run (:func:`cached_confirmed` reads them back: ``froc_phantoms.py`` and ``misses.py``
-    apply them; the threshold calibration does not, it calibrates packages without a look)."""
+    apply them; the threshold calibration does not, it calibrates packages without a look).
+    ``magnified``: the magnified look's own map (``SegmentationResult.magnified_probability``),
+    kept as float16 ``<case>-<key>-magnified.npy`` (:func:`cached_magnified`) for scripts that
+    repeat the look's join or study the look."""
     cached, extent = _map_files(Path(cache), case_name, key)
     cached.parent.mkdir(parents=True, exist_ok=True)
     stored = np.asarray(probability).astype(np.float16)
@@ -78,8 +83,22 @@ def store_probability(cache: Path, case_name: str, key: str, probability: np.nda
     record = {"lung_z_lps_mm": list(lung_z) if lung_z else None}
     if confirmed:
         record["confirmed_by_magnified_look"] = [list(point) for point in confirmed]
+    if magnified is not None:
+        values = sitk.GetArrayViewFromImage(magnified) if isinstance(magnified, sitk.Image) else magnified
+        np.save(_magnified_file(cached), np.asarray(values).astype(np.float16))
     extent.write_text(json.dumps(record), encoding="utf-8")
     return stored.astype(np.float32)
+
+
+def cached_magnified(cache: Path, case_name: str, key: str) -> np.ndarray | None:
+    """The magnified look's own map of one cached case (float32 from float16; None when the
+    run had no look or the cache does not hold it)."""
+    path = _magnified_file(_map_files(Path(cache), case_name, key)[0])
+    return np.load(path).astype(np.float32) if path.is_file() else None
+
+
+def _magnified_file(map_file: Path) -> Path:
+    return map_file.with_name(map_file.stem + "-magnified.npy")
 
 
 def cached_confirmed(cache: Path, case_name: str, key: str) -> tuple[ConfirmedPoint, ...]:

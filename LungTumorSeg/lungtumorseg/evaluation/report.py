@@ -149,7 +149,7 @@ def evaluate_dataset(
         prob = sitk.GetArrayFromImage(result.probability)
         if options.probability_cache is not None:
             store_probability(options.probability_cache, case.name, map_key, prob, result.lung_z_lps_mm,
-                              result.confirmed_lps)
+                              result.confirmed_lps, result.magnified_probability)
         truth = sitk.GetArrayFromImage(truth_img) > 0
         grid = Grid.of_image(image)
         lung_z, source = resolve_lung_extent(case.image, result, package.card.raw, truth.shape, grid)

@@ -330,7 +330,8 @@ def _check_magnified_look(card_path: Path, raw: Mapping[str, Any]) -> None:
     try:
         MagnifiedLook.from_card(section)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a zoom in (1, 3] and a cutoff in [0, 1): "
+        raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a zoom in (1, 3], a cutoff in [0, 1) and, if "
+                                f"given, join_touching true or false: "
                                 f"{exc}") from exc
     if raw.get(CANDIDATE_CHECK) is None:
         raise ModelPackageError(f"{card_path}: {CARD_SECTION} needs a {CANDIDATE_CHECK} section (its candidates "
