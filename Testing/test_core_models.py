@@ -168,6 +168,25 @@ def test_card_whose_network_takes_other_input_channels_than_preprocessing_makes(
     _expect(CARD_FILE, load_package, package_copy, match="takes 4 input channel")
 
 
+def test_the_same_tensors_always_give_the_same_weight_file(tmp_path):
+    """safetensors keeps header metadata in a hash map whose order changes between writes: with
+    two metadata entries, 30 writes of the same tensors gave two different SHA-256 (session 31).
+    A package's weight files carry one entry, so a rebuild keeps every SHA (and the map caches
+    keyed by them)."""
+    from safetensors import safe_open
+
+    tensors = {"a": torch.arange(10.0), "b": torch.ones(3)}
+    shas = set()
+    for i in range(30):
+        entry = package_mod._write_weight_file(tmp_path, "part", tensors, {"zone": "upper", "model": "m", "i": "0"})
+        shas.add(entry["sha256"])
+    assert len(shas) == 1
+    with safe_open(str(tmp_path / "part.safetensors"), "pt") as handle:
+        metadata = handle.metadata()
+    assert list(metadata) == [package_mod.METADATA_KEY]
+    assert json.loads(metadata[package_mod.METADATA_KEY]) == {"i": "0", "model": "m", "zone": "upper"}
+
+
 def test_card_zone_without_weights(package_copy):  # noqa: F811
     raw = json.loads((package_copy / CARD_FILE).read_text())
     del raw["weights"]["middle"]

@@ -341,14 +341,23 @@ def _check_magnified_look(card_path: Path, raw: Mapping[str, Any]) -> None:
                                 "weights for it.")
 
 
+#: The one header metadata entry of a package's weight files (see :func:`_write_weight_file`).
+METADATA_KEY = "lungtumorseg"
+
+
 def _write_weight_file(folder: Path, name: str, tensors: "Mapping[str, torch.Tensor]",
                        metadata: Mapping[str, str]) -> dict[str, Any]:
     """Write ``<name>.safetensors`` in ``folder`` readable like the rest of the package and
-    return its card entry (file, SHA-256, size)."""
+    return its card entry (file, SHA-256, size).
+
+    ``metadata`` goes into the header as one entry, ``lungtumorseg`` (JSON, sorted keys):
+    safetensors keeps the header's metadata in a hash map whose order changes from one write to
+    the next, so with two or more entries the same tensors gave files with different SHA-256
+    (and map caches keyed by it went stale on every rebuild). One entry has one order."""
     from safetensors.torch import save_file
 
     file = f"{name}.safetensors"
-    save_file(dict(tensors), str(folder / file), metadata=dict(metadata))
+    save_file(dict(tensors), str(folder / file), metadata={METADATA_KEY: json.dumps(dict(metadata), sort_keys=True)})
     os.chmod(folder / file, default_file_mode())  # safetensors creates owner-only files
     return {"file": file, "sha256": sha256_of(folder / file), "bytes": (folder / file).stat().st_size}
 
