@@ -197,7 +197,10 @@ def test_the_magnified_look_box_follows_the_card_and_a_new_package_switches_it_o
     for package in (with_look, without):
         assert widget_state.card_defaults(package)["magnifiedLook"] is True
     enabled, tip = widget_state.card_check_boxes(with_look)["magnifiedLookCheckBox"]
-    assert enabled and "magnified 1.5 times" in tip and "at least 0.93" in tip
+    assert enabled and "magnified 1.5 times" in tip and "at least 0.93" in tip and "takes in" not in tip
+    joining = _package_info(magnified_look={"zoom": 1.5, "cutoff": 0.934, "join_touching": True})
+    assert "also takes in what the magnified look marks touching it" in \
+        widget_state.card_check_boxes(joining)["magnifiedLookCheckBox"][1]
     enabled, tip = widget_state.card_check_boxes(without)["magnifiedLookCheckBox"]
     assert not enabled and "no magnified second look" in tip
     assert not widget_state.card_check_boxes(None)["magnifiedLookCheckBox"][0]

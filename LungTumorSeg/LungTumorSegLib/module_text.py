@@ -37,9 +37,10 @@ is the margin by which neighbouring zones overlap (their probabilities are blend
 <b>CPU threads</b> limits the threads of the computation (automatic: all cores). A card may
 add a <b>magnified second look</b>: the zone networks look at the CT once more, magnified, where
 small nodules resemble the larger ones they find, and a classifier confirms what only that look
-sees. It works on about the zoom cubed times the voxels (3.4 times at a zoom of 1.5, which
-makes a run three to five times as long; uncheck "Magnified second look" for one look at the
-card's own scale).</p>
+sees; the card may also let each lesion found take in what the magnified look marks touching it
+(wider outlines of part-solid and ground-glass tumours, never a new lesion). It works on about
+the zoom cubed times the voxels (3.4 times at a zoom of 1.5, which makes a run three to five
+times as long; uncheck "Magnified second look" for one look at the card's own scale).</p>
 <p>With <b>Keep probability map</b> on (the default) the run keeps the network's tumour
 probability (0-100 %) as a volume beside the CT. After changing the threshold or the
 filters, <b>Update lesions</b> recomputes the segments and the table from that map in

@@ -217,7 +217,9 @@ def magnified_look_text(look: Mapping | None) -> tuple[bool, str]:
                   f"when a classifier scores it at least {float(look['cutoff']):.2f} (the model card's cut-off). "
                   f"It works on about {float(look['zoom']) ** 3:.1f} times the voxels of the first look (the zoom "
                   "cubed): at zoom 1.5 a run takes three to five times as long. "
-                  "Unchecked: one look at the card's own scale. "
+                  + ("Each lesion found also takes in what the magnified look marks touching it (outlines only: "
+                     "it adds no lesion). " if look.get("join_touching") else "")
+                  + "Unchecked: one look at the card's own scale. "
                   "Takes effect on Apply (Update lesions re-uses the kept map, with what the last run's look added).")
 
 
