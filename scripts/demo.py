@@ -280,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                   + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else ""))
         look = result.report.get("magnified_look")
         if look:
+            joined = (result.report.get("postprocessing") or {}).get("magnified_join")
             print(f"Magnified second look ({look['zoom']:g}x): {look['candidates']} candidate(s) only it saw, "
-                  f"{look['confirmed']} confirmed by its classifier (cut-off {look['cutoff']:g})")
+                  f"{look['confirmed']} confirmed by its classifier (cut-off {look['cutoff']:g})"
+                  + ("; each lesion took in what it marks touching it" if joined else ""))
         if args.input is None:
             truth = scenario.sample_metadata().get("tumours", [])
             truth_mask = _sample_truth()

@@ -38,7 +38,9 @@
 #    the point re-chosen on the 80, benchmarked on 48 held-out phantoms.
 # 6f. Candidate classifier (0.10.0, "11." below): a second network judges each candidate.
 # 6g. Magnified second look (0.11.0, "12." below): the networks on the CT shown 1.5 times larger, their
-#    new candidates judged by a classifier of their own; the shipped package is replaced.
+#    new candidates judged by a classifier of their own.
+# 6h. The look's join (0.12.0, "13." below): after every judgement each lesion takes in the magnified
+#    components touching it; the shipped package is replaced.
 # 7. The region-wise claim (on the step-3 zone models, which have the same inputs as the single model): a single model given the same fine-tuning compute (3 × the
 #    steps of one zone model), from the same shared start, evaluated beside the zone models
 #    (benchmarks/region_vs_single.py).
@@ -257,11 +259,24 @@ $PY $E/classifier.py train "$WORK/candidates-magnified-cal1" "$WORK/look_classif
 rm -rf "$WORK/model-look" && cp -r "$WORK/model-candidate-check" "$WORK/model-look"
 $PY $Z/make_package.py "$WORK/model-look" "$WORK/look_classifier.safetensors"
 OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-look" --cases 48 --write-card \
-  --out benchmarks/results/heldout48 --cache "$WORK/heldout48-cache-look"
+  --out benchmarks/results/heldout48-0.11.0 --cache "$WORK/heldout48-cache-look"
 OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldout-small-10000-48 \
-  --model "$WORK/model-look" --cache "$WORK/heldout48-cache-look" --out benchmarks/results/froc/heldout48 \
+  --model "$WORK/model-look" --cache "$WORK/heldout48-cache-look" --out benchmarks/results/froc/heldout48-0.11.0 \
   --write-card froc_heldout_phantoms
-rm -rf "$PKG" && cp -r "$WORK/model-look" "$PKG"
+
+# 13. The look's join (0.12.0): a card-only change of 0.11.0 (no weight file rewritten): after every judgement each
+#     lesion takes in the components of the magnified map at the threshold touching it. No parameter; decided on
+#     seeds 10200-10247 (benchmarks/results/magnified_outline: PLAN_after.md, decision_after.json; commands.sh);
+#     benchmarked on the 48 held-out phantoms through the real pipeline.
+M=benchmarks/results/magnified_outline
+rm -rf "$WORK/model-join" && cp -r "$WORK/model-look" "$WORK/model-join"
+$PY $M/make_package.py "$WORK/model-join"
+OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$WORK/model-join" --cases 48 --write-card \
+  --out benchmarks/results/heldout48 --cache "$WORK/heldout48-cache-join"
+OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldout-small-10000-48 \
+  --model "$WORK/model-join" --cache "$WORK/heldout48-cache-join" --out benchmarks/results/froc/heldout48 \
+  --write-card froc_heldout_phantoms
+rm -rf "$PKG" && cp -r "$WORK/model-join" "$PKG"
 echo "demo package updated: $PKG"
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then

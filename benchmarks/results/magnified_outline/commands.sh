@@ -14,3 +14,14 @@ for s in calibration:calcache calibration2:cal2cache; do d=${s%%:*}; c=${s##*:}
   OMP_NUM_THREADS=1 .venv/bin/python $E/diagnosis_after.py /tmp/after_$d.json $P0 $M benchmarks/results/zoom_tta/look_classifier.safetensors \
     $W/$d:$W/$c &
 done; wait   # copied to diagnosis_after_cal1.json / diagnosis_after_cal2.json
+# session 31, PLAN_after.md's decision on seeds 10200-10247 (0.10.0 maps: session 26's benchmark cache; zoomed maps:
+# session 29's), then demo 0.12.0 and its held-out benchmark through the real pipeline (run on a copy at
+# /work/train/s31/pkg, results copied to benchmarks/results/heldout48 and froc/heldout48; 0.11.0's moved to *-0.11.0):
+OMP_NUM_THREADS=2 .venv/bin/python $E/decide_after.py $E/decision_after.json $P0 $M \
+  benchmarks/results/zoom_tta/look_classifier.safetensors benchmarks/.cache/heldout-small-10200-48:$W/fresh3cache
+P=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom   # holding 0.11.0 (commit a5af424)
+.venv/bin/python $E/make_package.py $P
+.venv/bin/python benchmarks/heldout_phantoms.py --model $P --cases 48 --threads 2 --write-card \
+  --out benchmarks/results/heldout48 --cache /work/train/s31/held48cache
+.venv/bin/python benchmarks/froc_phantoms.py --model $P --data benchmarks/.cache/heldout-small-10000-48 \
+  --cache /work/train/s31/held48cache --out benchmarks/results/froc/heldout48 --write-card froc_heldout_phantoms

@@ -36,6 +36,8 @@ OMP_NUM_THREADS=2 .venv/bin/python $E/gate.py --decide 0.94 $E/decision.json $M 
 #    pipeline (~76 s per phantom on 2 cores; the maps kept for the FROC) and the FROC from those maps. (Session 30
 #    ran the benchmark on a copy at /work/train/s30/pkg with --out /work/train/s30/heldout48-0110 and copied the
 #    results here; the card records that command.)
+#    Since 0.12.0 shipped (session 31) these results are in benchmarks/results/heldout48-0.11.0 and
+#    froc/heldout48-0.11.0.
 P=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom   # holding 0.10.0 (commit 07cfe39)
 .venv/bin/python $E/make_package.py $P
 .venv/bin/python benchmarks/heldout_phantoms.py --model $P --cases 48 --threads 2 --write-card \
