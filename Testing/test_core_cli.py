@@ -40,7 +40,7 @@ from lungtumorseg.postprocess import LesionFilter
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
-                 "peak_probability", "elongation", "candidate_score", "found_by"}
+                 "peak_probability", "elongation", "candidate_score", "found_by", "joined_ml"}
 REPORT_FIELDS = {"status", "message", "input", "model", "threshold", "lung_volume_ml", "zones_lps_z_mm", "midline_x_lps_mm",
                  "timings_s", "lesions", "postprocessing", "precision", "magnified_look",
                  "confirmed_by_magnified_look"}

@@ -104,6 +104,9 @@ def test_relabelling_joins_only_with_the_magnified_map_and_percent_maps_give_the
     np.testing.assert_array_equal(sitk.GetArrayFromImage(plain) > 0, core)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(joined) > 0, ball)
     assert joined_lesions[0].volume_mm3 == pytest.approx(ball.sum() * 1.5 ** 3)
+    assert joined_lesions[0].joined_ml == pytest.approx((ball.sum() - core.sum()) * 1.5 ** 3 / 1000, abs=1e-4)
+    assert plain_lesions[0].joined_ml is None
+    assert "mL of it added by the magnified look" in joined_lesions[0].summary()
     percent, _ = lesions_from_percent(probability_to_percent(_as_image(normal, image)), image, 0.45, rule,
                                       magnified_percent=probability_to_percent(_as_image(magnified, image)))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(percent), sitk.GetArrayFromImage(joined))

@@ -193,6 +193,11 @@ def test_lesion_csv(tmp_path):
     assert row[score] == "nan"
     scored = [dict(lesion, candidate_score=0.8766) for lesion in _lesion_report()]
     assert lesion_table.write_csv(scored, tmp_path / "s.csv").read_text().splitlines()[1].split(",")[score] == "0.877"
+    # the volume the magnified look's join added: "nan" without a join, the report's value with one
+    added = lines[0].split(",").index("Added by magnified look [ml]")
+    assert row[added] == "nan"
+    joined = [dict(lesion, joined_ml=0.4321) for lesion in _lesion_report()]
+    assert lesion_table.write_csv(joined, tmp_path / "j.csv").read_text().splitlines()[1].split(",")[added] == "0.432"
 
 
 def test_terminology_from_the_model_card():

@@ -277,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}"
                   + ("" if lesion.get("candidate_score") is None else
                      f", candidate score {lesion['candidate_score']:.2f}")
-                  + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else ""))
+                  + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else "")
+                  + (f", {lesion['joined_ml']:.2f} ml of it added by the magnified look" if lesion.get("joined_ml")
+                     else ""))
         look = result.report.get("magnified_look")
         if look:
             joined = (result.report.get("postprocessing") or {}).get("magnified_join")

@@ -37,6 +37,9 @@ COLUMNS: list[tuple[str, str, type, Any]] = [
      else float(l["candidate_score"])),
     # "magnified look" for a lesion only the card's magnified second look saw
     ("Found by", "", str, lambda l: str(l.get("found_by", "zone networks"))),
+    # the volume the magnified look's join added to the outline (nan when no join ran)
+    ("Added by magnified look", "ml", float, lambda l: float("nan") if l.get("joined_ml") is None
+     else float(l["joined_ml"])),
     ("Voxels", "", int, lambda l: int(l["voxels"])),
 ]
 

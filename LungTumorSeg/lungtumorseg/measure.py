@@ -50,6 +50,9 @@ class Lesion:
     #: what found it: "zone networks", or "magnified look" for a candidate only the magnified
     #: second look saw (lungtumorseg.magnify)
     found_by: str = "zone networks"
+    #: the volume (mL) the magnified look's join added to the outline (lungtumorseg.magnify.join_touching);
+    #: None when no join ran
+    joined_ml: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,8 +61,9 @@ class Lesion:
         """One terminal line: label, volume, long axis, zone, side (and the candidate score)."""
         score = "" if self.candidate_score is None else f", candidate score {self.candidate_score:.2f}"
         look = ", found by the magnified look" if self.found_by == MAGNIFIED else ""
+        joined = f", {self.joined_ml:.2f} mL of it added by the magnified look" if self.joined_ml else ""
         return (f"lesion {self.label}: {self.volume_ml:.2f} mL, long axis {self.long_axis_mm:.1f} mm, "
-                f"{self.zone} zone, {self.side}{score}{look}")
+                f"{self.zone} zone, {self.side}{score}{look}{joined}")
 
 
 def _hull_points(points: np.ndarray) -> np.ndarray:

@@ -124,13 +124,21 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
                            judge=None if judged is None else judged.judge)
+    joined_voxels = None
     if magnified_at_or_above is not None:
         crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
+        before = sitk.GetArrayFromImage(labels) > 0
         labels = join_touching(labels, magnified_at_or_above[crop])
+        after = sitk.GetArrayViewFromImage(labels)
+        joined_voxels = np.bincount(after[(after > 0) & ~before].astype(np.int64), minlength=int(after.max()) + 1)
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     if judged is not None:
         scores = judged.lesion_scores(labels)
         lesions = [replace(lesion, candidate_score=scores.get(lesion.label)) for lesion in lesions]
+    if joined_voxels is not None:
+        voxel_ml = float(np.prod(ct.GetSpacing())) / 1000.0
+        lesions = [replace(lesion, joined_ml=round(float(joined_voxels[lesion.label]) * voxel_ml, 4))
+                   for lesion in lesions]
     if context.confirmed_lps:
         looked = labels_holding(labels, context.confirmed_lps)
         lesions = [replace(lesion, found_by=MAGNIFIED) if lesion.label in looked else lesion for lesion in lesions]
