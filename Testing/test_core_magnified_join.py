@@ -65,6 +65,17 @@ def test_a_joined_lesion_is_renumbered_by_its_new_volume_and_a_shared_component_
     assert sorted(np.unique(shared)) == [0, 1, 2], "two lesions are never merged into one"
 
 
+def test_a_halo_around_a_small_lesion_that_grazes_a_large_one_stays_with_the_small_one():
+    lab = np.zeros((8, 12, 30), np.uint16)
+    lab[2:6, 2:6, 2:6] = 1  # 64 voxels, the larger
+    lab[3:5, 4:6, 12:14] = 2  # 8 voxels
+    halo = np.zeros(lab.shape, bool)
+    halo[2:6, 3:7, 6:16] = True  # wraps lesion 2; grazes lesion 1 at x = 6 (one face row only)
+    out = sitk.GetArrayFromImage(join_touching(_labels(lab), halo))
+    assert (out[3:5, 4:6, 12:14] == out[2, 3, 10]).all() and out[2, 3, 10] != out[3, 3, 3]
+    assert (out[2:6, 2:6, 2:6] == out[3, 3, 3]).all()
+
+
 def test_a_map_on_another_grid_is_refused():
     with pytest.raises(ValueError, match="not on the same grid"):
         join_touching(_labels(np.ones((4, 4, 4))), np.ones((4, 4, 5), bool))
@@ -185,3 +196,61 @@ def test_the_map_cache_keeps_the_magnified_map_beside_the_probability_map(tmp_pa
                                   magnified.astype(np.float16).astype(np.float32))
     assert cached_magnified(tmp_path, "lung_001", "key") is None
     assert cached_magnified(tmp_path, "lung_002", "key") is None
+
+
+def _classifier_check(cutoff: float = 0.0):
+    from core_fixtures import TEST_CLASSIFIER, classifier_state
+    from lungtumorseg.candidate_check import CandidateCheck, build_classifier
+
+    net = build_classifier(TEST_CLASSIFIER)
+    net.load_state_dict(classifier_state())
+    return CandidateCheck(net.eval(), cutoff)
+
+
+def test_scores_and_found_by_follow_each_lesion_when_the_join_renumbers_them():
+    """Lesion A is larger as judged, B larger once joined: the final numbers swap, and each
+    lesion keeps its own candidate score, "found by" and added volume."""
+    image, _, _ = _ct_and_maps()
+    z, y, x = np.indices((40, 50, 50))
+    a = (z - 20) ** 2 + (y - 12) ** 2 + (x - 12) ** 2 <= 16  # radius 4
+    b = (z - 20) ** 2 + (y - 36) ** 2 + (x - 36) ** 2 <= 9  # radius 3
+    halo = (z - 20) ** 2 + (y - 36) ** 2 + (x - 36) ** 2 <= 49  # radius 7 around b
+    normal = np.where(a | b, 0.9, 0.02).astype(np.float32)
+    magnified = np.where(halo, 0.8, 0.03).astype(np.float32)
+    point = image.TransformIndexToPhysicalPoint((36, 36, 20)) + (0.97,)
+    context = MeasureContext(confirmed_lps=(point,))
+    rule = LesionFilter(min_lesion_mm3=30.0)
+    check = _classifier_check()
+    judged, judged_lesions = lesions_from_probability(_as_image(normal, image), image, 0.45, rule, context, check)
+    joined, joined_lesions = lesions_from_probability(_as_image(normal, image), image, 0.45, rule, context, check,
+                                                      _as_image(magnified, image))
+    before, after = sitk.GetArrayFromImage(judged), sitk.GetArrayFromImage(joined)
+    assert before[20, 12, 12] == 1 and before[20, 36, 36] == 2
+    assert after[20, 36, 36] == 1 and after[20, 12, 12] == 2, "the joined lesion is now the larger"
+    by_label = {lesion.label: lesion for lesion in judged_lesions}
+    new = {lesion.label: lesion for lesion in joined_lesions}
+    assert new[1].candidate_score == by_label[2].candidate_score and new[2].candidate_score == by_label[1].candidate_score
+    assert new[1].found_by == by_label[2].found_by == "magnified look"
+    assert new[2].found_by == by_label[1].found_by == "zone networks"
+    assert new[1].joined_ml == pytest.approx((halo.sum() - b.sum()) * 1.5 ** 3 / 1000, abs=1e-4)
+    assert new[2].joined_ml == 0.0
+
+
+def test_a_point_the_join_takes_in_does_not_make_a_lesion_found_by_the_look():
+    """A confirmed candidate a limit removed (here a larger minimum volume) sits next to a lesion
+    of the zone networks; the magnified component bridging the two joins it to that lesion, which
+    still says it was found by the zone networks."""
+    image, _, _ = _ct_and_maps()
+    z, y, x = np.indices((40, 50, 50))
+    a = (z - 20) ** 2 + (y - 20) ** 2 + (x - 20) ** 2 <= 25
+    small = (z == 20) & (y == 20) & (x >= 28) & (x <= 29)
+    normal = np.where(a | small, 0.9, 0.02).astype(np.float32)
+    bridge = a | small | ((z == 20) & (y == 20) & (x >= 20) & (x <= 29))
+    magnified = np.where(bridge, 0.8, 0.03).astype(np.float32)
+    point = image.TransformIndexToPhysicalPoint((29, 20, 20)) + (0.99,)
+    context = MeasureContext(confirmed_lps=(point,))
+    rule = LesionFilter(min_lesion_mm3=100.0)  # drops the 2-voxel candidate
+    labels, lesions = lesions_from_probability(_as_image(normal, image), image, 0.45, rule, context,
+                                               _classifier_check(), _as_image(magnified, image))
+    assert len(lesions) == 1 and sitk.GetArrayFromImage(labels)[20, 20, 29] == 1, "the join took the point in"
+    assert lesions[0].found_by == "zone networks"

@@ -219,35 +219,58 @@ def join_touching(labels: sitk.Image, magnified_at_or_above: np.ndarray) -> sitk
     of ``magnified_at_or_above`` (bool, z-y-x, the labels' grid) that overlaps or face-touches it,
     numbered again 1..N by decreasing volume (uint16, same grid).
 
-    Voxels already in a lesion keep it; a component touching several lesions joins the largest
-    (the lowest number, as lesions come numbered by decreasing volume); components touching no
-    lesion add nothing, so which lesions exist does not change (two are never merged). Neither
-    input is modified."""
+    Voxels already in a lesion keep it. A component touching several lesions joins the one it
+    shares the most faces with (ties: the larger, i.e. the lower number, as lesions come numbered
+    by decreasing volume), so a halo around a small lesion that grazes a large one stays with the
+    small one. Components touching no lesion add nothing: which lesions exist does not change and
+    two are never merged. Neither input is modified."""
     from .outline import relabel_by_size
 
-    lab = sitk.GetArrayFromImage(labels).astype(np.int64)
+    lab = sitk.GetArrayFromImage(labels)
     above = np.asarray(magnified_at_or_above, dtype=bool)
     if above.shape != lab.shape:
         raise ValueError("the magnified map and the lesion labels are not on the same grid")
-    if not lab.any() or not above.any():
+    free = above & (lab == 0)
+    if not lab.any() or not free.any():
         return sitk.Cast(labels, sitk.sitkUInt16)
     components, n = ndi.label(above)
-    none = np.iinfo(np.int64).max
-    nearest = np.where(lab > 0, lab, none)  # lowest lesion number on the voxel or a face neighbour
+    contacts = []  # (component, lesion) of each face between a free component voxel and a lesion voxel
     for axis in range(3):
         for step in (1, -1):
-            shifted = np.full_like(nearest, none)
-            source = [slice(None)] * 3
-            target = [slice(None)] * 3
-            source[axis] = slice(None, -1) if step == 1 else slice(1, None)
-            target[axis] = slice(1, None) if step == 1 else slice(None, -1)
-            shifted[tuple(target)] = np.where(lab[tuple(source)] > 0, lab[tuple(source)], none)
-            np.minimum(nearest, shifted, out=nearest)
-    joins = np.asarray(ndi.minimum(nearest, components, index=np.arange(1, n + 1)), dtype=np.int64)
-    owner = np.concatenate([[0], np.where(joins == none, 0, joins)])
-    out = lab.copy()
-    free = (lab == 0) & (components > 0)
+            here, there = [slice(None)] * 3, [slice(None)] * 3
+            here[axis] = slice(None, -1) if step == 1 else slice(1, None)
+            there[axis] = slice(1, None) if step == 1 else slice(None, -1)
+            neighbour = lab[tuple(there)]
+            touch = free[tuple(here)] & (neighbour > 0)
+            contacts.append(np.stack([components[tuple(here)][touch], neighbour[touch].astype(np.int32)], axis=1))
+    pairs = np.concatenate(contacts)
+    owner = np.zeros(n + 1, np.int32)
+    if len(pairs):
+        keys, counts = np.unique(pairs, axis=0, return_counts=True)
+        keys = keys[np.lexsort((keys[:, 1], -counts, keys[:, 0]))]  # by component, most faces, lowest label
+        first = np.ones(len(keys), bool)
+        first[1:] = keys[1:, 0] != keys[:-1, 0]
+        owner[keys[first, 0]] = keys[first, 1]
+    out = lab.astype(np.uint32)
     out[free] = owner[components[free]]
-    joined = sitk.GetImageFromArray(out.astype(np.uint32))
+    joined = sitk.GetImageFromArray(out)
     joined.CopyInformation(labels)
     return sitk.Cast(relabel_by_size(joined), sitk.sitkUInt16)
+
+
+def components_reaching(mask: np.ndarray, index: list[int], size: list[int]) -> np.ndarray:
+    """The components (face connectivity) of ``mask`` (bool, z-y-x) with a voxel inside the box
+    ``index``/``size`` (SimpleITK x, y, z order) grown by one voxel: the magnified components that
+    can touch a lesion inside that box (bool, same shape)."""
+    out = np.zeros(mask.shape, bool)
+    box = tuple(slice(max(i - 1, 0), min(i + n + 1, dim)) for i, n, dim in zip(index[::-1], size[::-1], mask.shape))
+    if not mask[box].any():
+        return out
+    hit = np.argwhere(mask)  # label only the mask's own bounding box (the lungs, not the scan)
+    lo, hi = hit.min(axis=0), hit.max(axis=0) + 1
+    own = tuple(slice(a, b) for a, b in zip(lo, hi))
+    components, _ = ndi.label(mask[own])
+    inner = tuple(slice(max(b.start - o.start, 0), max(b.stop - o.start, 0)) for b, o in zip(box, own))
+    ids = np.unique(components[inner])
+    out[own] = np.isin(components, ids[ids > 0])
+    return out

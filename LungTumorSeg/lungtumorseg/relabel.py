@@ -25,7 +25,7 @@ import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
-from .magnify import ConfirmedPoint, confirmed_check, join_touching, labels_holding
+from .magnify import ConfirmedPoint, components_reaching, confirmed_check, join_touching, labels_holding
 from .measure import MAGNIFIED, Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
 
@@ -102,8 +102,9 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     map into probabilities (identity for a probability map). A candidate ``check`` looks at
     the whole CT and map around each candidate, not only at the box. ``magnified_at_or_above``
     (the magnified look's map at the threshold, same grid): the final lesions take in its
-    components touching them (:func:`lungtumorseg.magnify.join_touching`); the box then covers
-    its voxels too.
+    components touching them (:func:`lungtumorseg.magnify.join_touching`); the box then also
+    covers the magnified components that reach it (not the stray ones elsewhere in the lungs).
+    Candidate scores and "found by" are read on the lesions as judged, before the join.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -113,34 +114,44 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     full.CopyInformation(ct)
     if magnified_at_or_above is not None and magnified_at_or_above.shape != at_or_above.shape:
         raise ValueError("the magnified map and the CT image are not on the same voxel grid")
-    box = _box(at_or_above if magnified_at_or_above is None or not at_or_above.any()
-               else at_or_above | magnified_at_or_above)
+    box = _box(at_or_above)
     if box is None:
         return full, []
     index, size = _grown_box(*box, lesion_filter, ct)
+    near = None  # the magnified components that can touch a lesion (those reaching the box)
+    if magnified_at_or_above is not None:
+        near = components_reaching(magnified_at_or_above, index, size)
+        if near.any():
+            index, size = _grown_box(*_box(at_or_above | near), lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
     check = confirmed_check(check, context.confirmed_lps)
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
-    labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct, lung_z_lps_mm=context.lung_z_lps_mm,
-                           judge=None if judged is None else judged.judge)
-    joined_voxels = None
-    if magnified_at_or_above is not None:
+    judged_labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct,
+                                  lung_z_lps_mm=context.lung_z_lps_mm, judge=None if judged is None else judged.judge)
+    labels, final_of, joined_voxels = judged_labels, None, None
+    if near is not None:
         crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
-        before = sitk.GetArrayFromImage(labels) > 0
-        labels = join_touching(labels, magnified_at_or_above[crop])
-        after = sitk.GetArrayViewFromImage(labels)
-        joined_voxels = np.bincount(after[(after > 0) & ~before].astype(np.int64), minlength=int(after.max()) + 1)
+        labels = join_touching(judged_labels, near[crop])
+        before, after = sitk.GetArrayViewFromImage(judged_labels), sitk.GetArrayViewFromImage(labels)
+        # the join renumbers by the new volumes: each judged lesion's final number, read at one of its voxels
+        final_of = {int(old): int(after[tuple(np.argwhere(before == old)[0])]) for old in np.unique(before) if old}
+        joined_voxels = np.bincount(after[(after > 0) & (before == 0)].astype(np.int64), minlength=int(after.max()) + 1)
+
+    def final(by_judged_label: dict) -> dict:
+        """A per-lesion value found on the judged labels, keyed by the final labels."""
+        return by_judged_label if final_of is None else {final_of[k]: v for k, v in by_judged_label.items()}
+
     lesions = measure_lesions(labels, crop_ct, probability, context.lung_z_lps_mm, context.midline_x_lps_mm)
     if judged is not None:
-        scores = judged.lesion_scores(labels)
+        scores = final(judged.lesion_scores(judged_labels))
         lesions = [replace(lesion, candidate_score=scores.get(lesion.label)) for lesion in lesions]
     if joined_voxels is not None:
         voxel_ml = float(np.prod(ct.GetSpacing())) / 1000.0
         lesions = [replace(lesion, joined_ml=round(float(joined_voxels[lesion.label]) * voxel_ml, 4))
                    for lesion in lesions]
-    if context.confirmed_lps:
-        looked = labels_holding(labels, context.confirmed_lps)
+    if context.confirmed_lps:  # on the judged labels: a point the join took in does not make a lesion "found by"
+        looked = final(labels_holding(judged_labels, context.confirmed_lps))
         lesions = [replace(lesion, found_by=MAGNIFIED) if lesion.label in looked else lesion for lesion in lesions]
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
