@@ -180,6 +180,14 @@ def test_the_pipeline_and_the_cli_join_as_relabel_does_and_relabel_needs_the_map
     code, _, err = run_cli(relabel + ["--no-magnified-join"])
     assert code == 0, err
     np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(out["again.nrrd"]))) > 0, before)
+    # a map given for a run that did not join would change its lesions: refused
+    unjoined_report = json.loads(out["report.json"].read_text())
+    del unjoined_report["postprocessing"][MAGNIFIED_JOIN_KEY]
+    (tmp_path / "unjoined.json").write_text(json.dumps(unjoined_report))
+    code, _, err = run_cli(["relabel", image_file, out["p.nrrd"], "-o", tmp_path / "refused.nrrd", "--run-report",
+                            tmp_path / "unjoined.json", "--model", package_copy, "--magnified-probabilities", out["m.nrrd"]])
+    assert code != 0 and "did not join the magnified look's components" in err
+    assert not (tmp_path / "refused.nrrd").exists()
     code, _, err = run_cli(["predict", image_file, "-o", tmp_path / "x.nrrd", "--model", package_copy,
                             "--no-magnified-look", "--magnified-probabilities", tmp_path / "y.nrrd"])
     assert code != 0 and "the magnified look does not run (--no-magnified-look given)" in err
@@ -254,3 +262,15 @@ def test_a_point_the_join_takes_in_does_not_make_a_lesion_found_by_the_look():
                                                _classifier_check(), _as_image(magnified, image))
     assert len(lesions) == 1 and sitk.GetArrayFromImage(labels)[20, 20, 29] == 1, "the join took the point in"
     assert lesions[0].found_by == "zone networks"
+
+
+def test_a_ct_without_lungs_writes_an_empty_magnified_map(package_copy, tmp_path):  # noqa: F811
+    from core_fixtures import real_data
+
+    with_magnified_look(package_copy, join=True)
+    abdomen = real_data("abdomen_ct_3mm.nii.gz")
+    code, _, err = run_cli(["predict", abdomen, "-o", tmp_path / "l.nrrd", "--model", package_copy, "--threads", "1",
+                            "--magnified-probabilities", tmp_path / "m.nrrd", "--progress", "none"])
+    assert code == 0, err
+    written, ct = sitk.ReadImage(str(tmp_path / "m.nrrd")), sitk.ReadImage(str(abdomen))
+    assert written.GetSize() == ct.GetSize() and not sitk.GetArrayViewFromImage(written).any()

@@ -170,9 +170,9 @@ def test_card_whose_network_takes_other_input_channels_than_preprocessing_makes(
 
 def test_the_same_tensors_always_give_the_same_weight_file(tmp_path):
     """safetensors keeps header metadata in a hash map whose order changes between writes: with
-    two metadata entries, 30 writes of the same tensors gave two different SHA-256 (session 31).
-    A package's weight files carry one entry, so a rebuild keeps every SHA (and the map caches
-    keyed by them)."""
+    several metadata entries, 30 writes of the same tensors gave up to six different SHA-256
+    (session 31). A package's weight files carry one entry, so a rebuild keeps every SHA (and
+    the map caches keyed by them)."""
     from safetensors import safe_open
 
     tensors = {"a": torch.arange(10.0), "b": torch.ones(3)}

@@ -579,6 +579,46 @@ def test_a_joined_run_whose_magnified_map_is_missing_fails_and_leaves_the_scene_
     plain = _package(tmp_path / "packages" / "plain")
     before = _state(scene)
     # a package without a joining look: the logic asks for no magnified map, yet the child says it joined
-    with pytest.raises(process_runner.ProcessFailed, match="no probability map .magnified.nrrd"):
+    with pytest.raises(process_runner.ProcessFailed, match="joined the magnified look's map to its lesions, but this "
+                                                             "run did not ask for that map"):
         _run(volume, tmp_path, model_dir=str(plain))
     assert _state(scene) == before
+
+
+def test_a_joined_rerun_reuses_the_magnified_node(slicer_env, contract, tmp_path):
+    from LungTumorSegLib import kept_probability
+
+    contract("joined")
+    package = _joining_package(tmp_path)
+    volume, _ = _ct(slicer_env.scene)
+    first = _run(volume, tmp_path, model_dir=str(package))
+    node = kept_probability.kept_run(first.segmentation_node).magnified_node
+    again = _run(volume, tmp_path, model_dir=str(package), segmentation_node=first.segmentation_node)
+    assert kept_probability.kept_run(again.segmentation_node).magnified_node is node
+    assert node not in again.created_nodes
+    assert slicer_env.scene.GetNodesByName("chest magnified look probability (%)").GetNumberOfItems() == 1
+
+
+@pytest.mark.parametrize("damage", ["delete", "empty"])
+def test_update_refuses_a_joined_run_whose_magnified_map_is_gone_and_changes_nothing(slicer_env, contract, tmp_path,
+                                                                                       damage):
+    """Updating without the map would silently narrow the outlines: it is refused with what to do."""
+    from lungtumorseg.postprocess import LesionFilter
+    from LungTumorSegLib import kept_probability
+
+    contract("joined")
+    package = _joining_package(tmp_path)
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path, model_dir=str(package))
+    kept = kept_probability.kept_run(result.segmentation_node)
+    if damage == "delete":
+        slicer_env.scene.RemoveNode(kept.magnified_node)
+    else:
+        kept.magnified_node.SetAndObserveImageData(None)
+    voxels = _voxels(result.segmentation_node, volume)
+    before = _state(slicer_env.scene, result.segmentation_node)
+    with pytest.raises(ValueError, match="magnified look's map, which is no longer in the scene"):
+        kept_probability.update_lesions(result.segmentation_node, 0.5, LesionFilter())
+    assert _state(slicer_env.scene, result.segmentation_node) == before
+    assert _voxels(result.segmentation_node, volume) == voxels
+    assert kept_probability.show_overlay(result.segmentation_node, True), "the probability map itself is still fine"

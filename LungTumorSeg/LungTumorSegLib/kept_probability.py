@@ -36,7 +36,7 @@ import SimpleITK as sitk
 
 from lungtumorseg.candidate_check import CandidateCheck
 from lungtumorseg.postprocess import LesionFilter
-from lungtumorseg.relabel import MeasureContext, lesions_from_percent, relabel_report
+from lungtumorseg.relabel import MAGNIFIED_JOIN_KEY, MeasureContext, lesions_from_percent, relabel_report
 
 from . import model_packages, segmentation_writer, volume_bridge
 
@@ -56,6 +56,16 @@ class KeptRun:
     input_volume: object
     record: dict
     magnified_node: object | None = None  # the magnified look's map, when the run joined its components
+
+    @property
+    def joined(self) -> bool:
+        """Whether the kept lesions took in the magnified look's components (the run's, or the
+        last update's, ``postprocessing.magnified_join``)."""
+        return bool((self.record.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY))
+
+    @property
+    def magnified_image_ok(self) -> bool:
+        return self.magnified_node is not None and self.magnified_node.GetImageData() is not None
 
     @property
     def nodes(self) -> list:
@@ -163,10 +173,7 @@ def kept_run(segmentation_node) -> KeptRun | None:
         record = json.loads(text)
     except json.JSONDecodeError:
         return None
-    magnified = segmentation_node.GetNodeReference(MAGNIFIED_ROLE)
-    if magnified is not None and magnified.GetImageData() is None:
-        return None  # a damaged kept run: updating it without the join would silently change outlines
-    return KeptRun(probability, volume, record, magnified)
+    return KeptRun(probability, volume, record, segmentation_node.GetNodeReference(MAGNIFIED_ROLE))
 
 
 def style_probability_node(node) -> None:
@@ -225,13 +232,17 @@ def commit_probability(scene, volume, segmentation_node, percent: sitk.Image, re
 
 
 def remove_unlinked_magnified(segmentation_node, previous: KeptRun | None) -> None:
-    """After a committed re-run: remove the magnified map ``previous`` kept when the new run no
-    longer links it (no join, or no kept map): nothing else in the scene uses it."""
+    """After a committed re-run: remove the magnified map ``previous`` kept when no segmentation
+    links it any more (the new run did not join, or kept no map). Unlike the probability map,
+    which a reader may still want to look at, it is only the join's input."""
     old = previous.magnified_node if previous is not None else None
-    if old is None or old.GetScene() is None:
+    scene = old.GetScene() if old is not None else None
+    if scene is None:
         return
-    if segmentation_node.GetNodeReference(MAGNIFIED_ROLE) is not old:
-        old.GetScene().RemoveNode(old)
+    for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")):
+        if scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode").GetNodeReference(MAGNIFIED_ROLE) is old:
+            return
+    scene.RemoveNode(old)
 
 
 def forget(segmentation_node) -> None:
@@ -273,10 +284,13 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     if kept is None:
         raise ValueError("this segmentation has no kept probability map: run the segmentation "
                          "(with 'keep probability map' on) first")
+    if kept.joined and not kept.magnified_image_ok:
+        raise ValueError("this run's lesions took in the magnified look's map, which is no longer in the scene "
+                         "(deleted or empty): run the segmentation again to update its lesions")
     volume = kept.input_volume
     ct = volume_bridge.image_from_volume(volume)
     percent = volume_bridge.image_from_volume(kept.probability_node)
-    magnified = None if kept.magnified_node is None else volume_bridge.image_from_volume(kept.magnified_node)
+    magnified = volume_bridge.image_from_volume(kept.magnified_node) if kept.joined else None
     labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check, magnified)
     report = relabel_report(lesions, threshold, lesion_filter, kept.context, kept.record.get("model", {}),
                             "kept probability map (no new inference)", check, magnified is not None)

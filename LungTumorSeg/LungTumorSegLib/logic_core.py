@@ -294,7 +294,12 @@ class SegmentationRun:
         table = segmentation_writer.build_table(report.get("lesions", []))
         percent = self._read_probability(labels) if request.keep_probability else None
         joined = bool((report.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY))
-        magnified = self._read_probability(labels, self.magnified_path) if percent is not None and joined else None
+        if percent is not None and joined and not self._keeps_magnified_map():
+            raise process_runner.ProcessFailed(
+                "the segmentation process joined the magnified look's map to its lesions, but this run did not ask "
+                "for that map (does the model package's card still say so?)", 0)
+        magnified = (self._read_probability(labels, self.magnified_path, "magnified look's map")
+                     if percent is not None and joined else None)
         zone_limits = card_zone_limits(request.model_dir) if percent is not None else None
         outline_growth = card_outline_growth(request.model_dir) if percent is not None else None
         candidate_cutoff = card_candidate_cutoff(request.model_dir) if percent is not None else None
@@ -318,16 +323,17 @@ class SegmentationRun:
         return RunResult(committed.segmentation_node, committed.table_node, report, labels,
                          time.monotonic() - self.started_at, committed.created)
 
-    def _read_probability(self, labels: sitk.Image, path: Path | None = None) -> sitk.Image:
-        """The child's percent probability map (``path``: the magnified look's), snapped to the
-        label image's (= input) grid."""
+    def _read_probability(self, labels: sitk.Image, path: Path | None = None,
+                          what: str = "probability map") -> sitk.Image:
+        """The child's percent probability map (``path``: another one, e.g. the magnified look's,
+        named ``what`` in messages), snapped to the label image's (= input) grid."""
         path = path or self.probability_path
         if not path.exists():
-            raise process_runner.ProcessFailed(f"the segmentation process wrote no probability map ({path.name})", 0)
+            raise process_runner.ProcessFailed(f"the segmentation process wrote no {what}", 0)
         percent = sitk.ReadImage(str(path))
         if percent.GetSize() != labels.GetSize():
-            raise ValueError("the probability map returned by the core is not on the input grid")
+            raise ValueError(f"the {what} returned by the core is not on the input grid")
         if percent.GetPixelID() != sitk.sitkUInt8:
-            raise ValueError("the probability map returned by the core is not in whole percent (uint8)")
+            raise ValueError(f"the {what} returned by the core is not in whole percent (uint8)")
         percent.CopyInformation(labels)
         return percent

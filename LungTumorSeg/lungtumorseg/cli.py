@@ -167,11 +167,11 @@ def _run_predict(args: argparse.Namespace) -> int:
     from .pipeline import SegmentOptions, segment
 
     package = load_package(args.model or default_package_dir())
-    package.verify_all()
     if args.magnified_probabilities and (package.card.magnified_look is None or args.no_magnified_look):
         raise ValueError("--magnified-probabilities: the magnified look does not run ("
                          + ("--no-magnified-look given" if args.no_magnified_look else
                             f"{package.card.name} {package.card.version} has none") + ")")
+    package.verify_all()
     if package.card.is_demo:
         print(f"note: model {package.card.name}: {package.card.warning}", file=sys.stderr)
     image = read_image(args.input)
@@ -193,10 +193,14 @@ def _run_predict(args: argparse.Namespace) -> int:
         write_image(probability_to_percent(result.probability) if args.probability_percent else result.probability,
                     args.probabilities)
     if args.magnified_probabilities:
+        import SimpleITK as sitk
+
         from .relabel import probability_to_percent
 
-        magnified = (result.magnified_probability if result.magnified_probability is not None
-                     else result.probability)  # no lungs: the (empty) map
+        magnified = result.magnified_probability
+        if magnified is None:  # no lungs (in either look): an empty map, so a relabel joins nothing
+            magnified = sitk.Image(result.probability.GetSize(), sitk.sitkFloat32)
+            magnified.CopyInformation(result.probability)
         write_image(probability_to_percent(magnified) if args.probability_percent else magnified,
                     args.magnified_probabilities)
     if args.report:

@@ -101,7 +101,8 @@ def _package_check(args: argparse.Namespace, run_report: dict):
 
 def _magnified_map(args: argparse.Namespace, run_report: dict, percent: bool) -> sitk.Image | None:
     """The magnified look's map to join (as the main map: percent or probability), None for no
-    join; refuses a run that joined when the map is missing, and contradictory options."""
+    join; refuses a run that joined when the map is missing, a map for a run that did not join,
+    and contradictory options."""
     from .io import read_image
     from .relabel import MAGNIFIED_JOIN_KEY, probability_from_percent, probability_to_percent
 
@@ -109,12 +110,17 @@ def _magnified_map(args: argparse.Namespace, run_report: dict, percent: bool) ->
         if args.magnified_probabilities is not None:
             raise LungTumorSegError("give --magnified-probabilities or --no-magnified-join, not both")
         return None
+    joined = bool((run_report.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY))
     if args.magnified_probabilities is None:
-        if (run_report.get("postprocessing") or {}).get(MAGNIFIED_JOIN_KEY):
+        if joined:
             raise LungTumorSegError(
                 "the run's lesions took in the magnified look's touching components: give --magnified-probabilities "
                 "(the map predict --magnified-probabilities wrote), or --no-magnified-join")
         return None
+    if run_report and not joined:
+        raise LungTumorSegError(
+            "--magnified-probabilities: the run (--run-report) did not join the magnified look's components, "
+            "so its lesions would change; leave the option out (or give no run report to join on purpose)")
     magnified = read_image(args.magnified_probabilities)
     is_percent = magnified.GetPixelID() == sitk.sitkUInt8
     if percent and not is_percent:
