@@ -12,20 +12,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from diagnosis_after import join_after  # noqa: E402
-from gate_join import Arms  # noqa: E402
+from diagnosis_after import baseline_and_joined  # noqa: E402
 
 DICE_GAIN = 0.01  # PLAN_after.md rule 1
 
 
 def main() -> None:
-    out, pkg, maps, weights = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-    arms = Arms(pkg, weights, ("baseline", "A"))
-    for looked in arms.cases(maps, sys.argv[5:]):
-        base = arms.lesions(looked, looked.added.probability)
-        line = [arms.score(arm, looked, pred)
-                for arm, pred in (("baseline", base), ("A", join_after(base, looked.zoom, arms.threshold)))]
-        print(f"{looked.name}: " + ", ".join(line), flush=True)
+    out = Path(sys.argv[1])
+    arms = baseline_and_joined(Path(sys.argv[2]), sys.argv[4], Path(sys.argv[3]), sys.argv[5:], "A")
     summary = arms.summary()
     b, a = summary["baseline"], summary["A"]
     rules = {"mean Dice at least 0.01 higher": a["mean_dice_tumour_cases"] >= b["mean_dice_tumour_cases"] + DICE_GAIN,

@@ -31,14 +31,21 @@ def join_after(lesions: np.ndarray, magnified: np.ndarray, threshold: float) -> 
     return lesions | np.isin(mlab, ids[ids > 0])
 
 
-def main() -> None:
-    out, pkg, maps, weights = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-    arms = Arms(pkg, weights, ("baseline", "after"))
-    for looked in arms.cases(maps, sys.argv[5:]):
+def baseline_and_joined(pkg: Path, weights: str, maps: Path, pairs: list[str], joined: str) -> Arms:
+    """0.11.0's final lesions ("baseline") and the same joined after the judgement (arm ``joined``),
+    scored on every case of the ``DATA:CACHE`` pairs (a log line per case)."""
+    arms = Arms(pkg, weights, ("baseline", joined))
+    for looked in arms.cases(maps, pairs):
         base = arms.lesions(looked, looked.added.probability)
         line = [arms.score(arm, looked, pred)
-                for arm, pred in (("baseline", base), ("after", join_after(base, looked.zoom, arms.threshold)))]
+                for arm, pred in (("baseline", base), (joined, join_after(base, looked.zoom, arms.threshold)))]
         print(f"{looked.name}: " + ", ".join(line), flush=True)
+    return arms
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    arms = baseline_and_joined(Path(sys.argv[2]), sys.argv[4], Path(sys.argv[3]), sys.argv[5:], "after")
     result = {"cases": len(arms.rows["after"]), "summary": arms.summary(), "diagnosis_only": True,
               "note": "synthetic phantoms, not clinical accuracy"}
     out.write_text(json.dumps(result, indent=1) + "\n")

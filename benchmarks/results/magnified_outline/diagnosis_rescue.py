@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 HERE = Path(__file__).resolve().parent
