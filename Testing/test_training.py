@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import json
 from pathlib import Path
 
@@ -159,6 +160,12 @@ def test_augmentation_is_seeded_and_keeps_labels_binary():
 
 
 @pytest.mark.slow
+def drop_checkpoints(work: Path) -> None:
+    """Delete a finished run's checkpoints (~40 MB per zone with the optimiser state): the
+    fine-tuning runs below would otherwise hold ~1 GB of disk at once (a CI disk ran out)."""
+    shutil.rmtree(work / "checkpoints")
+
+
 def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     data = tmp_path / "data"
     write_msd_dataset(data, 3, 700, tiny_phantom_config())
@@ -212,6 +219,7 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     # Same split (the split seed does not follow --seed): nothing it validates on was learned by its start.
     assert tuned_card["training"]["validation_cases"] == card["training"]["validation_cases"]
     assert tuned_card["training"]["validation_cases_seen_by_starting_weights"] == []
+    drop_checkpoints(tmp_path / "tuned.work")
 
     # A different split validates on a case the starting weights were trained on: reported, not hidden.
     other_seed = next(s for s in range(1, 50)
@@ -224,6 +232,7 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     expected = sorted(set(leaky_training["validation_cases"]) & set(card["training"]["train_cases"]))
     assert expected and leaky_training["validation_cases_seen_by_starting_weights"] == expected
     assert "were trained on 1 of these validation cases" in (tmp_path / "leaky.work" / "train.log").read_text()
+    drop_checkpoints(tmp_path / "leaky.work")
 
     # A wider decoder: the transformer is carried over, the convolutions start fresh, and the
     # half-new network is not entered as "the starting weights" in the keep-the-start rule.
@@ -236,6 +245,7 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert wide_card["network"]["feature_size"] == 16 and "start fresh because their shapes differ" in wide_log
     assert "of the starting weights (step 0)" not in wide_log
     assert [h["step"] for h in wide_card["metrics"]["validation"]["whole"]["history"]] == [1]
+    drop_checkpoints(tmp_path / "wide.work")
 
     # A nodule-enhancement channel added to a lung-channel model: its input weights start at
     # zero, so the starting network is the source model and competes as "the starting weights".
@@ -251,6 +261,7 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     assert blob_package.card.blob_filter is not None and blob_package.card.raw["preprocessing"]["input_channels"][-1] \
         .startswith("nodule enhancement")
     assert "of the starting weights (step 0)" in (tmp_path / "blob.work" / "train.log").read_text()
+    drop_checkpoints(tmp_path / "blob.work")
 
     report = tmp_path / "evaluation"
     assert main(["evaluate", "--data", str(data), "--model", str(out), "-o", str(report), "--threads", "1"]) == 0
