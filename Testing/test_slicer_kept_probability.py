@@ -622,3 +622,36 @@ def test_update_refuses_a_joined_run_whose_magnified_map_is_gone_and_changes_not
     assert _state(slicer_env.scene, result.segmentation_node) == before
     assert _voxels(result.segmentation_node, volume) == voxels
     assert kept_probability.show_overlay(result.segmentation_node, True), "the probability map itself is still fine"
+
+
+def test_update_repeats_the_looks_review_of_the_candidates_the_classifier_rejects(slicer_env, contract, tmp_path):
+    """A package whose look reviews rejected candidates (``magnified_look.rescue_rejected``):
+    ``logic_core.rescue_check`` gives the look's classifier (none for a package that only joins,
+    none with the candidate check off), and Update lesions, with the card's classifier rejecting
+    every candidate, keeps the ones the look's classifier keeps, marked as such in the table."""
+    from core_fixtures import with_magnified_look
+    from lungtumorseg.measure import RESCUED
+    from lungtumorseg.postprocess import LesionFilter
+    from lungtumorseg.relabel import MAGNIFIED_RESCUE_KEY
+    from LungTumorSegLib import kept_probability, logic_core
+    from test_slicer_model_packages import _package
+
+    assert logic_core.rescue_check(_joining_package(tmp_path)) is None
+    package = with_magnified_look(_package(tmp_path / "packages" / "rescuing"), cutoff=0.0, check_cutoff=0.999999,
+                                  join=True, rescue=True)
+    assert logic_core.rescue_check(package, enabled=False) is None
+    rescue, check = logic_core.rescue_check(package), logic_core.candidate_check(package)
+    assert rescue.cutoff == 0.0 and check.cutoff == 0.999999
+    contract("joined")
+    volume, _ = _ct(slicer_env.scene)
+    result = _run(volume, tmp_path, model_dir=str(package))
+    node = result.segmentation_node
+    rejected = kept_probability.update_lesions(node, 0.5, LesionFilter(), check=check)
+    assert rejected.lesions == [] and _segment_names(node) == []
+    update = kept_probability.update_lesions(node, 0.5, LesionFilter(), result.table_node, check=check, rescue=rescue)
+    assert [lesion["found_by"] for lesion in update.lesions] == [RESCUED, RESCUED]
+    assert update.report["postprocessing"][MAGNIFIED_RESCUE_KEY] == 0.0
+    assert _segment_names(node) == ["Lesion 1", "Lesion 2"]
+    table = update.table_node.GetTable()
+    column = next(c for c in range(table.GetNumberOfColumns()) if table.GetColumnName(c) == "Found by")
+    assert [table.GetValue(row, column).ToString() for row in range(table.GetNumberOfRows())] == [RESCUED, RESCUED]

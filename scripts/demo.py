@@ -277,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}"
                   + ("" if lesion.get("candidate_score") is None else
                      f", candidate score {lesion['candidate_score']:.2f}")
-                  + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else "")
+                  + {"magnified look": ", found by the magnified look",
+                     "zone networks, kept by magnified look":
+                         ", kept by the magnified look after the candidate check rejected it"}.get(
+                      lesion.get("found_by"), "")
                   + (f", {lesion['joined_ml']:.2f} ml of it added by the magnified look" if lesion.get("joined_ml")
                      else ""))
         look = result.report.get("magnified_look")

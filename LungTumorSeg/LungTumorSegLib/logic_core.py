@@ -98,6 +98,20 @@ def candidate_check(model_dir: str | Path | None = None, enabled: bool = True, c
     return None if check is None else with_cutoff(check, cutoff)
 
 
+def rescue_check(model_dir: str | Path | None = None, enabled: bool = True):
+    """The magnified look's classifier, when the package's look reviews the candidates its
+    candidate classifier rejects (``magnified_look.rescue_rejected``; default package when
+    ``None``), so "update lesions" repeats that review; None otherwise, or when ``enabled`` is
+    False ("Candidate check" unchecked: no candidate is rejected, so none is reviewed)."""
+    if not enabled:
+        return None
+    from lungtumorseg.models.package import load_package
+
+    package = load_package(model_dir or DEFAULT_MODEL_DIR)
+    look = package.card.magnified_look
+    return package.magnified_check() if look is not None and look.rescue_rejected else None
+
+
 @dataclass
 class RunRequest:
     """What to segment and how. ``None`` options mean "the model card's default"."""

@@ -57,7 +57,7 @@ def measures(ev: dict) -> dict:
     by = ev["detection"]["by_size"]
     return {"dice": ev["voxel"]["dice"], "has_tumour": ev["detection"]["n_truth_lesions"] > 0,
             "large": sum(by[b]["n_truth"] for b in LARGE_BINS), "large_found": sum(by[b]["n_detected"] for b in LARGE_BINS),
-            "fp": ev["detection"]["n_false_positive"]}
+            "fp": ev["detection"]["n_false_positive"], "found": ev["detection"]["n_detected"]}
 
 
 def case_outcomes(case, image, truth, normal, zoom, lung_z, package, look_check, cutoffs) -> list[dict]:
