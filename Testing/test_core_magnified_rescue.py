@@ -165,3 +165,22 @@ def test_the_pipeline_and_the_cli_rescue_as_relabel_does(package_copy, tmp_path)
     assert MAGNIFIED_RESCUE_KEY not in plain["postprocessing"]
     assert not any(lesion["found_by"] == RESCUED for lesion in plain["lesions"])
     assert len(plain["lesions"]) == len(result.lesions) - len(rescued)
+
+
+def test_a_froc_scorer_keeps_at_every_cut_off_what_the_look_would_rescue():
+    from lungtumorseg.rescue import scores_keeping_rescued
+
+    image, normal, magnified, ball, blob = _scene()
+    check = _check(0.5)
+    # the candidates on a crop of the grid, as the FROC labels them
+    index, size = [5, 5, 5], [40, 40, 30]
+    crop = sitk.RegionOfInterest(sitk.Cast(sitk.ConnectedComponent(normal >= 0.45), sitk.sitkUInt16), size, index)
+    plain = check.scores(crop, image, normal)
+    lab = sitk.GetArrayFromImage(crop)
+    core_label = int(lab[15, 15, 15])  # the ball's centre (20, 20, 20) in the crop
+    blob_label = int(lab[15, 35, 35])
+    assert {core_label, blob_label} == set(plain)
+    kept = scores_keeping_rescued(check.scores, _check(0.0, seed=7), magnified, 0.45, 1.0)(crop, image, normal)
+    assert kept == {core_label: 1.0, blob_label: plain[blob_label]}
+    strict = scores_keeping_rescued(check.scores, _check(0.999999, seed=7), magnified, 0.45, 1.0)(crop, image, normal)
+    assert strict == plain

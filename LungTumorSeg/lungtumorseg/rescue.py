@@ -24,7 +24,7 @@ Slicer module's "Update lesions"), which is why it needs the card's look to join
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import SimpleITK as sitk
@@ -36,10 +36,65 @@ from .candidate_check import CandidateCheck
 def joined_candidate(candidate: np.ndarray, magnified_components: np.ndarray) -> np.ndarray | None:
     """``candidate`` (bool) with every component of ``magnified_components`` (int labels, 0 =
     background, same shape) that overlaps or face-touches it; None when none does."""
-    touching = np.unique(magnified_components[ndi.binary_dilation(candidate) & (magnified_components > 0)])
+    where = np.argwhere(candidate)
+    if not len(where):
+        return None
+    box = tuple(slice(max(int(a) - 1, 0), int(b) + 2) for a, b in zip(where.min(axis=0), where.max(axis=0)))
+    near = magnified_components[box]
+    touching = np.unique(near[ndi.binary_dilation(candidate[box]) & (near > 0)])
     if not len(touching):
         return None
     return candidate | np.isin(magnified_components, touching)
+
+
+def look_keeps(labels: sitk.Image, candidates: Iterable[int], ct: sitk.Image, look: CandidateCheck,
+               magnified_at_or_above: np.ndarray, magnified: sitk.Image,
+               to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> dict[int, float]:
+    """Of ``candidates`` (labels of ``labels``), each one that a magnified component touches and
+    that the look's classifier ``look`` scores, joined with those components, at least its
+    cut-off -> that score. ``magnified_at_or_above``: the magnified map at the threshold on
+    ``labels``' grid (which must hold every component that can touch a candidate whole);
+    ``magnified``: the whole map on the CT's grid, read through ``to_probability`` (None: as
+    probabilities) for the patches' probability channel."""
+    wanted = sorted(candidates)
+    if not wanted:
+        return {}
+    lab = sitk.GetArrayViewFromImage(labels)
+    components, _ = ndi.label(np.asarray(magnified_at_or_above, dtype=bool))
+    kept: dict[int, float] = {}
+    for label in wanted:
+        joined = joined_candidate(lab == label, components)
+        if joined is None:
+            continue
+        mask = sitk.GetImageFromArray(joined.astype(np.uint8))
+        mask.CopyInformation(labels)
+        score = look.scores(mask, ct, magnified, to_probability)[1]
+        if score >= look.cutoff:
+            kept[label] = score
+    return kept
+
+
+def scores_keeping_rescued(scorer: Callable[[sitk.Image, sitk.Image, sitk.Image], dict[int, float]],
+                           look: CandidateCheck, magnified: sitk.Image, threshold: float, kept_score: float
+                           ) -> Callable[[sitk.Image, sitk.Image, sitk.Image], dict[int, float]]:
+    """``scorer`` with every candidate the look would keep if it were rejected scored
+    ``kept_score``: a FROC over the candidate classifier's cut-off then keeps, at each level,
+    what the pipeline with the rescue would (the look's review does not depend on that cut-off).
+    ``magnified``: the look's whole map (CT grid, probabilities); the candidates' labels may be
+    a crop of that grid."""
+
+    def scores(labels: sitk.Image, ct: sitk.Image, probability: sitk.Image) -> dict[int, float]:
+        out = scorer(labels, ct, probability)
+        full = sitk.Paste(sitk.Image(ct.GetSize(), sitk.sitkUInt32), sitk.Cast(labels, sitk.sitkUInt32),
+                          labels.GetSize(), [0, 0, 0],
+                          list(ct.TransformPhysicalPointToIndex(labels.GetOrigin())))
+        full.CopyInformation(ct)
+        above = sitk.GetArrayViewFromImage(magnified) >= threshold
+        for label in look_keeps(full, out, ct, look, above, magnified):
+            out[label] = kept_score
+        return out
+
+    return scores
 
 
 @dataclass
@@ -63,20 +118,8 @@ class RescuingCheck(CandidateCheck):
               to_probability: Callable[[sitk.Image], sitk.Image] | None = None) -> tuple[dict[int, float], set[int]]:
         assert self.inner is not None and self.look is not None and self.magnified is not None
         scores, rejected = self.inner.judge(labels, ct, probability, to_probability)
-        self.rescued = {}
-        if not rejected:
-            return scores, rejected
-        lab = sitk.GetArrayViewFromImage(labels)
-        components, _ = ndi.label(np.asarray(self.magnified_at_or_above, dtype=bool))
-        for label in sorted(rejected):
-            joined = joined_candidate(lab == label, components)
-            if joined is None:
-                continue
-            mask = sitk.GetImageFromArray(joined.astype(np.uint8))
-            mask.CopyInformation(labels)
-            score = self.look.scores(mask, ct, self.magnified, to_probability)[1]
-            if score >= self.look.cutoff:
-                self.rescued[label] = score
+        self.rescued = look_keeps(labels, rejected, ct, self.look, self.magnified_at_or_above, self.magnified,
+                                  to_probability)
         for label, score in self.rescued.items():
             scores[label] = score
             rejected.discard(label)
