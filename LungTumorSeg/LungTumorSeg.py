@@ -422,7 +422,8 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
                                                  terminology=logic_core.lesion_terminology(model),
                                                  check=logic_core.candidate_check(model, p.candidateCheck, cutoff),
-                                                 rescue=logic_core.rescue_check(model, p.candidateCheck))
+                                                 rescue=logic_core.rescue_check(model, p.candidateCheck,
+                                                                                kept.record if kept else None))
         p.lesionTable = result.table_node
         return result
 

@@ -16,12 +16,12 @@ from core_fixtures import TEST_CLASSIFIER, classifier_state, package_copy, phant
 from lungtumorseg.candidate_check import CandidateCheck, build_classifier
 from lungtumorseg.errors import ModelPackageError
 from lungtumorseg.magnify import MagnifiedLook
-from lungtumorseg.measure import RESCUED
+from lungtumorseg.measure import MAGNIFIED, RESCUED
 from lungtumorseg.models import load_package
 from lungtumorseg.pipeline import SegmentOptions, segment
 from lungtumorseg.postprocess import LesionFilter
-from lungtumorseg.relabel import (MAGNIFIED_RESCUE_KEY, MeasureContext, _lesions_in_box, lesions_from_percent,
-                                  lesions_from_probability, probability_to_percent)
+from lungtumorseg.relabel import (MAGNIFIED_RESCUE_KEY, MeasureContext, lesions_from_percent, lesions_from_probability,
+                                  probability_to_percent)
 from lungtumorseg.rescue import joined_candidate
 from test_core_cli import run_cli
 
@@ -107,19 +107,38 @@ def test_kept_candidates_are_not_reviewed_and_without_a_check_nothing_is_rescued
     assert sorted(lesion.found_by for lesion in lesions) == ["zone networks", "zone networks"]
     plain, _ = lesions_from_probability(normal, image, 0.45, RULE, check=keep_all, magnified=magnified)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), sitk.GetArrayFromImage(plain))
-    unchecked, unchecked_lesions = lesions_from_probability(normal, image, 0.45, RULE, magnified=magnified,
-                                                            rescue=_check(0.0, seed=7))
-    assert len(unchecked_lesions) == 2 and all(lesion.candidate_score is None for lesion in unchecked_lesions)
-    with pytest.raises(ValueError, match="rescue needs the magnified map itself"):
-        _lesions_in_box(normal, image, sitk.GetArrayViewFromImage(normal) >= 0.45, lambda crop: crop, 0.45, RULE,
-                        MeasureContext(), _check(1.0), sitk.GetArrayViewFromImage(magnified) >= 0.45, None,
-                        _check(0.0, seed=7))
+    # the rescue reviews a classifier's rejections on the magnified map: without either, refused
+    with pytest.raises(ValueError, match="it needs the classifier and the magnified map"):
+        lesions_from_probability(normal, image, 0.45, RULE, magnified=magnified, rescue=_check(0.0, seed=7))
+    with pytest.raises(ValueError, match="it needs the classifier and the magnified map"):
+        lesions_from_percent(probability_to_percent(normal), image, 0.45, RULE, check=_check(1.0),
+                             rescue=_check(0.0, seed=7))
+
+
+def test_a_fragment_is_not_judged_by_the_magnified_component_of_the_lesion_beside_it():
+    """A kept lesion and a rejected fragment beside it, both inside one magnified component:
+    the component belongs to the kept lesion, so the fragment is not reviewed with it and stays
+    rejected; the lesion takes the component in."""
+    z, y, x = np.indices((30, 40, 40))
+    kept = (z - 15) ** 2 + (y - 15) ** 2 + (x - 15) ** 2 <= 16  # radius 4
+    fragment = (z == 15) & (y == 15) & (x >= 21) & (x <= 24)  # 4 voxels, 2 voxels from the lesion
+    slab = (np.abs(z - 15) <= 5) & (np.abs(y - 15) <= 5) & (x >= 10) & (x <= 26)
+    image = _image(np.where(slab, -500.0, -850.0).astype(np.float32))
+    normal = _image(np.where(kept | fragment, 0.9, 0.02).astype(np.float32), image)
+    magnified = _image(np.where(slab, 0.8, 0.03).astype(np.float32), image)
+    # the card's classifier rejects both; the lesion is kept as a candidate the look confirmed
+    point = image.TransformIndexToPhysicalPoint((15, 15, 15)) + (0.97,)
+    out, lesions = lesions_from_probability(normal, image, 0.45, LesionFilter(min_lesion_mm3=1.0),
+                                            MeasureContext(confirmed_lps=(point,)), check=_check(0.999999),
+                                            magnified=magnified, rescue=_check(0.0, seed=7))
+    assert [lesion.found_by for lesion in lesions] == [MAGNIFIED]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out) > 0, slab | kept)
 
 
 def test_the_card_option_needs_the_join_and_is_read_and_written(package_copy):  # noqa: F811
     look = MagnifiedLook.from_card({"zoom": 1.5, "cutoff": 0.9, "join_touching": True, "rescue_rejected": True})
     assert look.rescue_rejected and MagnifiedLook.from_card(look.to_card()) == look
-    assert "rescue_rejected" not in MagnifiedLook(join_touching=True).to_card()
+    assert MagnifiedLook(join_touching=True).to_card()["rescue_rejected"] is False
     with pytest.raises(ValueError, match="rescue_rejected needs join_touching"):
         MagnifiedLook(rescue_rejected=True)
     with pytest.raises(ValueError, match="rescue_rejected must be true or false, got 1"):
@@ -157,7 +176,17 @@ def test_the_pipeline_and_the_cli_rescue_as_relabel_does(package_copy, tmp_path)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(out["again.nrrd"]))), labels)
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["postprocessing"][MAGNIFIED_RESCUE_KEY] == 0.0
-    assert sum(lesion["found_by"] == RESCUED for lesion in again["lesions"]) == len(rescued)
+    # lesion by lesion: the same one rescued, with the same look score
+    assert [(lesion["label"], lesion["found_by"]) for lesion in again["lesions"]] == \
+        [(lesion.label, lesion.found_by) for lesion in result.lesions]
+    assert [lesion["candidate_score"] for lesion in again["lesions"]] == \
+        pytest.approx([lesion.candidate_score for lesion in result.lesions], abs=1e-6)
+    # without a run report, --model's card decides, as in a predict with that package
+    code, _, err = run_cli(["relabel", image_file, out["p.nrrd"], "-o", tmp_path / "bare.nrrd", "--model", package_copy,
+                            "--threshold", "0.62", "--magnified-probabilities", out["m.nrrd"],
+                            "--report", tmp_path / "bare.json"])
+    assert code == 0, err
+    assert json.loads((tmp_path / "bare.json").read_text())["postprocessing"][MAGNIFIED_RESCUE_KEY] == 0.0
     # without the magnified map there is no rescue: only the look's own confirmed candidates remain
     code, _, err = run_cli(relabel + ["--no-magnified-join"])
     assert code == 0, err
@@ -180,7 +209,8 @@ def test_a_froc_scorer_keeps_at_every_cut_off_what_the_look_would_rescue():
     core_label = int(lab[15, 15, 15])  # the ball's centre (20, 20, 20) in the crop
     blob_label = int(lab[15, 35, 35])
     assert {core_label, blob_label} == set(plain)
-    kept = scores_keeping_rescued(check.scores, _check(0.0, seed=7), magnified, 0.45, 1.0)(crop, image, normal)
+    kept = scores_keeping_rescued(check.scores, _check(0.0, seed=7), magnified, 0.45, 0.5, 1.0)(crop, image, normal)
     assert kept == {core_label: 1.0, blob_label: plain[blob_label]}
-    strict = scores_keeping_rescued(check.scores, _check(0.999999, seed=7), magnified, 0.45, 1.0)(crop, image, normal)
+    strict = scores_keeping_rescued(check.scores, _check(0.999999, seed=7), magnified, 0.45, 0.5, 1.0)(crop, image,
+                                                                                                     normal)
     assert strict == plain

@@ -642,6 +642,13 @@ def test_update_repeats_the_looks_review_of_the_candidates_the_classifier_reject
     assert logic_core.rescue_check(package, enabled=False) is None
     rescue, check = logic_core.rescue_check(package), logic_core.candidate_check(package)
     assert rescue.cutoff == 0.0 and check.cutoff == 0.999999
+    # the kept run's record decides first: its cut-off; none for a run judged without the review
+    recorded = {"postprocessing": {"candidate_check_cutoff": 0.5, "magnified_rescue_cutoff": 0.25}}
+    assert logic_core.rescue_check(package, record=recorded).cutoff == 0.25
+    assert logic_core.rescue_check(package, record={"postprocessing": {"candidate_check_cutoff": 0.5}}) is None
+    assert logic_core.rescue_check(package, record={"postprocessing": {"threshold": 0.5}}).cutoff == 0.0
+    with pytest.raises(ValueError, match="has no magnified look: select the run's package"):
+        logic_core.rescue_check(_package(tmp_path / "packages" / "plain"), record=recorded)
     contract("joined")
     volume, _ = _ct(slicer_env.scene)
     result = _run(volume, tmp_path, model_dir=str(package))

@@ -8,9 +8,9 @@ command line; it trains only a few steps, so it checks the machinery, not accura
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
-import json
 from pathlib import Path
 
 import numpy as np
@@ -159,13 +159,13 @@ def test_augmentation_is_seeded_and_keeps_labels_binary():
     assert a[0].shape == images.shape
 
 
-@pytest.mark.slow
 def drop_checkpoints(work: Path) -> None:
     """Delete a finished run's checkpoints (~40 MB per zone with the optimiser state): the
     fine-tuning runs below would otherwise hold ~1 GB of disk at once (a CI disk ran out)."""
     shutil.rmtree(work / "checkpoints")
 
 
+@pytest.mark.slow
 def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     data = tmp_path / "data"
     write_msd_dataset(data, 3, 700, tiny_phantom_config())

@@ -134,7 +134,8 @@ def main() -> int:
                                      "no magnified map: run without --cache or with a new cache folder")
                 magnified_image = sitk.GetImageFromArray(magnified)
                 magnified_image.CopyInformation(image)
-                scorer = scores_keeping_rescued(scorer, rescue, magnified_image, threshold, KEPT_AT_ANY_CUTOFF)
+                scorer = scores_keeping_rescued(scorer, rescue, magnified_image, threshold, check.cutoff,
+                                                KEPT_AT_ANY_CUTOFF)
             scored.append(scored_candidates(prob_image, image, truth, threshold, rule, scorer, lung_z))
 
     if scratch is not None:

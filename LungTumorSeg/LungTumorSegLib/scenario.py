@@ -79,7 +79,8 @@ def _check_update_from_kept_map(result: logic_core.RunResult, volume, log: Calla
     before = _segment_voxels(node, volume)
     post = result.report.get("postprocessing") or {}
     threshold = float(post.get("threshold", result.report.get("threshold")))
-    check, rescue = logic_core.candidate_check(model_dir), logic_core.rescue_check(model_dir)
+    check = logic_core.candidate_check(model_dir)
+    rescue = logic_core.rescue_check(model_dir, record=kept_probability.kept_run(node).record)
     update = kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node,
                                              check=check, rescue=rescue)
     after = _segment_voxels(node, volume)

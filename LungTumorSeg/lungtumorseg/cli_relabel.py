@@ -107,11 +107,17 @@ def _run_package(args: argparse.Namespace, run_report: dict, what: str):
 
 def _rescue_check(args: argparse.Namespace, run_report: dict):
     """The magnified look's classifier at the run's rescue cut-off, when the run's look reviewed
-    the candidates its check rejected (:mod:`lungtumorseg.rescue`); else None."""
+    the candidates its check rejected (:mod:`lungtumorseg.rescue`); else None. Without a run
+    report, ``--model``'s card decides, as in a ``predict`` with that package."""
     from dataclasses import replace
 
+    from .models.package import load_package
     from .relabel import MAGNIFIED_RESCUE_KEY
 
+    if not run_report:
+        package = load_package(args.model) if args.model is not None else None
+        look = None if package is None else package.card.magnified_look
+        return package.magnified_check() if look is not None and look.rescue_rejected else None
     cutoff = (run_report.get("postprocessing") or {}).get(MAGNIFIED_RESCUE_KEY)
     if cutoff is None:
         return None

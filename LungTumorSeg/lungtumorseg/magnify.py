@@ -85,7 +85,7 @@ class MagnifiedLook:
 
     def to_card(self) -> dict[str, Any]:
         return {"zoom": self.zoom, "cutoff": self.cutoff, "join_touching": self.join_touching,
-                **({"rescue_rejected": True} if self.rescue_rejected else {}),
+                "rescue_rejected": self.rescue_rejected,
                 "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "
                           "nominal spacing; magnified-only candidates kept when the look's classifier "
                           "scores them >= cutoff" + ("; after the judgement each lesion takes in the magnified "

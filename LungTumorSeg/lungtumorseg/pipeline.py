@@ -25,7 +25,7 @@ from .network_pass import network_pass
 from .postprocess import LesionFilter
 from .precision import check_precision
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
-from .relabel import CONFIRMED_KEY, MAGNIFIED_JOIN_KEY, MAGNIFIED_RESCUE_KEY, MeasureContext, lesions_from_probability
+from .relabel import CONFIRMED_KEY, MAGNIFIED_JOIN_KEY, MeasureContext, lesions_from_probability, rescue_postprocessing
 from .zones import ZoneSpec, lung_extent_mm
 
 
@@ -77,7 +77,7 @@ class SegmentationResult:
     confirmed_lps: tuple = ()  # its confirmed candidates (MeasureContext.confirmed_lps)
     magnified_probability: Optional[sitk.Image] = None  # the magnified look's own map (input grid), when it ran
     magnified_join: bool = False  # the final lesions took in the magnified components touching them
-    rescue_cutoff: Optional[float] = None  # the look's classifier's, when it reviewed rejected candidates
+    rescue_cutoff: Optional[float] = None  # the look classifier's, when it reviewed rejected candidates
 
     @property
     def postprocessing(self) -> Optional[dict[str, Any]]:
@@ -89,7 +89,7 @@ class SegmentationResult:
         return {"threshold": self.threshold, **self.lesion_filter.to_dict(),
                 **({} if self.candidate_cutoff is None else {"candidate_check_cutoff": self.candidate_cutoff}),
                 **({MAGNIFIED_JOIN_KEY: True} if self.magnified_join else {}),
-                **({} if self.rescue_cutoff is None else {MAGNIFIED_RESCUE_KEY: self.rescue_cutoff})}
+                **rescue_postprocessing(self.rescue_cutoff)}
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""

@@ -121,6 +121,9 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     full.CopyInformation(ct)
     if magnified_at_or_above is not None and magnified_at_or_above.shape != at_or_above.shape:
         raise ValueError("the magnified map and the CT image are not on the same voxel grid")
+    if rescue is not None and (check is None or magnified_at_or_above is None or magnified is None):
+        raise ValueError("the magnified look's rescue reviews the candidates the candidate classifier rejects, on the "
+                         "magnified map: it needs the classifier and the magnified map")
     box = _box(at_or_above)
     if box is None:
         return full, []
@@ -134,9 +137,7 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     crop_ct = sitk.RegionOfInterest(ct, size, index)
     crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
     check = confirmed_check(check, context.confirmed_lps)
-    if rescue is not None and check is not None and near is not None:
-        if magnified is None:
-            raise ValueError("the magnified look's rescue needs the magnified map itself")
+    if rescue is not None:
         check = rescuing_check(check, rescue, near[crop], magnified)
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     judged_labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct,
@@ -221,7 +222,8 @@ def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: Lesio
     rejected candidates."""
     n = len(lesions)
     judged = ({} if check is None else {"candidate_check_cutoff": check.cutoff}) | (
-        {MAGNIFIED_JOIN_KEY: True} if magnified_join else {}) | magnified_postprocessing(check, rescue)
+        {MAGNIFIED_JOIN_KEY: True} if magnified_join else {}) | rescue_postprocessing(
+        None if rescue is None else rescue.cutoff)
     return {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the probability map "
                                        "(no new inference)",
             **extra, "model": model, "threshold": threshold,
@@ -229,9 +231,10 @@ def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: Lesio
             "source": source, "lesions": [lesion.to_dict() for lesion in lesions]}
 
 
-def magnified_postprocessing(check: CandidateCheck | None, rescue: CandidateCheck | None) -> dict[str, float]:
-    """The ``postprocessing`` field of the look's rescue: its cut-off, when it reviewed a check's rejections."""
-    return {MAGNIFIED_RESCUE_KEY: rescue.cutoff} if rescue is not None and check is not None else {}
+def rescue_postprocessing(cutoff: float | None) -> dict[str, float]:
+    """The ``postprocessing`` field of the look's rescue: its classifier's cut-off (nothing
+    without a rescue)."""
+    return {} if cutoff is None else {MAGNIFIED_RESCUE_KEY: cutoff}
 
 
 def probability_to_percent(probability: sitk.Image) -> sitk.Image:

@@ -7,8 +7,9 @@ would ship.
 The gate on calibration set 1 (``gate_rescue_cal1.json``) scored R as ``diagnosis_rescue.py``
 does: the rescued joined candidates added to 0.12.0's final mask, for every candidate scoring
 below the card's cut-off (also those the lesion limits drop). The product reviews only the
-candidates the check rejects (those past the limits), keeps the candidate, grows its outline
-like the others' and joins the touching magnified components after: the rule of the plan.
+candidates the check rejects (those past the limits), leaves out of the join the magnified
+components that reach a kept candidate, keeps the candidate, grows its outline like the
+others' and joins the touching magnified components after (PLAN_rescue.md, addendum).
 
 Usage: decide_rescue.py OUT.json PACKAGE_0.10.0 ZOOMED_MAPS LOOK_CLASSIFIER DATA:CACHE
 """
