@@ -25,3 +25,19 @@ P=LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom   # holding 0.11.0 (co
   --out benchmarks/results/heldout48 --cache /work/train/s31/held48cache
 .venv/bin/python benchmarks/froc_phantoms.py --model $P --data benchmarks/.cache/heldout-small-10000-48 \
   --cache /work/train/s31/held48cache --out benchmarks/results/froc/heldout48 --write-card froc_heldout_phantoms
+# session 32, PLAN_rescue.md's decision on seeds 10300-10347. Their phantoms, 0.10.0 maps and 1.5x zoomed maps were made
+# first (0.10.0: git archive 07cfe39 LungTumorSeg/Resources/Models into /work/train/s32/pkg0100; two 1-thread probes):
+S=/work/train/s32; P0=$S/pkg0100/LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom
+D=benchmarks/.cache/heldout-small-10300-48
+.venv/bin/python -c "import sys; sys.path.insert(0, 'LungTumorSeg'); from pathlib import Path; \
+from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset; \
+write_msd_dataset(Path('$D'), 48, 10300, PhantomConfig(size='small'))"
+A=$(python3 -c "print(','.join(f'lung_{i:03d}' for i in range(0,48,2)))")
+B=$(python3 -c "print(','.join(f'lung_{i:03d}' for i in range(1,48,2)))")
+export ZOOM_TTA_PACKAGE=$P0
+OMP_NUM_THREADS=1 .venv/bin/python benchmarks/results/zoom_tta/zoom_probe.py 1.5 $S/probe_decA.json $S/zoommaps15 "$D:$S/fresh4cache:$A" &
+OMP_NUM_THREADS=1 .venv/bin/python benchmarks/results/zoom_tta/zoom_probe.py 1.5 $S/probe_decB.json $S/zoommaps15 "$D:$S/fresh4cache:$B"
+wait
+# the decision, run from a worktree of commit 2ef54d1 (core 0.9.0, whose version is in the cached maps' key):
+OMP_NUM_THREADS=2 .venv/bin/python $E/decide_rescue.py $E/decision_rescue.json $P0 $S/zoommaps15 \
+  benchmarks/results/zoom_tta/look_classifier.safetensors $D:$S/fresh4cache
