@@ -421,9 +421,7 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         cutoff = widget_state.candidate_cutoff_request(p.candidateCutoff, logic_core.card_candidate_cutoff(model))
         result = kept_probability.update_lesions(p.outputSegmentation, p.threshold, rule, p.lesionTable,
                                                  terminology=logic_core.lesion_terminology(model),
-                                                 check=logic_core.candidate_check(model, p.candidateCheck, cutoff),
-                                                 rescue=logic_core.rescue_check(model, p.candidateCheck,
-                                                                                kept.record if kept else None))
+                                                 check=logic_core.candidate_check(model, p.candidateCheck, cutoff))
         p.lesionTable = result.table_node
         return result
 

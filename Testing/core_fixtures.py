@@ -290,17 +290,16 @@ def classifier_state(seed: int = 1) -> dict[str, torch.Tensor]:
 
 
 def with_magnified_look(folder: Path, zoom: float = 1.5, cutoff: float = 0.0, check_cutoff: float = 0.0,
-                        own: bool = False, join: bool | None = None, rescue: bool | None = None) -> Path:
+                        own: bool = False, join: bool | None = None) -> Path:
     """The package in ``folder`` given a candidate classifier (seeded random, at ``check_cutoff``)
     and a magnified look (with a classifier of its own, seeded differently, when ``own``;
-    ``join``, ``rescue``: its ``join_touching`` and ``rescue_rejected``, absent when None)."""
+    ``join``: its ``join_touching``, absent when None)."""
     from lungtumorseg.models.package import attach_candidate_check, attach_magnified_look
 
     attach_candidate_check(folder, classifier_state(), {"cutoff": check_cutoff, "network": TEST_CLASSIFIER,
                                                         "training": "t"})
     section = {"zoom": zoom, "cutoff": cutoff, **({"network": TEST_CLASSIFIER} if own else {}),
-               **({} if join is None else {"join_touching": join}),
-               **({} if rescue is None else {"rescue_rejected": rescue})}
+               **({} if join is None else {"join_touching": join})}
     attach_magnified_look(folder, section, classifier_state(7) if own else None)
     return folder
 

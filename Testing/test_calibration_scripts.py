@@ -185,28 +185,3 @@ def test_froc_keeps_the_candidates_the_magnified_look_confirmed_at_every_classif
     assert runs[True]["score_levels"][-1] == 1.0
     # without the points the classifier alone judges the false findings: the highest level keeps fewer
     assert runs[False]["false_positives_per_case"][-1] < 1.0
-
-
-def test_froc_of_a_card_whose_look_rescues_keeps_what_the_look_would_keep_at_every_level(tmp_path: Path) -> None:
-    """A copy of the demo card with the look's rescue on and its cut-off at 0 (the look's
-    classifier keeps whatever it reviews): each case's false finding, touched by the cached
-    magnified map, is kept at every classifier level; a cache without magnified maps is refused."""
-    package_dir = tmp_path / "package"
-    shutil.copytree(default_package_dir(), package_dir)
-    card = json.loads((package_dir / "model.json").read_text())
-    card["magnified_look"].update(cutoff=0.0, join_touching=True, rescue_rejected=True)
-    (package_dir / "model.json").write_text(json.dumps(card))
-    key = cache_key(load_package(package_dir), [])
-    cache = tmp_path / "cache"
-    data = _folder(tmp_path / "data", 600, True, key, cache)
-    args = ("--model", str(package_dir), "--data", str(data), "--cache", str(cache), "--out", str(tmp_path / "froc"))
-    refused = _run(*args, script=FROC)
-    assert refused.returncode != 0 and "the cache holds no magnified map" in refused.stderr
-    for map_file in cache.glob(f"*-{key}.npy"):
-        magnified = np.zeros((40, 40, 40), np.float16)
-        magnified[24:30, 24:30, 24:30] = 0.8  # around each case's false finding (voxels 25-28)
-        np.save(map_file.with_name(map_file.stem + "-magnified.npy"), magnified)
-    done = _run(*args, script=FROC)
-    assert done.returncode == 0, done.stderr
-    curve = json.loads((tmp_path / "froc" / "froc.json").read_text())["classifier, all tumours"]
-    assert min(curve["false_positives_per_case"]) == 1.0 and curve["score_levels"][-1] == 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import slicer_env  # noqa: F401  (puts LungTumorSeg/ on sys.path)
-from lungtumorseg.measure import MAGNIFIED, RESCUED  # the pipeline's words for lesions the look found or kept
+from lungtumorseg.measure import MAGNIFIED  # the pipeline's word for a lesion only the look saw
 from LungTumorSegLib import widget_state
 from LungTumorSegLib.widget_state import (InputInfo, ModelInfo, apply_button_text, apply_state,
                                           progress_text, result_summary)
@@ -56,8 +56,6 @@ def test_result_summary():
     looked = result_summary([{"volume_ml": 1.0, "found_by": "zone networks"}, {"volume_ml": 0.5, "found_by": MAGNIFIED}],
                             3.0)
     assert looked.startswith("2 lesions found, 1 of them by the magnified second look, 1.50 ml in total")
-    rescued = result_summary([{"volume_ml": 1.0, "found_by": RESCUED}, {"volume_ml": 0.5, "found_by": RESCUED}], 3.0)
-    assert rescued.startswith("2 lesions found, 2 kept by the magnified look after the candidate check rejected them,")
 
 
 def test_elongation_spin_box_zero_means_no_limit():

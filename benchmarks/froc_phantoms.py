@@ -52,10 +52,8 @@ from lungtumorseg.evaluation.froc import (  # noqa: E402
     scored_froc_curve, sweep_levels,
 )
 from lungtumorseg.evaluation.plots import plot_froc  # noqa: E402
-from lungtumorseg.evaluation.probability_cache import (  # noqa: E402
-    cache_key, cached_confirmed, cached_magnified, cached_probability)
-from lungtumorseg.magnify import KEPT_AT_ANY_CUTOFF, scores_keeping_confirmed  # noqa: E402
-from lungtumorseg.rescue import scores_keeping_rescued  # noqa: E402
+from lungtumorseg.evaluation.probability_cache import cache_key, cached_confirmed, cached_probability  # noqa: E402
+from lungtumorseg.magnify import scores_keeping_confirmed  # noqa: E402
 from lungtumorseg.evaluation.report import dataset_is_synthetic  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
@@ -92,8 +90,6 @@ def main() -> int:
     card_threshold = float(package.card.raw["postprocessing"]["threshold"])
     threshold = card_threshold if args.threshold is None else args.threshold
     check = None if args.no_candidate_check else package.candidate_check()
-    look = package.card.magnified_look
-    rescue = package.magnified_check() if check is not None and look is not None and look.rescue_rejected else None
     if check is not None:
         import torch
 
@@ -127,15 +123,6 @@ def main() -> int:
             prob_image = sitk.GetImageFromArray(prob)
             prob_image.CopyInformation(image)
             scorer = scores_keeping_confirmed(check, cached_confirmed(cache, case.name, key))  # the look's kept ones
-            if rescue is not None:  # and the rejected ones its classifier would keep
-                magnified = cached_magnified(cache, case.name, key)
-                if magnified is None:
-                    raise SystemExit(f"{case.name}: the card's look rescues rejected candidates, but the cache holds "
-                                     "no magnified map: run without --cache or with a new cache folder")
-                magnified_image = sitk.GetImageFromArray(magnified)
-                magnified_image.CopyInformation(image)
-                scorer = scores_keeping_rescued(scorer, rescue, magnified_image, threshold, check.cutoff,
-                                                KEPT_AT_ANY_CUTOFF)
             scored.append(scored_candidates(prob_image, image, truth, threshold, rule, scorer, lung_z))
 
     if scratch is not None:

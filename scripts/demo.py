@@ -269,10 +269,6 @@ def main(argv: list[str] | None = None) -> int:
             _montage(first, REPO / "Resources" / "Screenshots" / "slices.png")
             shutil.copy(out / "3d.png", REPO / "Resources" / "Screenshots" / "3d.png")
 
-        from lungtumorseg.measure import MAGNIFIED, RESCUED
-
-        how_found = {MAGNIFIED: ", found by the magnified look",
-                     RESCUED: ", kept by the magnified look after the candidate check rejected it"}
         status = result.report.get("status", "ok")
         print(f"\nStatus: {status}  {result.report.get('message', '')}".rstrip())
         print(f"Lesions found: {len(result.lesions)}")
@@ -281,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lesion.get('zone', '?')} zone, {lesion.get('side', '?')} lung, mean HU {lesion['hu_mean']:.0f}"
                   + ("" if lesion.get("candidate_score") is None else
                      f", candidate score {lesion['candidate_score']:.2f}")
-                  + how_found.get(lesion.get("found_by"), "")
+                  + (", found by the magnified look" if lesion.get("found_by") == "magnified look" else "")
                   + (f", {lesion['joined_ml']:.2f} ml of it added by the magnified look" if lesion.get("joined_ml")
                      else ""))
         look = result.report.get("magnified_look")

@@ -269,14 +269,11 @@ class UpdateResult:
 
 
 def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFilter, table_node=None,
-                   terminology: str | None = None, check: CandidateCheck | None = None,
-                   rescue: CandidateCheck | None = None) -> UpdateResult:
+                   terminology: str | None = None, check: CandidateCheck | None = None) -> UpdateResult:
     """Recompute the lesions of ``segmentation_node`` from its kept probability map
     (``check``: the model package's candidate classifier, applied as in a run; None: every
     candidate the filter keeps is a lesion). When the run kept the magnified look's map, the
-    lesions take in its touching components again, as in the run, and ``rescue`` (the look's
-    classifier, when the package's look reviews rejected candidates: ``logic_core.rescue_check``)
-    reviews the candidates ``check`` rejects (:mod:`lungtumorseg.rescue`).
+    lesions take in its touching components again, as in the run.
 
     Replaces its segments (and ``table_node``'s rows) like a re-run; on any error the
     segments and table are as before. The probability map and the input CT are only read.
@@ -294,11 +291,9 @@ def update_lesions(segmentation_node, threshold: float, lesion_filter: LesionFil
     ct = volume_bridge.image_from_volume(volume)
     percent = volume_bridge.image_from_volume(kept.probability_node)
     magnified = volume_bridge.image_from_volume(kept.magnified_node) if kept.joined else None
-    rescue = rescue if magnified is not None else None
-    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check, magnified,
-                                           rescue)
+    labels, lesions = lesions_from_percent(percent, ct, threshold, lesion_filter, kept.context, check, magnified)
     report = relabel_report(lesions, threshold, lesion_filter, kept.context, kept.record.get("model", {}),
-                            "kept probability map (no new inference)", check, magnified is not None, rescue)
+                            "kept probability map (no new inference)", check, magnified is not None)
     segmentation = segmentation_writer.build_segmentation(labels, volume, report["lesions"], terminology=terminology)
     table = segmentation_writer.build_table(report["lesions"])
     show3d = segmentation_node.GetSegmentation().ContainsRepresentation("Closed surface")

@@ -19,13 +19,13 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import SimpleITK as sitk
 
-from lungtumorseg.relabel import MAGNIFIED_JOIN_KEY, MAGNIFIED_RESCUE_KEY
+from lungtumorseg.relabel import MAGNIFIED_JOIN_KEY
 
 from . import kept_probability, model_packages, process_runner, segmentation_writer, volume_bridge
 
@@ -96,33 +96,6 @@ def candidate_check(model_dir: str | Path | None = None, enabled: bool = True, c
 
     check = load_package(model_dir or DEFAULT_MODEL_DIR).candidate_check()
     return None if check is None else with_cutoff(check, cutoff)
-
-
-def rescue_check(model_dir: str | Path | None = None, enabled: bool = True, record: dict | None = None):
-    """The magnified look's classifier with which "update lesions" reviews the candidates the
-    candidate classifier rejects (:mod:`lungtumorseg.rescue`), as the run did: at the cut-off
-    the run (or its last update) recorded (``record``: the kept run's record); None when it
-    judged without the review; when it had no candidate check, as the card of ``model_dir``
-    (default package when ``None``) says (``magnified_look.rescue_rejected``). None when
-    ``enabled`` is False ("Candidate check" unchecked: no candidate is rejected, so none is
-    reviewed). Raises ``ValueError`` when the run reviewed but the package has no look."""
-    if not enabled:
-        return None
-    from lungtumorseg.models.package import load_package
-
-    post = (record or {}).get("postprocessing") or {}
-    package = load_package(model_dir or DEFAULT_MODEL_DIR)
-    if MAGNIFIED_RESCUE_KEY in post:
-        look = package.magnified_check()
-        if look is None:
-            raise ValueError(f"this run's magnified look reviewed the candidates its classifier rejected, but the model "
-                             f"package {package.card.name} {package.card.version} has no magnified look: select the "
-                             "run's package")
-        return replace(look, cutoff=float(post[MAGNIFIED_RESCUE_KEY]))
-    if "candidate_check_cutoff" in post:
-        return None
-    look = package.card.magnified_look
-    return package.magnified_check() if look is not None and look.rescue_rejected else None
 
 
 @dataclass

@@ -80,17 +80,15 @@ def _check_update_from_kept_map(result: logic_core.RunResult, volume, log: Calla
     post = result.report.get("postprocessing") or {}
     threshold = float(post.get("threshold", result.report.get("threshold")))
     check = logic_core.candidate_check(model_dir)
-    rescue = logic_core.rescue_check(model_dir, record=kept_probability.kept_run(node).record)
     update = kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node,
-                                             check=check, rescue=rescue)
+                                             check=check)
     after = _segment_voxels(node, volume)
     log(f"Update from the kept probability map with the run's settings: {len(after)} lesion(s) "
         f"in {update.elapsed_s:.1f} s")
     _check(after == before, f"updating with the run's own settings changed the lesions: {before} -> {after}")
     loose = kept_probability.update_lesions(node, threshold, LesionFilter(), result.table_node)
     _check(len(loose.lesions) >= len(before), "dropping every lesion filter removed lesions")
-    kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node, check=check,
-                                    rescue=rescue)
+    kept_probability.update_lesions(node, threshold, LesionFilter.from_dict(post), result.table_node, check=check)
     _check(_segment_voxels(node, volume) == before, "restoring the run's settings did not restore its lesions")
 
 

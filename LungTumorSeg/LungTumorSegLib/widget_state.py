@@ -126,13 +126,10 @@ def result_summary(lesions: list[dict], elapsed_s: float, status: str = "ok", mo
     else:
         total_ml = sum(float(l.get("volume_ml", 0.0)) for l in lesions)
         noun = "lesion" if len(lesions) == 1 else "lesions"
-        # the found_by values are lungtumorseg.measure.MAGNIFIED and RESCUED, not imported: measure
-        # needs scipy, which a Slicer without the module's dependencies lacks
+        # "magnified look" is lungtumorseg.measure.MAGNIFIED, not imported: measure needs scipy,
+        # which a Slicer without the module's dependencies lacks
         by_look = sum(lesion.get("found_by") == "magnified look" for lesion in lesions)
-        rescued = sum(lesion.get("found_by") == "zone networks, kept by magnified look" for lesion in lesions)
-        looked = (f", {by_look} of them by the magnified second look" if by_look else "") + (
-            f", {rescued} kept by the magnified look after the candidate check rejected "
-            f"{'them' if rescued > 1 else 'it'}" if rescued else "")
+        looked = f", {by_look} of them by the magnified second look" if by_look else ""
         text = f"{len(lesions)} {noun} found{looked}, {total_ml:.2f} ml in total ({elapsed_s:.1f} s)."
     if model_warning:
         text += f" {model_warning}"

@@ -24,7 +24,7 @@ network size, cut-off); see :meth:`lungtumorseg.models.package.ModelPackage.cand
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import SimpleITK as sitk
@@ -203,18 +203,11 @@ class JudgedCandidates:
         grid the candidates were judged on); empty before any judgement."""
         if self.candidates is None or not self.scores:
             return {}
-        kept = [label for label in self.scores if label not in self.rejected]
-        return {lesion: self.scores[candidate] for lesion, candidate in self.lesions_holding(lesions, kept).items()}
-
-    def lesions_holding(self, lesions: sitk.Image, candidates: Iterable[int]) -> dict[int, int]:
-        """Final lesion label -> the one of ``candidates`` (judged labels) with the most voxels
-        inside it, for each lesion holding any (``lesions`` on the judged grid)."""
-        if self.candidates is None:
-            return {}
+        kept = np.array([label for label in self.scores if label not in self.rejected], dtype=np.int64)
         final = sitk.GetArrayViewFromImage(lesions)
-        inside = (final > 0) & np.isin(self.candidates, np.array(sorted(candidates), dtype=np.int64))
-        out: dict[int, int] = {}
+        inside = (final > 0) & np.isin(self.candidates, kept)
+        out: dict[int, float] = {}
         for lesion in np.unique(final[inside]):
             votes = np.bincount(self.candidates[inside & (final == lesion)].astype(np.int64))
-            out[int(lesion)] = int(np.argmax(votes))
+            out[int(lesion)] = self.scores[int(np.argmax(votes))]
         return out

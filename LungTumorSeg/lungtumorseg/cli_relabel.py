@@ -49,8 +49,7 @@ def add_relabel_parser(sub: argparse._SubParsersAction) -> None:
                         "its components touching them, as the run did when its card's look joins them")
     p.add_argument("--no-magnified-join", action="store_true",
                    help="do not join the magnified look's touching components (the lesions as judged, outlines "
-                        "from the probability map alone; a run's magnified rescue of rejected candidates is left "
-                        "out too, as it needs the magnified map)")
+                        "from the probability map alone)")
     p.add_argument("--report", type=Path, default=None, help="write the new lesion report (JSON)")
     p.set_defaults(runner=run_relabel)
 
@@ -85,47 +84,19 @@ def _candidate_check(args: argparse.Namespace, run_report: dict):
 def _package_check(args: argparse.Namespace, run_report: dict):
     """The candidate classifier of ``--model``, else the shipped package's when the run report
     says it judged with it (None when the run had no candidate check)."""
-    if args.model is None and "candidate_check_cutoff" not in (run_report.get("postprocessing") or {}):
-        return None
-    return _run_package(args, run_report, "candidate classifier").candidate_check()
-
-
-def _run_package(args: argparse.Namespace, run_report: dict, what: str):
-    """``--model``'s package, else the shipped one when the run report names it (refused otherwise)."""
     from .models.package import default_package_dir, load_package
 
     if args.model is not None:
-        return load_package(args.model)
+        return load_package(args.model).candidate_check()
+    if "candidate_check_cutoff" not in (run_report.get("postprocessing") or {}):
+        return None
     shipped = load_package(default_package_dir())
     model = run_report.get("model") or {}
     if (model.get("name"), model.get("version")) != (shipped.card.name, shipped.card.version):
         raise LungTumorSegError(
-            f"the run's lesions were judged by the {what} of {model.get('name')} "
+            f"the run's lesions were judged by the candidate classifier of {model.get('name')} "
             f"{model.get('version')}: give --model with that package, or --no-candidate-check")
-    return shipped
-
-
-def _rescue_check(args: argparse.Namespace, run_report: dict):
-    """The magnified look's classifier at the run's rescue cut-off, when the run's look reviewed
-    the candidates its check rejected (:mod:`lungtumorseg.rescue`); else None. Without a run
-    report, ``--model``'s card decides, as in a ``predict`` with that package."""
-    from dataclasses import replace
-
-    from .models.package import load_package
-    from .relabel import MAGNIFIED_RESCUE_KEY
-
-    if not run_report:
-        package = load_package(args.model) if args.model is not None else None
-        look = None if package is None else package.card.magnified_look
-        return package.magnified_check() if look is not None and look.rescue_rejected else None
-    cutoff = (run_report.get("postprocessing") or {}).get(MAGNIFIED_RESCUE_KEY)
-    if cutoff is None:
-        return None
-    look = _run_package(args, run_report, "magnified look's classifier").magnified_check()
-    if look is None:
-        raise LungTumorSegError("the run's magnified look reviewed its rejected candidates, but this model package "
-                                "has no magnified look: give --model with the run's package")
-    return replace(look, cutoff=float(cutoff))
+    return shipped.candidate_check()
 
 
 def _magnified_map(args: argparse.Namespace, run_report: dict, percent: bool) -> sitk.Image | None:
@@ -172,12 +143,10 @@ def run_relabel(args: argparse.Namespace) -> int:
     context = MeasureContext.from_report(run_report)
     check = _candidate_check(args, run_report)
     magnified = _magnified_map(args, run_report, percent)
-    rescue = _rescue_check(args, run_report) if magnified is not None and check is not None else None
-    labels, lesions = relabel(probability, ct, threshold, rule, context, check, magnified, rescue)
+    labels, lesions = relabel(probability, ct, threshold, rule, context, check, magnified)
     write_image(labels, args.output)
     report = relabel_report(lesions, threshold, rule, context, run_report.get("model"),
-                            f"relabel of {args.probabilities}", check, magnified is not None, rescue,
-                            input=str(args.input))
+                            f"relabel of {args.probabilities}", check, magnified is not None, input=str(args.input))
     if args.report:
         write_text_atomic(json.dumps(report, indent=2) + "\n", args.report)
     print(report["message"])

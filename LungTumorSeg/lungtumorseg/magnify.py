@@ -36,10 +36,6 @@ candidate classifier saw and failed its gate, joining after it changes no decisi
 lesions exist (``benchmarks/results/magnified_outline/``). A run then keeps the magnified map
 beside the probability map, so a re-labelling can repeat the join.
 
-When the card's look also says ``rescue_rejected`` (it needs ``join_touching``), a candidate the
-card's candidate classifier rejects gets a second judgement by the look's classifier, on the
-candidate joined with the magnified components touching it (:mod:`lungtumorseg.rescue`).
-
 A model package enables the look with a ``magnified_look`` section in its card (zoom and
 cut-off, chosen on calibration phantoms, and optionally a classifier of its own, trained on
 magnified candidates, stored like ``candidate_check``); it needs the card's
@@ -68,7 +64,6 @@ class MagnifiedLook:
     zoom: float = 1.5
     cutoff: float = 0.9
     join_touching: bool = False  # final lesions take in the magnified components touching them (module doc)
-    rescue_rejected: bool = False  # the look's classifier reviews rejected candidates (lungtumorseg.rescue)
 
     def __post_init__(self) -> None:
         if not 1.0 < self.zoom <= 3.0:
@@ -77,23 +72,14 @@ class MagnifiedLook:
             raise ValueError(f"the magnified look's cut-off must be in [0, 1), got {self.cutoff}")
         if not isinstance(self.join_touching, bool):
             raise ValueError(f"the magnified look's join_touching must be true or false, got {self.join_touching!r}")
-        if not isinstance(self.rescue_rejected, bool):
-            raise ValueError(f"the magnified look's rescue_rejected must be true or false, got {self.rescue_rejected!r}")
-        if self.rescue_rejected and not self.join_touching:
-            raise ValueError("the magnified look's rescue_rejected needs join_touching: only a joining run keeps "
-                             "the magnified map a re-labelling repeats the rescue with")
 
     def to_card(self) -> dict[str, Any]:
         return {"zoom": self.zoom, "cutoff": self.cutoff, "join_touching": self.join_touching,
-                "rescue_rejected": self.rescue_rejected,
                 "method": "same networks on the CT resampled to spacing/zoom with channels computed at the "
                           "nominal spacing; magnified-only candidates kept when the look's classifier "
                           "scores them >= cutoff" + ("; after the judgement each lesion takes in the magnified "
                                                      "components at the threshold touching it"
-                                                     if self.join_touching else "")
-                          + ("; a candidate the candidate classifier rejects is kept when the look's classifier "
-                             "scores it, joined with the magnified components touching it, >= cutoff"
-                             if self.rescue_rejected else "")}
+                                                     if self.join_touching else "")}
 
     @classmethod
     def from_card(cls, section: Mapping[str, Any] | None) -> "MagnifiedLook | None":
@@ -104,8 +90,7 @@ class MagnifiedLook:
         if not isinstance(section, Mapping) or "zoom" not in section or "cutoff" not in section:
             raise ValueError(f"the magnified look needs a zoom and a cutoff, got {section!r}")
         return cls(zoom=float(section["zoom"]), cutoff=float(section["cutoff"]),
-                   join_touching=section.get("join_touching", False),
-                   rescue_rejected=section.get("rescue_rejected", False))
+                   join_touching=section.get("join_touching", False))
 
 
 def magnified_only_candidates(magnified: np.ndarray, normal: np.ndarray, threshold: float,

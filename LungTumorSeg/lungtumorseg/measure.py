@@ -22,9 +22,6 @@ from .zones import zone_of_position
 
 #: ``Lesion.found_by`` of a lesion only the magnified second look saw.
 MAGNIFIED = "magnified look"
-#: ``Lesion.found_by`` of a candidate the candidate classifier rejected and the magnified look's
-#: classifier kept (lungtumorseg.rescue).
-RESCUED = "zone networks, kept by magnified look"
 
 
 @dataclass
@@ -50,9 +47,8 @@ class Lesion:
     #: the candidate classifier's score of the finding (0..1; None when no check judged it);
     #: see lungtumorseg.candidate_check
     candidate_score: float | None = None
-    #: what found it: "zone networks", "magnified look" for a candidate only the magnified
-    #: second look saw (lungtumorseg.magnify), or RESCUED for a candidate of the zone networks
-    #: that the candidate classifier rejected and the look's classifier kept (lungtumorseg.rescue)
+    #: what found it: "zone networks", or "magnified look" for a candidate only the magnified
+    #: second look saw (lungtumorseg.magnify)
     found_by: str = "zone networks"
     #: the volume (mL) the magnified look's join added to the outline (lungtumorseg.magnify.join_touching);
     #: None when no join ran
@@ -64,8 +60,7 @@ class Lesion:
     def summary(self) -> str:
         """One terminal line: label, volume, long axis, zone, side (and the candidate score)."""
         score = "" if self.candidate_score is None else f", candidate score {self.candidate_score:.2f}"
-        look = {MAGNIFIED: ", found by the magnified look",
-                RESCUED: ", kept by the magnified look after the candidate check rejected it"}.get(self.found_by, "")
+        look = ", found by the magnified look" if self.found_by == MAGNIFIED else ""
         joined = f", {self.joined_ml:.2f} mL of it added by the magnified look" if self.joined_ml else ""
         return (f"lesion {self.label}: {self.volume_ml:.2f} mL, long axis {self.long_axis_mm:.1f} mm, "
                 f"{self.zone} zone, {self.side}{score}{look}{joined}")

@@ -19,13 +19,13 @@ import torch
 
 from .candidate_check import with_cutoff
 from .magnify import add_confirmed
-from .measure import MAGNIFIED, RESCUED, Lesion
+from .measure import MAGNIFIED, Lesion
 from .models.package import ModelPackage
 from .network_pass import network_pass
 from .postprocess import LesionFilter
 from .precision import check_precision
 from .progress import CancelCheck, ProgressCallback, ProgressSpan
-from .relabel import CONFIRMED_KEY, MAGNIFIED_JOIN_KEY, MeasureContext, lesions_from_probability, rescue_postprocessing
+from .relabel import CONFIRMED_KEY, MAGNIFIED_JOIN_KEY, MeasureContext, lesions_from_probability
 from .zones import ZoneSpec, lung_extent_mm
 
 
@@ -77,19 +77,16 @@ class SegmentationResult:
     confirmed_lps: tuple = ()  # its confirmed candidates (MeasureContext.confirmed_lps)
     magnified_probability: Optional[sitk.Image] = None  # the magnified look's own map (input grid), when it ran
     magnified_join: bool = False  # the final lesions took in the magnified components touching them
-    rescue_cutoff: Optional[float] = None  # the look classifier's, when it reviewed rejected candidates
 
     @property
     def postprocessing(self) -> Optional[dict[str, Any]]:
         """The operating point of the lesions: threshold, lesion filter, the candidate
-        classifier's cut-off when one judged, ``magnified_join`` when the look's join ran and the
-        look's cut-off when it reviewed the rejected candidates (:mod:`lungtumorseg.rescue`)."""
+        classifier's cut-off when one judged and ``magnified_join`` when the look's join ran."""
         if self.lesion_filter is None:
             return None
         return {"threshold": self.threshold, **self.lesion_filter.to_dict(),
                 **({} if self.candidate_cutoff is None else {"candidate_check_cutoff": self.candidate_cutoff}),
-                **({MAGNIFIED_JOIN_KEY: True} if self.magnified_join else {}),
-                **rescue_postprocessing(self.rescue_cutoff)}
+                **({MAGNIFIED_JOIN_KEY: True} if self.magnified_join else {})}
 
     def report(self, input_name: str, package: ModelPackage) -> dict[str, Any]:
         """The JSON report (the contract used by the Slicer module and batch users)."""
@@ -208,20 +205,16 @@ def segment(
     midline = canonical.GetOrigin()[0] + float(np.mean(xs)) * spacing[0] if len(xs) == 2 else None
     context = MeasureContext(lung_z_lps, midline, confirmed)
     join = look is not None and look.join_touching and magnified_map is not None
-    rescue = look_check if join and look.rescue_rejected and check is not None else None
     labels, lesions = lesions_from_probability(probability, image, threshold, lesion_filter, context, check,
-                                               magnified_map if join else None, rescue)
+                                               magnified_map if join else None)
     lap("postprocess_and_measure")
     span.report("done", 1.0)
     n = len(lesions)
     by_look = sum(lesion.found_by == MAGNIFIED for lesion in lesions)
-    rescued = sum(lesion.found_by == RESCUED for lesion in lesions)
     message = (f"{n} lesion{'s' if n != 1 else ''} found"
-               + (f" ({by_look} by the magnified second look)" if by_look else "")
-               + (f" ({rescued} kept by the magnified look after the candidate check rejected "
-                  f"{'them' if rescued > 1 else 'it'})" if rescued else "") + f"; {lungs.message}")
+               + (f" ({by_look} by the magnified second look)" if by_look else "") + f"; {lungs.message}")
     return SegmentationResult(
         "ok", message, labels, probability, lesions, threshold, timings,
         lungs.volume_ml, zones_z, lung_z_lps, lesion_filter, check.cutoff if check else None, midline,
-        options.precision, look_summary, confirmed, magnified_map, join, rescue.cutoff if rescue else None,
+        options.precision, look_summary, confirmed, magnified_map, join,
     )

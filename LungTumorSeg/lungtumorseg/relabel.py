@@ -26,9 +26,8 @@ import SimpleITK as sitk
 from .candidate_check import CandidateCheck, JudgedCandidates
 from .io import same_grid
 from .magnify import ConfirmedPoint, components_reaching, confirmed_check, join_touching, labels_holding
-from .measure import MAGNIFIED, RESCUED, Lesion, measure_lesions
+from .measure import MAGNIFIED, Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions
-from .rescue import RescuingCheck, rescuing_check
 
 
 #: The report field of the magnified look's confirmed candidates ([x, y, z, score] each).
@@ -36,9 +35,6 @@ CONFIRMED_KEY = "confirmed_by_magnified_look"
 #: The ``postprocessing`` field of a report whose lesions took in the magnified look's touching
 #: components (:func:`lungtumorseg.magnify.join_touching`): a re-labelling needs that map too.
 MAGNIFIED_JOIN_KEY = "magnified_join"
-#: The ``postprocessing`` field of a report whose rejected candidates the magnified look's
-#: classifier reviewed (:mod:`lungtumorseg.rescue`): its cut-off.
-MAGNIFIED_RESCUE_KEY = "magnified_rescue_cutoff"
 
 
 @dataclass(frozen=True)
@@ -96,8 +92,7 @@ def _grown_box(index: list[int], size: list[int], lesion_filter: LesionFilter,
 def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarray, to_probability,
                     threshold: float, lesion_filter: LesionFilter,
                     context: MeasureContext, check: CandidateCheck | None,
-                    magnified_at_or_above: np.ndarray | None = None, magnified: sitk.Image | None = None,
-                    rescue: CandidateCheck | None = None) -> tuple[sitk.Image, list[Lesion]]:
+                    magnified_at_or_above: np.ndarray | None = None) -> tuple[sitk.Image, list[Lesion]]:
     """Label and measure only inside the box of ``at_or_above`` (the voxels reaching the
     threshold), then place the labels on the full grid.
 
@@ -110,8 +105,6 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     components touching them (:func:`lungtumorseg.magnify.join_touching`); the box then also
     covers the magnified components that reach it (not the stray ones elsewhere in the lungs).
     Candidate scores and "found by" are read on the lesions as judged, before the join.
-    ``rescue`` (the look's classifier; needs ``magnified``, the look's whole map as stored, and
-    ``magnified_at_or_above``) reviews the candidates ``check`` rejects (:mod:`lungtumorseg.rescue`).
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -121,9 +114,6 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     full.CopyInformation(ct)
     if magnified_at_or_above is not None and magnified_at_or_above.shape != at_or_above.shape:
         raise ValueError("the magnified map and the CT image are not on the same voxel grid")
-    if rescue is not None and (check is None or magnified_at_or_above is None or magnified is None):
-        raise ValueError("the magnified look's rescue reviews the candidates the candidate classifier rejects, on the "
-                         "magnified map: it needs the classifier and the magnified map")
     box = _box(at_or_above)
     if box is None:
         return full, []
@@ -135,15 +125,13 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
             index, size = _grown_box(*_box(at_or_above | near), lesion_filter, ct)
     probability = to_probability(sitk.RegionOfInterest(map_image, size, index))
     crop_ct = sitk.RegionOfInterest(ct, size, index)
-    crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
     check = confirmed_check(check, context.confirmed_lps)
-    if rescue is not None:
-        check = rescuing_check(check, rescue, near[crop], magnified)
     judged = None if check is None else JudgedCandidates(check, ct, map_image, to_probability)
     judged_labels = label_lesions(probability, threshold, lesion_filter, ct=crop_ct,
                                   lung_z_lps_mm=context.lung_z_lps_mm, judge=None if judged is None else judged.judge)
     labels, final_of, joined_voxels = judged_labels, None, None
     if near is not None:
+        crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
         labels = join_touching(judged_labels, near[crop])
         before, after = sitk.GetArrayViewFromImage(judged_labels), sitk.GetArrayViewFromImage(labels)
         # the join renumbers by the new volumes: each judged lesion's final number, read at one of its voxels
@@ -165,9 +153,6 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     if context.confirmed_lps:  # on the judged labels: a point the join took in does not make a lesion "found by"
         looked = final(labels_holding(judged_labels, context.confirmed_lps))
         lesions = [replace(lesion, found_by=MAGNIFIED) if lesion.label in looked else lesion for lesion in lesions]
-    if isinstance(check, RescuingCheck) and check.rescued:
-        kept = final(judged.lesions_holding(judged_labels, set(check.rescued)))
-        lesions = [replace(lesion, found_by=RESCUED) if lesion.label in kept else lesion for lesion in lesions]
     return sitk.Paste(full, labels, size, [0, 0, 0], index), lesions
 
 
@@ -183,26 +168,24 @@ def _magnified_above(magnified: sitk.Image | None, ct: sitk.Image, level: float)
 def lesions_from_probability(
     probability: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
     context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
-    magnified: sitk.Image | None = None, rescue: CandidateCheck | None = None,
+    magnified: sitk.Image | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
     """Lesion labels (1..N by decreasing volume, uint16, on the CT's grid) and their measurements.
 
     ``probability`` and ``ct`` (HU) must share one grid; neither is modified. ``check``: a
     model package's candidate classifier, which removes the candidates it rejects.
     ``magnified``: the magnified look's map (same grid) when the card's look joins its touching
-    components to the final lesions (:func:`lungtumorseg.magnify.join_touching`); ``rescue``:
-    the look's classifier when the card's look also reviews the rejected candidates
-    (:mod:`lungtumorseg.rescue`; needs ``magnified`` and ``check``).
+    components to the final lesions (:func:`lungtumorseg.magnify.join_touching`).
     """
     return _lesions_in_box(probability, ct, sitk.GetArrayViewFromImage(probability) >= threshold,
                            lambda crop: crop, threshold, lesion_filter, context, check,
-                           _magnified_above(magnified, ct, threshold), magnified, rescue)
+                           _magnified_above(magnified, ct, threshold))
 
 
 def lesions_from_percent(
     percent: sitk.Image, ct: sitk.Image, threshold: float, lesion_filter: LesionFilter,
     context: MeasureContext = MeasureContext(), check: CandidateCheck | None = None,
-    magnified_percent: sitk.Image | None = None, rescue: CandidateCheck | None = None,
+    magnified_percent: sitk.Image | None = None,
 ) -> tuple[sitk.Image, list[Lesion]]:
     """:func:`lesions_from_probability` for maps in whole percent (see the module doc);
     only the box of voxels at or above the threshold is converted to probabilities (the
@@ -210,31 +193,23 @@ def lesions_from_percent(
     level = math.ceil(100.0 * threshold - 1e-9)
     at_or_above = sitk.GetArrayViewFromImage(percent) >= level
     return _lesions_in_box(percent, ct, at_or_above, probability_from_percent, threshold, lesion_filter, context,
-                           check, _magnified_above(magnified_percent, ct, level), magnified_percent, rescue)
+                           check, _magnified_above(magnified_percent, ct, level))
 
 
 def relabel_report(lesions: list[Lesion], threshold: float, lesion_filter: LesionFilter, context: MeasureContext,
                    model: Any, source: str, check: CandidateCheck | None = None, magnified_join: bool = False,
-                   rescue: CandidateCheck | None = None, **extra: Any) -> dict[str, Any]:
+                   **extra: Any) -> dict[str, Any]:
     """The report of lesions recomputed from a map: the fields of a ``predict`` report that
     still apply, plus ``source`` (where the map came from). ``magnified_join``: the lesions took
-    in the magnified look's touching components; ``rescue``: the look's classifier reviewed the
-    rejected candidates."""
+    in the magnified look's touching components."""
     n = len(lesions)
     judged = ({} if check is None else {"candidate_check_cutoff": check.cutoff}) | (
-        {MAGNIFIED_JOIN_KEY: True} if magnified_join else {}) | rescue_postprocessing(
-        None if rescue is None else rescue.cutoff)
+        {MAGNIFIED_JOIN_KEY: True} if magnified_join else {})
     return {"status": "ok", "message": f"{n} lesion{'s' if n != 1 else ''} from the probability map "
                                        "(no new inference)",
             **extra, "model": model, "threshold": threshold,
             "postprocessing": {"threshold": threshold, **lesion_filter.to_dict(), **judged}, **context.to_dict(),
             "source": source, "lesions": [lesion.to_dict() for lesion in lesions]}
-
-
-def rescue_postprocessing(cutoff: float | None) -> dict[str, float]:
-    """The ``postprocessing`` field of the look's rescue: its classifier's cut-off (nothing
-    without a rescue)."""
-    return {} if cutoff is None else {MAGNIFIED_RESCUE_KEY: cutoff}
 
 
 def probability_to_percent(probability: sitk.Image) -> sitk.Image:

@@ -38,6 +38,12 @@ export ZOOM_TTA_PACKAGE=$P0
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/results/zoom_tta/zoom_probe.py 1.5 $S/probe_decA.json $S/zoommaps15 "$D:$S/fresh4cache:$A" &
 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/results/zoom_tta/zoom_probe.py 1.5 $S/probe_decB.json $S/zoommaps15 "$D:$S/fresh4cache:$B"
 wait
-# the decision, run from a worktree of commit 2ef54d1 (core 0.9.0, whose version is in the cached maps' key):
+# the decision, run from a worktree of commit 2ef54d1 (the rescue code, not kept on main after the decision failed;
+# core 0.9.0, whose version is in the cached maps' key); then a diagnosis of what the product reviewed (look cut-off 0)
+# and the gate's scoring (diagnosis_rescue.py) on the same 48 phantoms, both from that worktree:
 OMP_NUM_THREADS=2 .venv/bin/python $E/decide_rescue.py $E/decision_rescue.json $P0 $S/zoommaps15 \
+  benchmarks/results/zoom_tta/look_classifier.safetensors $D:$S/fresh4cache
+OMP_NUM_THREADS=1 .venv/bin/python $E/diagnosis_rescue_after_decision.py $E/diagnosis_rescue_after_decision.json $P0 \
+  $S/zoommaps15 benchmarks/results/zoom_tta/look_classifier.safetensors $D:$S/fresh4cache
+OMP_NUM_THREADS=1 .venv/bin/python $E/diagnosis_rescue.py $E/diagnosis_rescue_fresh4.json $P0 $S/zoommaps15 \
   benchmarks/results/zoom_tta/look_classifier.safetensors $D:$S/fresh4cache

@@ -12,6 +12,11 @@ components that reach a kept candidate, keeps the candidate, grows its outline l
 others' and joins the touching magnified components after (PLAN_rescue.md, addendum).
 
 Usage: decide_rescue.py OUT.json PACKAGE_0.10.0 ZOOMED_MAPS LOOK_CLASSIFIER DATA:CACHE
+
+The decision failed (``decision_rescue.json``), so the product code it exercises
+(``lungtumorseg.rescue`` and its plumbing, core 0.10.0 in commit e0c30fd) was not kept on main:
+run this script from a worktree of commit 2ef54d1 (``git worktree add DIR 2ef54d1``; it puts that
+tree's ``LungTumorSeg`` first on the path), as session 32 did.
 """
 from __future__ import annotations
 
