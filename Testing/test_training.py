@@ -160,7 +160,7 @@ def test_augmentation_is_seeded_and_keeps_labels_binary():
 
 
 def drop_checkpoints(work: Path) -> None:
-    """Delete a finished run's checkpoints (~40 MB per zone with the optimiser state): the
+    """Delete a finished run's checkpoints (~124 MB per zone with the optimiser state): the
     fine-tuning runs below would otherwise hold ~1 GB of disk at once (a CI disk ran out)."""
     shutil.rmtree(work / "checkpoints")
 
