@@ -15,8 +15,8 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from lungtumorseg.outline import OutlineGrowth, grow_label_array
 from lungtumorseg.half_maximum import HalfMaximumOutline, refine_label_array, refine_outlines
+from lungtumorseg.outline import OutlineGrowth, grow_label_array
 from lungtumorseg.phantoms.scanner import collapse, collapse_labels
 from lungtumorseg.postprocess import LesionFilter
 from lungtumorseg.relabel import lesions_from_probability

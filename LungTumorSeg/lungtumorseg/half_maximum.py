@@ -21,8 +21,7 @@ either inside the lesion or free, within ``max_distance_mm`` of it and at most `
 stays out), that holds the most of the lesion's own voxels at the level: one piece, so a lesion
 is never broken in two (a vessel or pleural tag cut off at the level is dropped). Lesions never
 merge, are never created or removed: a lesion that would keep less than ``min_kept_share`` of
-its voxels keeps its outline.
-Lesions are numbered again by their new volumes.
+its voxels keeps its outline. Lesions are numbered again by their new volumes.
 """
 
 from __future__ import annotations

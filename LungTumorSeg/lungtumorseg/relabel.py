@@ -24,8 +24,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
-from .io import same_grid
 from .half_maximum import refine_outlines
+from .io import same_grid
 from .magnify import ConfirmedPoint, components_reaching, confirmed_check, join_touching, labels_holding
 from .measure import MAGNIFIED, Lesion, measure_lesions
 from .postprocess import LesionFilter, label_lesions

@@ -1,10 +1,11 @@
-"""Diagnosis (seeds 10300-10347, used): how well 0.12.0's final lesions outline each tumour it finds."""
+"""Diagnosis (seeds 10300-10347, used): how well 0.12.0's final lesions outline each tumour it finds.
+
+Session 33 scratch script, kept as the record of the development run; paths are that session's (commands.sh)."""
 import sys, json
 from pathlib import Path
 sys.path.insert(0, "/work/main/benchmarks/results/magnified_outline"); sys.path.insert(0, "/work/main/benchmarks/results/zoom_tta")
 sys.path.insert(0, "/work/main/LungTumorSeg")
 import numpy as np, SimpleITK as sitk
-from scipy import ndimage as ndi
 from gate import as_image
 from gate_join import Arms
 from misses import phantom_tumour

@@ -1,5 +1,7 @@
-"""Diagnosis on seeds 10300-10347 (development): half-maximum outlines of 0.12.0's final lesions."""
-import sys, json, collections, statistics as st
+"""Diagnosis on seeds 10300-10347 (development): half-maximum outlines of 0.12.0's final lesions (variants).
+
+Session 33 scratch script, kept as the record of the development run; paths are that session's (commands.sh)."""
+import sys, json, collections
 from pathlib import Path
 sys.path.insert(0, "/work/main/LungTumorSeg"); sys.path.insert(0, "/work/main/benchmarks/results/heldout48")
 import numpy as np, SimpleITK as sitk
