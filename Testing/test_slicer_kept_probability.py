@@ -116,20 +116,6 @@ def test_update_rule_keeps_the_runs_zone_limits_on_top_of_the_general_limits():
     assert update_rule(record, None, False, **GENERAL) == LesionFilter(10.0, 0.2, 3.0, 200.0)
 
 
-def test_update_rule_carries_the_runs_half_maximum_outlines_with_its_outline_growth():
-    """A card's half-maximum outlines live in its outline growth: recorded with a run, an update
-    repeats them, and unchecking "Grow outlines to the tumour edge" drops both."""
-    from lungtumorseg.half_maximum import HalfMaximumOutline
-    from LungTumorSegLib.kept_probability import run_record, update_rule
-
-    growth = {"min_hu": -650.0, "max_hu": 100.0, "max_distance_mm": 2.0,
-              "half_maximum_outline": HalfMaximumOutline(max_distance_mm=3.0).to_dict()}
-    record = run_record({"threshold": 0.45, "postprocessing": {"threshold": 0.45}}, {}, growth, None)
-    rule = update_rule(record, None, True, **GENERAL)
-    assert rule.outline_growth.half_maximum == HalfMaximumOutline(max_distance_mm=3.0)
-    assert update_rule(record, None, True, **GENERAL, outline_growth=False).outline_growth is None
-
-
 def test_update_rule_takes_the_zone_limits_of_the_run_before_those_of_the_selected_package():
     from LungTumorSegLib.kept_probability import update_rule
 

@@ -126,11 +126,6 @@ def test_outline_growth_box_describes_the_cards_growth_and_is_disabled_without_i
     enabled, tip = outline_growth_text({"min_hu": -550.0, "max_hu": 100.0, "max_distance_mm": 4.0})
     assert enabled and "up to 4 mm into connected voxels of -550 to 100 HU" in tip
     assert "which lesions are reported does not change" in tip
-    assert "half-way" not in tip
-    enabled, tip = outline_growth_text({"min_hu": -650.0, "max_hu": 100.0, "max_distance_mm": 2.0,
-                                        "half_maximum_outline": {"max_distance_mm": 3.0}})
-    assert enabled and "half-way between the lesion and the lung around it (at most 3 mm out)" in tip
-    assert tip.endswith("Unchecked: the outline of the probability threshold.")
     enabled, tip = outline_growth_text(None)
     assert not enabled and "no outline growth" in tip
 

@@ -28,8 +28,7 @@ limits</b>, stricter limits in a zone where its network errs more (e.g. a larger
 in the hilar middle zone); uncheck "Zone limits from the model" to apply the general limits
 alone. <b>Grow outlines to the tumour edge</b> (on when the card asks for it) lets each kept
 lesion's outline grow a few millimetres into voxels of tumour-edge density, where the network
-stops short of the partial-volume rim (a card may also put each lesion's edge where the CT is
-half-way between the lesion and the lung around it); it never adds or removes lesions. A card may add a
+stops short of the partial-volume rim; it never adds or removes lesions. A card may add a
 <b>candidate check</b>, a second network that rejects candidates it judges false (the demo's
 was trained on synthetic phantoms only): uncheck "Candidate check" to keep every candidate
 (more false findings), or move its <b>candidate cut-off</b> (default: the card's) — lower finds

@@ -197,19 +197,14 @@ def zone_limits_text(zone_limits: Mapping | None) -> tuple[bool, str]:
 
 def outline_growth_text(outline_growth: Mapping | None) -> tuple[bool, str]:
     """(enabled, tooltip) of the "Grow outlines to the tumour edge" check box for a package's
-    card outline growth (``{"min_hu", "max_hu", "max_distance_mm"}`` and perhaps its
-    ``half_maximum_outline``; None when it has none)."""
+    card outline growth (``{"min_hu", "max_hu", "max_distance_mm"}``; None when it has none)."""
     if not outline_growth:
         return False, "The selected model package has no outline growth: lesion outlines follow the probability threshold."
-    half = outline_growth.get("half_maximum_outline")
     return True, ("The network finds a tumour's dense core but stops short of its edge. Checked: each kept lesion "
                   f"grows up to {float(outline_growth['max_distance_mm']):g} mm into connected voxels of "
                   f"{float(outline_growth['min_hu']):g} to {float(outline_growth['max_hu']):g} HU (partial-volume rim, "
-                  "ground-glass halo), as the model card says"
-                  + ("; then each lesion's edge is put where the CT is half-way between the lesion and the lung "
-                     f"around it (at most {float(half.get('max_distance_mm', 2.0)):g} mm out), which tightens solid "
-                     "tumours and widens ground-glass ones" if half else "")
-                  + "; which lesions are reported does not change. Unchecked: the outline of the probability threshold.")
+                  "ground-glass halo), as the model card says; which lesions are reported does not change. "
+                  "Unchecked: the outline of the probability threshold.")
 
 
 def magnified_look_text(look: Mapping | None) -> tuple[bool, str]:

@@ -49,7 +49,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "minimum volume in the hilar middle zone)")
     p.add_argument("--no-outline-growth", action="store_true",
                    help="keep the thresholded outlines: do not grow the kept lesions into tumour-edge density "
-                        "(the card's outline_growth, with its half-maximum outlines when it has them)")
+                        "(the card's outline_growth)")
     p.add_argument("--no-candidate-check", action="store_true",
                    help="keep every candidate the limits keep: do not let the package's candidate classifier "
                         "(a second look at the image around each candidate) reject any")

@@ -18,10 +18,7 @@ bound keeps a grown outline from following a vessel or the chest wall far.
 
 The parameters are model-card values chosen on calibration phantoms
 (``benchmarks/results/outline_growth/``); users can switch growth off
-(``lungtumorseg predict --no-outline-growth``). The card's growth may also carry
-``half_maximum_outline`` (:mod:`lungtumorseg.half_maximum`): after every judgement and the
-magnified look's join, the final lesions take their edge where the CT is half-way between the
-lesion and the lung around it; it goes with the growth (the same switch turns both off).
+(``lungtumorseg predict --no-outline-growth``).
 """
 
 from __future__ import annotations
@@ -34,8 +31,6 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from .half_maximum import CARD_KEY as HALF_MAXIMUM_KEY, HalfMaximumOutline
-
 
 @dataclass(frozen=True)
 class OutlineGrowth:
@@ -44,8 +39,6 @@ class OutlineGrowth:
     min_hu: float
     max_hu: float
     max_distance_mm: float
-    #: after the magnified look's join, the final lesions' half-maximum outlines (:mod:`lungtumorseg.half_maximum`)
-    half_maximum: HalfMaximumOutline | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.min_hu) and math.isfinite(self.max_hu)) or self.min_hu >= self.max_hu:
@@ -59,29 +52,15 @@ class OutlineGrowth:
         missing = [key for key in ("min_hu", "max_hu", "max_distance_mm") if key not in values]
         if missing:
             raise ValueError(f"outline_growth lacks {missing}")
-        half = values.get(HALF_MAXIMUM_KEY)
-        return cls(float(values["min_hu"]), float(values["max_hu"]), float(values["max_distance_mm"]),
-                   HalfMaximumOutline.from_dict(half) if half is not None else None)
+        return cls(float(values["min_hu"]), float(values["max_hu"]), float(values["max_distance_mm"]))
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"min_hu": float(self.min_hu), "max_hu": float(self.max_hu),
-                               "max_distance_mm": float(self.max_distance_mm)}
-        if self.half_maximum is not None:
-            out[HALF_MAXIMUM_KEY] = self.half_maximum.to_dict()
-        return out
+    def to_dict(self) -> dict[str, float]:
+        return {"min_hu": float(self.min_hu), "max_hu": float(self.max_hu),
+                "max_distance_mm": float(self.max_distance_mm)}
 
     def reach_voxels(self, spacing_xyz: tuple[float, ...]) -> list[int]:
         """How many voxels along x, y, z the growth can reach (to pad a region of interest)."""
         return [int(math.ceil(self.max_distance_mm / s)) for s in spacing_xyz]
-
-    def box_reach_voxels(self, spacing_xyz: tuple[float, ...]) -> list[int]:
-        """How far beyond the lesions a crop must reach for the growth and, when set, the
-        half-maximum outlines (which also measure the lung around each lesion) to give what
-        the whole image gives."""
-        reach = self.reach_voxels(spacing_xyz)
-        if self.half_maximum is None:
-            return reach
-        return [max(a, b) for a, b in zip(reach, self.half_maximum.reach_voxels(spacing_xyz))]
 
 
 def _padded(box: tuple[slice, ...], pad: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:

@@ -24,7 +24,6 @@ import numpy as np
 import SimpleITK as sitk
 
 from .candidate_check import CandidateCheck, JudgedCandidates
-from .half_maximum import refine_outlines
 from .io import same_grid
 from .magnify import ConfirmedPoint, components_reaching, confirmed_check, join_touching, labels_holding
 from .measure import MAGNIFIED, Lesion, measure_lesions
@@ -80,12 +79,11 @@ def _box(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
 
 def _grown_box(index: list[int], size: list[int], lesion_filter: LesionFilter,
                image: sitk.Image) -> tuple[list[int], list[int]]:
-    """The box padded by the reach of the filter's outline growth and half-maximum outlines
-    (clipped to the image), so grown outlines are never cut by the box and the lung around
-    each lesion is measured as on the whole image."""
+    """The box padded by the reach of the filter's outline growth (clipped to the image),
+    so grown outlines are never cut by the box."""
     if lesion_filter.outline_growth is None:
         return index, size
-    pad = lesion_filter.outline_growth.box_reach_voxels(image.GetSpacing())
+    pad = lesion_filter.outline_growth.reach_voxels(image.GetSpacing())
     lo = [max(i - p, 0) for i, p in zip(index, pad)]
     hi = [min(i + n + p, dim) for i, n, p, dim in zip(index, size, pad, image.GetSize())]
     return lo, [h - l for l, h in zip(lo, hi)]
@@ -135,24 +133,10 @@ def _lesions_in_box(map_image: sitk.Image, ct: sitk.Image, at_or_above: np.ndarr
     if near is not None:
         crop = tuple(slice(i, i + n) for i, n in zip(index[::-1], size[::-1]))
         labels = join_touching(judged_labels, near[crop])
-        joined = (sitk.GetArrayViewFromImage(labels) > 0) & (sitk.GetArrayViewFromImage(judged_labels) == 0)
-    joined_labels = labels
-    half_maximum = lesion_filter.outline_growth.half_maximum if lesion_filter.outline_growth else None
-    if half_maximum is not None:
-        labels = refine_outlines(labels, crop_ct, half_maximum)
-    if labels is not judged_labels:
-        before, middle = sitk.GetArrayViewFromImage(judged_labels), sitk.GetArrayViewFromImage(joined_labels)
-        after = sitk.GetArrayViewFromImage(labels)
-        # the join and the outlines renumber by the new volumes, and neither removes a lesion or merges
-        # two: a judged lesion's number after the join is read at one of its voxels, and the final
-        # number at one of the joined lesion's voxels the outline kept
-        def renumbered(old: int) -> int:
-            joined_as = middle[tuple(np.argwhere(before == old)[0])]
-            return int(after[tuple(np.argwhere((middle == joined_as) & (after > 0))[0])])
-
-        final_of = {int(old): renumbered(int(old)) for old in np.unique(before) if old}
-        if near is not None:  # what the join added and the final outline kept
-            joined_voxels = np.bincount(after[joined & (after > 0)].astype(np.int64), minlength=int(after.max()) + 1)
+        before, after = sitk.GetArrayViewFromImage(judged_labels), sitk.GetArrayViewFromImage(labels)
+        # the join renumbers by the new volumes: each judged lesion's final number, read at one of its voxels
+        final_of = {int(old): int(after[tuple(np.argwhere(before == old)[0])]) for old in np.unique(before) if old}
+        joined_voxels = np.bincount(after[(after > 0) & (before == 0)].astype(np.int64), minlength=int(after.max()) + 1)
 
     def final(by_judged_label: dict) -> dict:
         """A per-lesion value found on the judged labels, keyed by the final labels."""

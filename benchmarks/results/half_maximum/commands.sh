@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Session 33: half-maximum outlines (PLAN.md). Run from the repository root. S is scratch space.
+# Session 33: half-maximum outlines (PLAN.md). Run from the repository root of a worktree of commit 025aaf2
+# (the product code was reverted after the decision failed). S is scratch space.
 set -euo pipefail
 S=/work/train/s33
 E=benchmarks/results/half_maximum

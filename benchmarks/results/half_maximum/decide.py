@@ -5,6 +5,11 @@ what would ship.
 
 Usage: decide.py OUT.json PACKAGE_0.10.0 ZOOMED_MAPS LOOK_CLASSIFIER DATA:CACHE [DATA:CACHE ...]
 (the maps as made by ``benchmarks/results/zoom_tta/zoom_probe.py``; commands.sh).
+
+The decision failed (``decision_10400.json``), so the product code it exercises
+(``lungtumorseg.half_maximum`` and its place in the card's outline growth) was not kept on main:
+run this script from a worktree of commit 025aaf2 (``git worktree add DIR 025aaf2``; it puts that
+tree's ``LungTumorSeg`` first on the path), as session 33 did from main before the revert.
 """
 from __future__ import annotations
 
