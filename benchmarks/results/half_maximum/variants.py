@@ -6,7 +6,6 @@ from pathlib import Path
 sys.path.insert(0, "/work/main/LungTumorSeg")
 import numpy as np, SimpleITK as sitk
 from scipy import ndimage as ndi
-from lungtumorseg.evaluation.lesions import label_components
 from lungtumorseg.io import read_image
 from lungtumorseg.training.dataset import discover_cases
 FACE = ndi.generate_binary_structure(3, 1)
