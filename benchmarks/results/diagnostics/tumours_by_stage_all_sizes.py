@@ -34,4 +34,4 @@ for case in discover_cases(data):
                      "zone": k.get("zone"), "peak": round(float(prob[inside].max()), 3),
                      "score": round(float(touching.max()), 3) if touching.size else None})
         print(rows[-1], flush=True)
-Path("/work/train/s33/small_misses.json").write_text(json.dumps(rows, indent=1))
+Path(__file__).with_name("tumours_by_stage_10300.json").write_text(json.dumps(rows, indent=1))
