@@ -572,3 +572,32 @@ def test_synthetic_kind_weights_reach_the_training_configuration(tmp_path, capsy
     assert main(base + ["--synthetic-kind-weights", "0.2", "0.5", "0.3"]) != 0
     assert "needs --synthetic-copies" in capsys.readouterr().err
     assert not (tmp_path / "m.work").exists()  # refused before the work folder is made
+
+
+def test_synthetic_tumour_sizes_and_counts_reach_the_copies(tmp_path, capsys):
+    """``--synthetic-diameter-mm`` and ``--synthetic-per-copy``: the real parser's values become
+    the copies' size law and tumour count, the copies' tumours then stay inside that range,
+    and an impossible range or a size without copies is refused, naming the flag."""
+    import numpy as np
+    from lungtumorseg.cli import build_parser, train_config
+
+    base = ["train", str(tmp_path), "-o", str(tmp_path / "m")]
+    cfg = train_config(build_parser().parse_args(base + ["--synthetic-copies", "2", "--synthetic-diameter-mm",
+                                                         "5", "8", "20", "--synthetic-per-copy", "3", "6"]))
+    spec = cfg.synthetic_tumours()
+    assert (spec.diameter_mm, spec.median_diameter_mm, spec.per_copy) == ((5.0, 20.0), 8.0, (3, 6))
+    assert cfg.to_dict()["synthetic_diameter_range_mm"] == [5.0, 20.0]
+    rng = np.random.default_rng(34)
+    plans = [spec.plan(rng) for _ in range(400)]
+    assert {len(p) for p in plans} == {3, 4, 5, 6}
+    sizes = np.array([t["diameter_mm"] for p in plans for t in p])
+    assert sizes.min() >= 5.0 and sizes.max() <= 20.0
+    assert 7.0 < float(np.median(sizes)) < 9.0
+    assert (sizes < 10.0).mean() > 0.55  # mostly small nodules, unlike the default law (median 14 mm)
+    default = train_config(build_parser().parse_args(base)).synthetic_tumours()
+    assert (default.diameter_mm, default.median_diameter_mm, default.per_copy) == ((6.0, 40.0), 14.0, (2, 4))
+    assert main(base + ["--synthetic-copies", "1", "--synthetic-diameter-mm", "10", "8", "20"]) != 0
+    assert "--synthetic-diameter-mm" in capsys.readouterr().err
+    assert main(base + ["--synthetic-per-copy", "2", "3"]) != 0
+    assert "--synthetic-per-copy needs --synthetic-copies" in capsys.readouterr().err
+    assert not (tmp_path / "m.work").exists()  # refused before the work folder is made

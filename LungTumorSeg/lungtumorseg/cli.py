@@ -139,6 +139,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic-kind-weights", type=float, nargs=3, default=None, metavar=("SOLID", "PART", "GGO"),
                    help="with --synthetic-copies: relative frequency of solid, part-solid and ground-glass "
                         "synthetic tumours (default 0.4 0.3 0.3)")
+    p.add_argument("--synthetic-diameter-mm", type=float, nargs=3, default=None, metavar=("LOW", "MEDIAN", "HIGH"),
+                   help="with --synthetic-copies: the copies' tumour diameters, log-normal around MEDIAN and "
+                        "clipped to LOW-HIGH mm (default 6 14 40; e.g. 5 8 20 for mostly small nodules)")
+    p.add_argument("--synthetic-per-copy", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="with --synthetic-copies: how many tumours each copy gets, drawn uniformly (default 2 4)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -252,16 +257,24 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         synthetic_copies=args.synthetic_copies, loss=args.loss, tversky_beta=args.tversky_beta,
         keep_weights=args.keep_weights,
         synthetic_kind_weights=list(args.synthetic_kind_weights) if args.synthetic_kind_weights else None,
+        synthetic_median_diameter_mm=args.synthetic_diameter_mm[1] if args.synthetic_diameter_mm else None,
+        synthetic_diameter_range_mm=([args.synthetic_diameter_mm[0], args.synthetic_diameter_mm[2]]
+                                     if args.synthetic_diameter_mm else None),
+        synthetic_per_copy=list(args.synthetic_per_copy) if args.synthetic_per_copy else None,
     )
     for count, flag in ((cfg.faint_copies, "--faint-copies"), (cfg.synthetic_copies, "--synthetic-copies")):
         if count < 0:
             raise LungTumorSegError(f"{flag} must be 0 or more")
     try:
-        cfg.synthetic_tumours()  # refuses negative or all-zero kind weights, before any work
+        cfg.synthetic_tumours()  # refuses bad kind weights, diameters or counts, before any work
     except ValueError as error:
-        raise LungTumorSegError(f"--synthetic-kind-weights: {error}") from None
-    if args.synthetic_kind_weights and not cfg.synthetic_copies:
-        raise LungTumorSegError("--synthetic-kind-weights needs --synthetic-copies: it weights the copies' tumours")
+        raise LungTumorSegError(f"synthetic tumours (--synthetic-kind-weights, --synthetic-diameter-mm, "
+                                f"--synthetic-per-copy): {error}") from None
+    for given, flag in ((args.synthetic_kind_weights, "--synthetic-kind-weights"),
+                        (args.synthetic_diameter_mm, "--synthetic-diameter-mm"),
+                        (args.synthetic_per_copy, "--synthetic-per-copy")):
+        if given and not cfg.synthetic_copies:
+            raise LungTumorSegError(f"{flag} needs --synthetic-copies: it describes the copies' tumours")
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
                        ("mined_ratio", "--mine-negatives")):
         if not 0.0 <= getattr(cfg, name) <= 1.0:

@@ -58,6 +58,7 @@ class TrainConfig:
     synthetic_per_copy: list[int] = field(default_factory=lambda: [2, 4])
     synthetic_kind_weights: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])
     synthetic_median_diameter_mm: float = 14.0
+    synthetic_diameter_range_mm: list[float] = field(default_factory=lambda: [6.0, 40.0])
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"
@@ -103,7 +104,7 @@ class TrainConfig:
     def synthetic_tumours(self) -> SyntheticTumours:
         """Which tumours the synthetic-tumour copies get."""
         return SyntheticTumours(tuple(self.synthetic_per_copy), tuple(self.synthetic_kind_weights),
-                                self.synthetic_median_diameter_mm)
+                                self.synthetic_median_diameter_mm, tuple(self.synthetic_diameter_range_mm))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
