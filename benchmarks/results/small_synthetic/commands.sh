@@ -23,9 +23,10 @@ for arm in A B; do
   OMP_NUM_THREADS=1 .venv/bin/python $P/candidates.py $Q $W/calibration2 $W/cal2cache-$arm $W/cand/$arm-cal2
   wait
 done
-# 4. The gate and the small-tumour diagnostic:
-.venv/bin/python $P/gate.py $E/gate.json $PKG/candidate_check.safetensors $W/calibration,$W/calibration2 \
+# 4. The gate (arms.json: both arms' counts; its "gate" entry is session 28's rule; gate.json: PLAN.md's) and the small-tumour diagnostic:
+.venv/bin/python $P/gate.py $E/arms.json $PKG/candidate_check.safetensors $W/calibration,$W/calibration2 \
   --arm A $PKG $W/calcache-A,$W/cal2cache-A $W/cand/A-cal1,$W/cand/A-cal2 \
-  --arm B $W/package-B $W/calcache-B,$W/cal2cache-B $W/cand/B-cal1,$W/cand/B-cal2 | tee $E/gate.log
+  --arm B $W/package-B $W/calcache-B,$W/cal2cache-B $W/cand/B-cal1,$W/cand/B-cal2 | tee $E/arms.log
+.venv/bin/python $E/verdict.py $E/arms.json $E/gate.json | tee $E/gate.log
 .venv/bin/python $E/small_responses.py $E/small_responses.json $W/calibration,$W/calibration2 \
   --arm A $PKG $W/calcache-A,$W/cal2cache-A --arm B $W/package-B $W/calcache-B,$W/cal2cache-B | tee $E/small_responses.log
