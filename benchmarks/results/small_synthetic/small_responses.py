@@ -31,9 +31,8 @@ SMALL_MM = 10.0
 RESPONSE = 0.5
 
 
-def small_tumours(package_dir: Path, data: Path, cache: Path) -> list[dict]:
+def small_tumours(package, data: Path, cache: Path) -> list[dict]:
     """One record per truth tumour < 10 mm of ``data``, with the package's peak probability in it."""
-    package = load_package(package_dir)
     key = cache_key(package, list(package.card.mirror_axes))
     rows = []
     for case in discover_cases(data):
@@ -58,8 +57,9 @@ def main() -> None:
     data = [Path(p) for p in a.data.split(",")]
     result = {}
     for name, package, caches in a.arm:
-        rows = [r for d, c in zip(data, caches.split(",")) for r in small_tumours(Path(package), d, Path(c))]
-        threshold = float(load_package(Path(package)).card["postprocessing"]["threshold"])
+        loaded = load_package(Path(package))  # once per arm: loading checks every weight file's SHA-256
+        rows = [r for d, c in zip(data, caches.split(",")) for r in small_tumours(loaded, d, Path(c))]
+        threshold = float(loaded.card["postprocessing"]["threshold"])
         by_kind = {}
         for kind in sorted({r["kind"] for r in rows}, key=str):
             group = [r for r in rows if r["kind"] == kind]
