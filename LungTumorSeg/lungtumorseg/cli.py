@@ -144,6 +144,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "clipped to LOW-HIGH mm (default 6 14 40; e.g. 5 8 20 for mostly small nodules)")
     p.add_argument("--synthetic-per-copy", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="with --synthetic-copies: how many tumours each copy gets, drawn uniformly (default 2 4)")
+    p.add_argument("--fresh-tumours", type=float, default=None, metavar="RATIO", dest="fresh_tumour_ratio",
+                   help="with --lung-channel: cut this fraction of patches around a tumour drawn into a training "
+                        "case's lungs as the patch is sampled (the law of --synthetic-copies' tumours), so the "
+                        "network never sees the same drawn tumour twice (default 0)")
     p.add_argument("--lung-ratio", type=float, default=None,
                    help="with --lung-channel: fraction of hard-negative patches (default 0.3)")
     p.add_argument("--mine-negatives", type=float, default=None, metavar="RATIO", dest="mined_ratio",
@@ -261,6 +265,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         synthetic_diameter_range_mm=([args.synthetic_diameter_mm[0], args.synthetic_diameter_mm[2]]
                                      if args.synthetic_diameter_mm else None),
         synthetic_per_copy=list(args.synthetic_per_copy) if args.synthetic_per_copy else None,
+        fresh_tumour_ratio=args.fresh_tumour_ratio,
     )
     for count, flag in ((cfg.faint_copies, "--faint-copies"), (cfg.synthetic_copies, "--synthetic-copies")):
         if count < 0:
@@ -273,10 +278,10 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     for given, flag in ((args.synthetic_kind_weights, "--synthetic-kind-weights"),
                         (args.synthetic_diameter_mm, "--synthetic-diameter-mm"),
                         (args.synthetic_per_copy, "--synthetic-per-copy")):
-        if given and not cfg.synthetic_copies:
-            raise LungTumorSegError(f"{flag} needs --synthetic-copies: it describes the copies' tumours")
+        if given and not (cfg.synthetic_copies or cfg.fresh_tumour_ratio):
+            raise LungTumorSegError(f"{flag} needs --synthetic-copies or --fresh-tumours: it describes their tumours")
     for name, flag in (("positive_ratio", "--positive-ratio"), ("lung_ratio", "--lung-ratio"),
-                       ("mined_ratio", "--mine-negatives")):
+                       ("mined_ratio", "--mine-negatives"), ("fresh_tumour_ratio", "--fresh-tumours")):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise LungTumorSegError(f"{flag} must be between 0 and 1")
     if cfg.mined_ratio and not cfg.init_from:
@@ -305,6 +310,11 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     if args.blob_channel:
         cfg.blob_channel = BlobFilter().to_card()
     cfg.network["in_channels"] = len(input_channel_names(cfg.lung_channel, cfg.blob_channel is not None))
+    if cfg.fresh_tumour_ratio and not cfg.lung_channel:
+        raise LungTumorSegError("--fresh-tumours needs --lung-channel: fresh tumours are placed inside the lung prior")
+    if cfg.fresh_tumour_ratio >= 1.0:
+        raise LungTumorSegError("--fresh-tumours must be below 1: the other patches hold the cases' own tumours "
+                                "and backgrounds")
     return cfg
 
 

@@ -59,6 +59,9 @@ class TrainConfig:
     synthetic_kind_weights: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])
     synthetic_median_diameter_mm: float = 14.0
     synthetic_diameter_range_mm: list[float] = field(default_factory=lambda: [6.0, 40.0])
+    # fraction of all patches cut around a tumour of the same law drawn into a case's crop as the
+    # patch is sampled, never seen before (training/fresh_tumours.py; needs lung_channel)
+    fresh_tumour_ratio: float = 0.0
     lung_ratio: float = 0.3  # hard negatives centred in the lung prior (needs lung_channel)
     hard_negatives: str = "lung"  # "lung": any lung-prior voxel; "dense": vessels & other dense lung voxels
     dense_hu: float = -500.0  # what "dense" means for hard_negatives="dense"

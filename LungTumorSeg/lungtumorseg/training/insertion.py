@@ -123,7 +123,7 @@ class SyntheticTumours:
             if centre is None:
                 continue
             spec = make_shape_spec(plan, radius, rng)
-            voxels = _draw(out, label, lungs, centre + offset, spec, plan["kind"], spacing_zyx, slice_mm, rng)
+            voxels = draw_tumour(out, label, lungs, centre + offset, spec, plan["kind"], spacing_zyx, slice_mm, rng)
             if voxels == 0:
                 continue
             placed.append((centre * spacing_zyx, float(spec["extent"])))
@@ -151,9 +151,11 @@ def _place(depth: np.ndarray, free: np.ndarray, placed: list[tuple[np.ndarray, f
     return None
 
 
-def _draw(out: np.ndarray, label: np.ndarray, lungs: np.ndarray, centre: np.ndarray, spec: dict, kind: str,
+def draw_tumour(out: np.ndarray, label: np.ndarray, lungs: np.ndarray, centre: np.ndarray, spec: dict, kind: str,
           spacing_zyx: np.ndarray, slice_mm: float, rng: np.random.Generator) -> int:
-    """Draw one tumour into ``out`` and ``label`` (in place); returns its labelled voxels."""
+    """Draw one tumour centred on voxel ``centre`` (z, y, x) into ``out`` (HU) and ``label`` (in
+    place), only where ``lungs`` is set; returns its labelled voxels. Used for the copies and for
+    the tumours drawn into training patches as they are sampled (``training.fresh_tumours``)."""
     reach = spec["extent"] + 3.0 + slice_mm
     half = np.ceil(reach / spacing_zyx).astype(int)
     box = tuple(slice(max(int(c) - h, 0), min(int(c) + h + 1, n)) for c, h, n in zip(centre, half, out.shape))

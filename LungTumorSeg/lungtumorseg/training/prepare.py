@@ -7,6 +7,7 @@ zone model is trained on the same region it is asked about at inference time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,12 +27,15 @@ class ZoneCrop:
     plus the z-range of the crop where the zone's weight is non-zero (where patch centres
     are drawn). ``is_copy`` marks a crop of a changed copy of a case — its tumours faded
     (``training.faint``) or new tumours drawn in (``training.insertion``): its background
-    repeats the original's, so it is not mined again."""
+    repeats the original's, so it is not mined again. ``slice_mm``: the source scan's slice
+    thickness (its largest spacing), so tumours drawn into its patches later
+    (``training.fresh_tumours``) get the same z blur as the scan's own; 0 when unknown."""
 
     image: np.ndarray
     label: np.ndarray
     core_z: tuple[int, int]
     is_copy: bool = False
+    slice_mm: float = 0.0
 
 
 @dataclass
@@ -40,6 +44,21 @@ class PreparedCase:
 
     name: str
     zones: dict[str, ZoneCrop]
+
+
+def source_slice_mm(path: Path) -> float:
+    """A scan file's slice thickness, taken as its largest voxel spacing (what
+    :func:`prepare_case` gives the copies' z blur), read from the header only; 0 for a folder
+    (a DICOM series) or a file whose header cannot be read."""
+    if Path(path).is_dir():
+        return 0.0
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return 0.0
+    return float(max(reader.GetSpacing()))
 
 
 def prepare_case(
@@ -92,5 +111,6 @@ def prepare_case(
             zone.crop(tumour),
             (int(support.min()), int(support.max())),
             is_copy=fade is not None or insert is not None,
+            slice_mm=float(max(image.GetSpacing())),
         )
     return PreparedCase(case.name, zones)

@@ -24,7 +24,7 @@ from ..preprocess import IntensityWindow
 from ..zones import ZoneSpec
 from .config import TrainConfig
 from .dataset import CasePaths, discover_cases, split_cases
-from .prepare import PreparedCase, ZoneCrop, prepare_case
+from .prepare import PreparedCase, ZoneCrop, prepare_case, source_slice_mm
 from .trainer import checkpoint_finished, train_zone
 
 Log = Callable[[str], None]
@@ -84,7 +84,8 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, str, tuple[str, ..
         for z in keep:
             image = data[f"{z}_image"]
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
-            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), bool(tag))
+            zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), bool(tag),
+                                source_slice_mm(case.image))
         return PreparedCase(name, zones)
     fade = _faint_fader(cfg, case.name, tag) if tag.startswith("faint") else None
     insert = _tumour_inserter(cfg, case.name, tag) if tag.startswith("synthetic") else None

@@ -18,14 +18,23 @@ case with tumour, then any of its tumour voxels, so a 45 mm mass (~48,000 mm³) 
 (a face-connected tumour component of at least ``MIN_LESION_VOXELS``) uniformly among all
 lesions of all crops, then a voxel in it, so small and faint (ground-glass) nodules, the
 ones a network misses, are seen as often as large solid masses.
+
+With a fresh-tumour drawer (``training.fresh_tumours``), a fraction ``fresh_ratio`` of all
+patches is cut around a tumour drawn into one of the cases' own crops at that moment (a
+tumour never seen before); the fractions above then share the rest.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from .prepare import ZoneCrop
+
+if TYPE_CHECKING:
+    from .fresh_tumours import FreshTumourDrawer
 
 POSITIVE_SAMPLINGS = ("voxel", "lesion")
 # Components smaller than this (e.g. a lesion's sliver at the crop's edge) are not drawn as
@@ -71,7 +80,7 @@ class PatchSampler:
         self, crops: list[ZoneCrop], roi: tuple[int, int, int], positive_ratio: float, seed: int,
         lung_ratio: float = 0.0, dense_level: float | None = None,
         mined_voxels: list[np.ndarray] | None = None, mined_ratio: float = 0.0,
-        positive_sampling: str = "voxel",
+        positive_sampling: str = "voxel", fresh: "FreshTumourDrawer | None" = None, fresh_ratio: float = 0.0,
     ):
         if not crops:
             raise ValueError("no training crops for this zone")
@@ -94,6 +103,10 @@ class PatchSampler:
         self.mined_voxels = mined_voxels or []
         self.mined_ratio = mined_ratio if mined_voxels is not None else 0.0
         self.mined_cases = [i for i, v in enumerate(self.mined_voxels) if len(v)]
+        self.fresh = fresh if fresh_ratio > 0 else None
+        self.fresh_ratio = fresh_ratio
+        # Fresh tumours go into the cases' own crops: a copy's background repeats its original's.
+        self.backgrounds = [c for c in crops if not c.is_copy] or list(crops)
 
     @staticmethod
     def _lung_voxels(crop: ZoneCrop, dense_level: float | None = None, stride: int = 7) -> np.ndarray:
@@ -110,6 +123,10 @@ class PatchSampler:
         return vox
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.fresh is not None and self.rng.random() < self.fresh_ratio:
+            patch = self.fresh.patch(self.backgrounds, self.roi, self.rng)
+            if patch is not None:
+                return patch
         draw = self.rng.random()
         if self.lesions and draw < self.positive_ratio:
             i, vox = self.lesions[int(self.rng.integers(len(self.lesions)))]

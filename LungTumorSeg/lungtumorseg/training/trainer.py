@@ -19,7 +19,9 @@ import torch
 from ..models.network import build_unetr
 from .augment import augment_batch, build_augmentation
 from ..precision import check_precision, device_type, forward_autocast
+from ..preprocess import IntensityWindow
 from .config import TrainConfig
+from .fresh_tumours import FreshTumourDrawer
 from .losses import build_loss
 from .mining import crop_logits, mine_false_positives
 from .prepare import ZoneCrop
@@ -226,9 +228,11 @@ def train_zone(
             f"in {sum(1 for v in mined if len(v))} of {len(originals)} training crops "
             f"({time.perf_counter() - started:.0f} s)")
     mined_tensors = None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]
+    fresh = FreshTumourDrawer(cfg.synthetic_tumours(), IntensityWindow(*cfg.window_hu), tuple(cfg.spacing_mm),
+                              cfg.blob_filter()) if cfg.fresh_tumour_ratio > 0 else None
     sampler = PatchSampler(train_crops, roi, cfg.positive_ratio, cfg.seed * 1000 + step,
                            cfg.lung_ratio if cfg.lung_channel else 0.0, cfg.dense_level(),
-                           mined, cfg.mined_ratio, cfg.positive_sampling)
+                           mined, cfg.mined_ratio, cfg.positive_sampling, fresh, cfg.fresh_tumour_ratio)
     augment = build_augmentation(cfg.seed * 1000 + step, cfg.elastic_prob)
 
     def save() -> None:
