@@ -60,6 +60,25 @@ def test_the_channel_is_zero_far_from_the_lungs_and_everywhere_without_lungs():
     assert not BlobFilter().apply(ct, SPACING, np.zeros_like(lungs)).any()
 
 
+def test_the_response_within_a_box_is_the_full_computation_s_and_zero_elsewhere():
+    """``within``: only the costly objectness is restricted to the box (fresh training tumours
+    recompute just their neighbourhood), so inside it the values are exactly the full ones,
+    also where the box reaches the lungs' box edge or leaves it."""
+    ct, lungs = _lung_with((40, 56, 64))
+    z, y, x = _grid(ct.shape)
+    ct[(z - 30) ** 2 + (y - 40) ** 2 + (x - 30) ** 2 <= 6.0**2] = SOLID
+    ct[(z - 10) ** 2 + (y - 8) ** 2 + (x - 90) ** 2 <= 4.0**2] = SOLID  # near the array's corner
+    lungs[:, :, 60:] = False
+    full = BlobFilter().apply(ct, SPACING, lungs)
+    for box in ((slice(12, 30), slice(18, 36), slice(10, 30)), (slice(0, 14), slice(0, 12), slice(50, 64))):
+        part = BlobFilter().apply(ct, SPACING, lungs, within=box)
+        assert part[box].max() > 0.3  # a nodule is in each box
+        assert np.array_equal(part[box], full[box])
+        outside = np.ones(ct.shape, dtype=bool)
+        outside[box] = False
+        assert not part[outside].any()
+
+
 def test_card_round_trip_and_absent_section():
     blob = BlobFilter(sigmas_mm=(1.5, 3.0), gamma=0.2, scale=0.1, margin_mm=30.0)
     assert BlobFilter.from_card(blob.to_card()) == blob

@@ -25,6 +25,10 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+# Voxels a Hessian by finite differences looks beyond the voxel it is computed at (one for central
+# differences; two to spare), so a box grown by it gives the full computation's values inside.
+_DIFFERENCE_REACH = 3
+
 
 @dataclass(frozen=True)
 class BlobFilter:
@@ -57,24 +61,43 @@ class BlobFilter:
             margin_mm=float(section.get("margin_mm", cls.margin_mm)),
         )
 
-    def apply(self, ct01: np.ndarray, spacing_mm: tuple[float, float, float], lung_mask: np.ndarray) -> np.ndarray:
+    def apply(self, ct01: np.ndarray, spacing_mm: tuple[float, float, float], lung_mask: np.ndarray,
+              within: tuple[slice, ...] | None = None) -> np.ndarray:
         """Blob response in [0, 1) for a windowed CT array (z, y, x) in [0, 1] on a grid of
         ``spacing_mm`` (x, y, z); zero outside the lungs' box grown by ``margin_mm`` (and
-        everywhere when there are no lungs)."""
+        everywhere when there are no lungs).
+
+        ``within`` (a box of the array, e.g. around a tumour drawn into a training patch):
+        the response only there, zero elsewhere. The smoothing still runs over the whole
+        lungs' box and only the Hessian objectness (the costly part, a local operator) is
+        restricted, so inside ``within`` the values are those of the full computation."""
         out = np.zeros(ct01.shape, dtype=np.float32)
         if not lung_mask.any():
             return out
         box = _grown_box(lung_mask, spacing_mm, self.margin_mm)
         image = sitk.GetImageFromArray(np.ascontiguousarray(ct01[box], dtype=np.float32))
         image.SetSpacing(tuple(float(s) for s in spacing_mm))
+        # The part of the lungs' box where the response is wanted, and that part grown by the
+        # objectness filter's finite-difference reach (in the lungs' box's own indices).
+        wanted = tuple(slice(0, b.stop - b.start) for b in box) if within is None else tuple(
+            slice(max(w.start - b.start, 0), max(min(w.stop, b.stop) - b.start, 0)) for w, b in zip(within, box))
+        if any(w.stop <= w.start for w in wanted):
+            return out
+        reach = tuple(slice(max(w.start - _DIFFERENCE_REACH, 0), min(w.stop + _DIFFERENCE_REACH, b.stop - b.start))
+                      for w, b in zip(wanted, box))
+        inner = tuple(slice(w.start - r.start, w.stop - r.start) for w, r in zip(wanted, reach))
         response = None
         for sigma in self.sigmas_mm:
             smoothed = sitk.SmoothingRecursiveGaussian(image * float(sigma * sigma), float(sigma))
+            if within is not None:
+                smoothed = smoothed[reach[2], reach[1], reach[0]]  # SimpleITK indexes x, y, z
             objectness = sitk.ObjectnessMeasure(smoothed, alpha=0.5, beta=0.5, gamma=self.gamma,
                                                 scaleObjectnessMeasure=True, objectDimension=0, brightObject=True)
             values = sitk.GetArrayViewFromImage(objectness)
+            values = values if within is None else values[inner]
             response = np.array(values, dtype=np.float32) if response is None else np.maximum(response, values)
-        out[box] = 1.0 - np.exp(-np.maximum(response, 0.0) / self.scale)
+        target = tuple(slice(b.start + w.start, b.start + w.stop) for b, w in zip(box, wanted))
+        out[target] = 1.0 - np.exp(-np.maximum(response, 0.0) / self.scale)
         return out
 
 

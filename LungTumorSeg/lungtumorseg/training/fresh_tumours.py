@@ -141,7 +141,7 @@ class FreshTumourDrawer:
         image = crop.image.copy()
         image[0][computed] = ct01
         if self.blob is not None:
-            response = self.blob.apply(ct01, self.spacing_mm, lungs)
+            response = self.blob.apply(ct01, self.spacing_mm, lungs, within=inner)
             image[-1][changed] = response[inner]
         out_label = crop.label.copy()
         out_label[computed] = label
