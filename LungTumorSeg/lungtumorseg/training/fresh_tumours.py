@@ -68,7 +68,7 @@ class FreshTumourDrawer:
     spacing_mm: tuple[float, float, float]
     blob: BlobFilter | None = None
     tries: int = 30
-    _maps: dict[int, _Background] = field(default_factory=dict, repr=False)
+    _maps: dict[int, _Background] = field(default_factory=dict, repr=False)  # by id() of the crop
 
     def patch(self, crops: list[ZoneCrop], roi: tuple[int, int, int],
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
@@ -80,9 +80,8 @@ class FreshTumourDrawer:
         extent = float(spec["extent"])
         spacing_zyx = np.asarray(self.spacing_mm, dtype=float)[::-1]
         for _ in range(self.tries):
-            index = int(rng.integers(len(crops)))
-            crop = crops[index]
-            centre = self._place(index, crop, extent, rng)
+            crop = crops[int(rng.integers(len(crops)))]
+            centre = self._place(crop, extent, rng)
             if centre is None:
                 continue
             drawn = self._draw(crop, centre, spec, plan["kind"], spacing_zyx, rng)
@@ -93,8 +92,8 @@ class FreshTumourDrawer:
             return extract_patch(ZoneCrop(image, label, crop.core_z, crop.is_copy, crop.slice_mm), patch_centre, roi)
         return None
 
-    def _background(self, index: int, crop: ZoneCrop) -> _Background:
-        if index not in self._maps:
+    def _background(self, crop: ZoneCrop) -> _Background:
+        if id(crop) not in self._maps:
             spacing_zyx = tuple(float(s) for s in self.spacing_mm[::-1])
             lungs = crop.image[LUNG_CHANNEL] > 0.5
             lo, hi = crop.core_z
@@ -107,13 +106,13 @@ class FreshTumourDrawer:
                 free_at = free[tuple(candidates.T)].astype(np.float32)
             else:
                 free_at = np.full(len(candidates), np.inf, dtype=np.float32)
-            self._maps[index] = _Background(candidates, depth[tuple(candidates.T)].astype(np.float32), free_at)
-        return self._maps[index]
+            self._maps[id(crop)] = _Background(candidates, depth[tuple(candidates.T)].astype(np.float32), free_at)
+        return self._maps[id(crop)]
 
-    def _place(self, index: int, crop: ZoneCrop, extent: float, rng: np.random.Generator) -> np.ndarray | None:
+    def _place(self, crop: ZoneCrop, extent: float, rng: np.random.Generator) -> np.ndarray | None:
         """A lung voxel of the crop's core where a tumour reaching ``extent`` mm lies wholly
         inside the lung prior (one voxel to spare) and ``MIN_GAP_MM`` from the crop's tumours."""
-        maps = self._background(index, crop)
+        maps = self._background(crop)
         fits = np.nonzero((maps.depth_mm >= extent + max(self.spacing_mm))
                           & (maps.free_mm >= extent + MIN_GAP_MM))[0]
         if len(fits) == 0:
