@@ -42,11 +42,12 @@ ROI = (48, 48, 48)
 def crop_of(seed: int) -> ZoneCrop:
     """A small phantom's whole canonical volume as one training crop (CT, lungs, blob)."""
     case = make_phantom(seed, PhantomConfig(size="small"))
-    hu = sitk.GetArrayFromImage(to_canonical(case.image, SPACING)).astype(np.float32)
+    canonical = to_canonical(case.image, SPACING)
+    hu = sitk.GetArrayFromImage(canonical).astype(np.float32)
     lungs = find_lungs(hu, SPACING).mask > 0
     channels = network_input(hu, lungs, IntensityWindow(), True, BlobFilter(), SPACING)
-    label = (sitk.GetArrayFromImage(sitk.Resample(case.label, to_canonical(case.image, SPACING),
-                                                  sitk.Transform(), sitk.sitkNearestNeighbor, 0)) > 0)
+    label = sitk.GetArrayFromImage(sitk.Resample(case.label, canonical, sitk.Transform(),
+                                                 sitk.sitkNearestNeighbor, 0)) > 0
     return ZoneCrop(channels.astype(np.float16), label.astype(np.uint8), (0, hu.shape[0] - 1), False,
                     float(max(case.image.GetSpacing())))
 

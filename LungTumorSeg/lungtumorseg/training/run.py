@@ -81,11 +81,12 @@ def _prepare_cached(args: tuple[CasePaths, TrainConfig, Path, str, tuple[str, ..
         if "skipped" in data:
             return None
         zones = {}
+        slice_mm = source_slice_mm(case.image)  # the crops' cache does not hold it; one header read per case
         for z in keep:
             image = data[f"{z}_image"]
             image = image[None] if image.ndim == 3 else image  # caches from before channel-first crops
             zones[z] = ZoneCrop(image, data[f"{z}_label"], tuple(int(v) for v in data[f"{z}_core"]), bool(tag),
-                                source_slice_mm(case.image))
+                                slice_mm)
         return PreparedCase(name, zones)
     fade = _faint_fader(cfg, case.name, tag) if tag.startswith("faint") else None
     insert = _tumour_inserter(cfg, case.name, tag) if tag.startswith("synthetic") else None
