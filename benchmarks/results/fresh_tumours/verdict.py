@@ -6,7 +6,8 @@ F passes if all three hold: (1) all tumours found >= A's + 3; (2) tumours >= 10 
 (3) kept Dice >= A's. If it fails, the line continues only if F's median share of part-solid
 tumours >= 10 mm marked at the card threshold is >= A's + 0.05.
 
-Usage: verdict.py ARMS.json OUT.json
+Usage: verdict.py ARMS.json OUT.json [ARM]   (ARM: the candidate arm's name, default F; session 36's
+``../more_phantoms/`` applies the same gate and rule to its arm G)
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def main() -> None:
                       "part_solid_responded": arm["responses"][PART_SOLID]["responded"],
                       "part_solid_median_share": arm["responses"][PART_SOLID]["median_share"]}
                for name, arm in arms.items()}
-    a, f = summary["A"], summary["F"]
+    a, f = summary["A"], summary[sys.argv[3] if len(sys.argv) > 3 else "F"]
     conditions = {
         "all_tumours_found_at_least_A_plus_3": f["found"] >= a["found"] + MORE_TUMOURS,
         "tumours_ge10_found_not_fewer": f["found_ge10"] >= a["found_ge10"],
