@@ -18,7 +18,8 @@ def main() -> None:
     manifest: dict = {}
     training, seeds = [], []
     for spec in sys.argv[2:]:
-        source, offset = Path(spec.rsplit(":", 1)[0]).resolve(), int(spec.rsplit(":", 1)[1])
+        folder, offset_text = spec.rsplit(":", 1)
+        source, offset = Path(folder).resolve(), int(offset_text)
         info = json.loads((source / "dataset.json").read_text(encoding="utf-8"))
         manifest = manifest or {k: v for k, v in info.items() if k not in ("training", "seeds", "sizes", "seed")}
         seeds += info.get("seeds", [])
