@@ -192,10 +192,11 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
 
     # Fine-tuning from that package: the new card says what it started from.
     tuned = tmp_path / "tuned"
-    assert main(["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
-                 "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
-                 "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2",
-                 "--positive-sampling", "lesion", "--faint-copies", "1"]) == 0
+    tuned_args = ["train", str(data), "-o", str(tuned), "--steps", "1", "--val-every", "1", "--roi", "32",
+                  "--spacing", "4", "--threads", "1", "--seed", "5", "--lung-channel", "--single-model",
+                  "--init-from", str(out), "--mine-negatives", "0.3", "--lung-ratio", "0.2",
+                  "--positive-sampling", "lesion", "--faint-copies", "1"]
+    assert main(tuned_args) == 0
     tuned_card = load_package(tuned).card.raw
     assert tuned_card["zones"]["names"] == ["whole"]
     assert tuned_card["training"]["config"]["mined_ratio"] == 0.3
@@ -219,6 +220,13 @@ def test_tiny_training_run_writes_a_package_that_evaluate_reads(tmp_path):
     # Same split (the split seed does not follow --seed): nothing it validates on was learned by its start.
     assert tuned_card["training"]["validation_cases"] == card["training"]["validation_cases"]
     assert tuned_card["training"]["validation_cases_seen_by_starting_weights"] == []
+    drop_checkpoints(tmp_path / "tuned.work")
+    # The same fine-tune again from scratch: the mined false positives are read back, not mined again.
+    shutil.rmtree(tuned)
+    assert main(tuned_args) == 0
+    rerun_log = (tmp_path / "tuned.work" / "train.log").read_text()[len(tuned_log):]
+    assert re.search(r"mined false positives of the starting model: \d+ sampled voxels in .* \(read from .*mined-",
+                     rerun_log)
     drop_checkpoints(tmp_path / "tuned.work")
 
     # A different split validates on a case the starting weights were trained on: reported, not hidden.
@@ -601,3 +609,46 @@ def test_synthetic_tumour_sizes_and_counts_reach_the_copies(tmp_path, capsys):
     assert main(base + ["--synthetic-per-copy", "2", "3"]) != 0
     assert "--synthetic-per-copy needs --synthetic-copies" in capsys.readouterr().err
     assert not (tmp_path / "m.work").exists()  # refused before the work folder is made
+
+
+def test_mined_false_positives_are_cached_per_weights_and_crops(tmp_path):
+    """Mining costs an inference pass over every training crop (~27 min per zone for the card's
+    recipe): a second run from the same weights on the same crops reads it back instead, and any
+    change to the weights, the crops or the threshold mines again."""
+    import torch
+
+    from lungtumorseg.models.network import build_unetr, reduced_unetr_config
+    from lungtumorseg.training.mining import cached_false_positives, mine_false_positives
+
+    torch.manual_seed(0)
+    net = build_unetr({**reduced_unetr_config(16), "hidden_size": 48, "mlp_dim": 96}).eval()
+    with torch.no_grad():
+        net.out.conv.conv.bias.copy_(torch.tensor([-1.0, 1.0]))  # leans to "tumour": some false positives
+    rng = np.random.default_rng(1)
+    crops = [ZoneCrop(rng.normal(size=(1, 20, 24, 24)).astype(np.float16), np.zeros((20, 24, 24), np.uint8), (2, 17))
+             for _ in range(2)]
+    crops[1].label[5:9, 5:9, 5:9] = 1
+    passes = []
+    net.register_forward_hook(lambda *_: passes.append(1))
+    cache = tmp_path / "mined"
+
+    first, source = cached_false_positives(net, crops, (16, 16, 16), "cpu", 0.5, cache)
+    assert source is None and passes and len(list(cache.glob("mined-*.npz"))) == 1
+    fresh = mine_false_positives(net, crops, (16, 16, 16), "cpu", 0.5)
+    assert sum(len(v) for v in fresh) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(first, fresh))
+
+    passes.clear()
+    again, source = cached_false_positives(net, crops, (16, 16, 16), "cpu", 0.5, cache)
+    assert not passes and source is not None and source.parent == cache  # read, not mined
+    assert all(np.array_equal(a, b) for a, b in zip(again, fresh))
+
+    crops[0].label[10:12, 10:12, 10:12] = 1  # another label: mined again
+    cached_false_positives(net, crops, (16, 16, 16), "cpu", 0.5, cache)
+    assert passes and len(list(cache.glob("mined-*.npz"))) == 2
+    passes.clear()
+    cached_false_positives(net, crops, (16, 16, 16), "cpu", 0.7, cache)  # another threshold
+    with torch.no_grad():
+        net.out.conv.conv.bias.add_(0.1)  # other weights
+    cached_false_positives(net, crops, (16, 16, 16), "cpu", 0.7, cache)
+    assert len(list(cache.glob("mined-*.npz"))) == 4 and not list(cache.glob("*.partial*"))

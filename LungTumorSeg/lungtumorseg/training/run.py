@@ -1,8 +1,9 @@
 """The ``lungtumorseg train`` job: data → split → prepared zone crops → one UNETR per zone
 → model package with a card that records data, split, command, config and validation Dice.
 
-Prepared crops are cached in the work folder, and each zone checkpoints, so re-running the
-same command after an interruption resumes where it stopped.
+Prepared crops are cached in the work folder (with the starting model's mined false positives
+beside them), and each zone checkpoints, so re-running the same command after an interruption
+resumes where it stopped, and another recipe from the same start prepares and mines nothing again.
 """
 
 from __future__ import annotations
@@ -287,6 +288,8 @@ def run_training(
             checkpoints[zone],
             log,
             workdir / STOP_FILE,
+            # beside the prepared crops, so runs that share those crops (e.g. by a link) share the mining
+            workdir / f"cache-{_cache_key(cfg)}" / "mined",
         )
         states[zone] = result.state
         zone_metrics[zone] = {

@@ -23,7 +23,7 @@ from ..preprocess import IntensityWindow
 from .config import TrainConfig
 from .fresh_tumours import FreshTumourDrawer
 from .losses import build_loss
-from .mining import crop_logits, mine_false_positives
+from .mining import cached_false_positives, crop_logits
 from .prepare import ZoneCrop
 from .sampler import PatchSampler
 
@@ -163,11 +163,14 @@ def train_zone(
     checkpoint: Path,
     log: Log,
     stop_file: Path | None = None,
+    mining_cache: Path | None = None,
 ) -> ZoneResult:
     """Train (or resume training) one zone's UNETR and return its best weights.
 
     Training ends at ``cfg.steps``, at the time budget, on early stopping, or as soon as
     ``stop_file`` exists (a clean stop: final validation, checkpoint, best weights).
+    ``mining_cache``: the folder where the starting model's mined false positives are kept
+    and looked up (``training.mining.cached_false_positives``); None mines without caching.
     """
     training_autocast(cfg)  # refuses an unknown precision before any work
     torch.manual_seed(cfg.seed)
@@ -222,11 +225,12 @@ def train_zone(
         # Changed copies (faint or synthetic tumours) share their original's background:
         # mining them again would cost as much and find the same places.
         originals = [crop for crop in train_crops if not crop.is_copy]
-        found = iter(mine_false_positives(net, originals, roi, cfg.device, cfg.mining_threshold))
+        voxels, cached = cached_false_positives(net, originals, roi, cfg.device, cfg.mining_threshold, mining_cache)
+        found = iter(voxels)
         mined = [np.empty((0, 3), dtype=np.int64) if crop.is_copy else next(found) for crop in train_crops]
         log(f"[{zone}] mined false positives of the starting model: {sum(len(v) for v in mined)} sampled voxels "
             f"in {sum(1 for v in mined if len(v))} of {len(originals)} training crops "
-            f"({time.perf_counter() - started:.0f} s)")
+            + (f"(read from {cached})" if cached else f"({time.perf_counter() - started:.0f} s)"))
     mined_tensors = None if mined is None else [torch.from_numpy(v.astype(np.int32)) for v in mined]
     fresh = FreshTumourDrawer(cfg.synthetic_tumours(), IntensityWindow(*cfg.window_hu), tuple(cfg.spacing_mm),
                               cfg.blob_filter()) if cfg.fresh_tumour_ratio > 0 else None
