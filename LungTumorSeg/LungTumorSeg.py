@@ -199,27 +199,36 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         folder = qt.QFileDialog.getExistingDirectory(self.parent, "Select a model package folder")
         if not folder:
             return
-        with slicer.util.tryWithErrorDisplay("Could not install the model package.", waitCursor=True):
-            package = model_packages.install_from_folder(folder)
-            self._fillModelCombo(select=str(package.path))
+        self._install("Could not install the model package.",
+                      lambda overwrite: model_packages.install_from_folder(folder, overwrite=overwrite))
 
     def onInstallFromUrl(self) -> None:
         url = qt.QInputDialog.getText(self.parent, "Install model package", "URL of a zipped model package:")
         if not url:
             return
-        with slicer.util.tryWithErrorDisplay("Could not download or install the model package.", waitCursor=True):
-            package = model_packages.install_from_url(
-                url, progress=lambda done, total: self._onProgress(done / total if total > 0 else 0, "downloading"))
+        self._install("Could not download or install the model package.",
+                      lambda overwrite: model_packages.install_from_url(
+                          url, overwrite=overwrite,
+                          progress=lambda done, total: self._onProgress(done / total if total > 0 else 0,
+                                                                        "downloading")))
+
+    def _install(self, failure: str, install) -> None:
+        """Run ``install(overwrite)``; if a package of that name is installed, ask before replacing it."""
+        with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
+            try:
+                package = install(False)
+            except model_packages.AlreadyInstalled as exc:
+                if not slicer.util.confirmYesNoDisplay(f"{exc}\n\nReplace the installed package?",
+                                                       "Model package already installed"):
+                    return
+                package = install(True)
             self._fillModelCombo(select=str(package.path))
 
     # -- state -----------------------------------------------------------------------------
     def _inputInfo(self) -> widget_state.InputInfo:
         node = self._parameterNode.inputVolume if self._parameterNode else None
-        if node is None or node.GetImageData() is None:
-            return widget_state.InputInfo(present=False)
-        return widget_state.InputInfo(present=True, components=node.GetImageData().GetNumberOfScalarComponents(),
-                                      dimensions=tuple(node.GetImageData().GetDimensions()),
-                                      is_labelmap=node.IsA("vtkMRMLLabelMapVolumeNode"))
+        modality = widget_state.dicom_modality(node, getattr(slicer, "dicomDatabase", None))
+        return widget_state.input_info(node, modality=modality)
 
     def _modelInfo(self) -> widget_state.ModelInfo:
         package = self._currentPackage()
@@ -466,15 +475,14 @@ class LungTumorSegTest(ScriptedLoadableModuleTest):
         self.test_scenario()
 
     def test_scenario(self):
-        from LungTumorSegLib.scenario import demo_meets_targets, run_scenario
+        from LungTumorSegLib.scenario import run_scenario
 
         self.delayDisplay("Segmenting the sample chest CT with the demo model")
-        if not LungTumorSegLogic.ensureDependencies(askConfirmation=False):
-            self.fail("the Python dependencies could not be installed")
-        check_accuracy = demo_meets_targets()
-        if not check_accuracy:
-            logging.warning("The demo model's card says it does not meet the held-out accuracy targets: "
-                            "checking the software (segments, terminology, geometry), not the model's accuracy.")
-        outcome = run_scenario(python=process_runner.python_executable(), log=logging.info,
-                               check_accuracy=check_accuracy)
+        missing = dependencies.missing_packages()
+        if missing:  # no network at test time: the self-test never installs anything itself
+            self.fail("The Python packages " + ", ".join(missing) + " are missing. Open the LungTumorSeg module "
+                      "and press Apply once (it offers to install them), then run the self-test again.")
+        # software (segments, terminology, geometry, input unchanged) and the sample's accuracy
+        # floor: every true tumour found, Dice >= 0.6 (synthetic phantom, not clinical accuracy)
+        outcome = run_scenario(python=process_runner.python_executable(), log=logging.info)
         self.delayDisplay(f"Test passed: {len(outcome.result.lesions)} lesion(s), Dice {outcome.dice:.2f}")

@@ -50,11 +50,6 @@ def opengl_available() -> tuple[bool, str]:
     return ok, (done.stdout + done.stderr).strip()[-500:]
 
 
-def core_available() -> bool:
-    """Whether the core's command line exists (it is written in parallel with this layer)."""
-    return (MODULE_DIR / "lungtumorseg" / "cli.py").exists() or (MODULE_DIR / "lungtumorseg" / "cli" / "__init__.py").exists()
-
-
 def add_volume_from_image(scene, image, name: str = "CT"):
     """Add a scalar volume node holding ``image`` (via the tested bridge)."""
     import slicer

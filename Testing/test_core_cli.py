@@ -1,5 +1,6 @@
 """Command line (lungtumorseg.cli.main): predict, phantom --msd, info; exit codes and one-line
-errors.
+errors (a bad or unavailable --device among them); notes and warnings about a DICOM folder's
+series; the subcommands the parser and the module doc list.
 
 ``predict`` runs for real on a small phantom with a random-weight tiny UNETR package (the
 network's output is meaningless, the run is not): real reading, resampling, lung finding,
@@ -16,13 +17,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
+import lungtumorseg.cli as cli
 import lungtumorseg.phantoms as phantoms_pkg
 from core_fixtures import (
     package_copy,  # noqa: F401  (fixture)
@@ -34,9 +41,10 @@ from core_fixtures import (
     shared_package_dir,
     threshold_networks,  # noqa: F401  (fixture)
 )
-from lungtumorseg.cli import main
-from lungtumorseg.models import CARD_FILE
+from lungtumorseg.cli import build_parser, main
+from lungtumorseg.models import CARD_FILE, ModelPackage
 from lungtumorseg.postprocess import LesionFilter
+from test_core_io import write_dicom_series
 
 LESION_FIELDS = {"label", "voxels", "volume_mm3", "volume_ml", "centroid_lps_mm", "long_axis_mm", "short_axis_mm",
                  "zone", "side", "hu_mean", "hu_std", "hu_min", "hu_max", "mean_probability",
@@ -112,7 +120,7 @@ def test_predict_writes_labels_on_the_input_grid(predicted):
 def test_predict_writes_the_probability_map_in_whole_percent_on_request(predicted, tmp_path):
     code, _, err = run_cli(["predict", predicted["src"], "-o", tmp_path / "labels.nii.gz", "--model", shared_package_dir(),
                             "--probabilities", tmp_path / "percent.nrrd", "--probability-percent", "--progress", "none",
-                            "--threads", "1"])
+                            "--threads", "1", "--device", "cpu"])
     assert code == 0, err
     percent = sitk.ReadImage(str(tmp_path / "percent.nrrd"))
     full = sitk.GetArrayFromImage(sitk.ReadImage(str(predicted["dir"] / "prob.nrrd")))
@@ -269,6 +277,130 @@ def test_interrupt_during_inference_exits_130_and_writes_nothing(tmp_path, thres
     assert "interrupted" in _one_line_error(err)
     assert threshold_networks.calls == 2
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ --device
+def _no_gpu(monkeypatch) -> None:
+    """torch says there is no usable CUDA GPU, as on this CPU-only machine (and a GPU machine
+    then behaves the same in these tests)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("device,reason", [("cuda", "device 'cuda': "), ("cuda:1", "device 'cuda:1': "),
+                                           ("nonsense", "not a torch device"), ("mps", "not supported")])
+def test_predict_refuses_an_unusable_device_before_any_work(tmp_path, monkeypatch, threshold_networks,  # noqa: F811
+                                                            device, reason):
+    _no_gpu(monkeypatch)
+    code, out, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                              "--report", tmp_path / "r.json", "--device", device, "--progress", "lines"])
+    assert code == 2
+    line = _one_line_error(err)
+    assert line.startswith("error: --device: ") and reason in line and "use cpu" in line
+    assert "Traceback" not in err and "PROGRESS" not in out, "refused before any work"
+    assert threshold_networks.calls == 0 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("device", ["nonsense", "cuda"])
+def test_predict_with_an_unusable_device_is_one_line_in_a_real_process(tmp_path, device):
+    """The installed entry point's path (``python -m lungtumorseg.cli``): no traceback reaches the user."""
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: --device cuda is valid here")
+    package_root = str(Path(cli.__file__).resolve().parents[1])  # the lungtumorseg these tests import
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, "-m", "lungtumorseg.cli", "predict", str(phantom_file(2)),
+                          "-o", str(tmp_path / "l.nii.gz"), "--model", str(shared_package_dir()), "--device", device],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 2
+    assert _one_line_error(run.stderr).startswith("error: --device: ")
+    assert "Traceback" not in run.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_predict_on_cpu_runs_the_zone_networks_on_cpu(tmp_path, monkeypatch):
+    asked, placed = [], []
+    real_load = ModelPackage.load_network
+
+    def recording_load(self, zone, device="cpu"):
+        net = real_load(self, zone, device)
+        asked.append(device)
+        placed.append(next(net.parameters()).device)
+        return net
+
+    monkeypatch.setattr(ModelPackage, "load_network", recording_load)
+    code, _, err = run_cli(["predict", phantom_file(2), "-o", tmp_path / "l.nii.gz", "--model", shared_package_dir(),
+                            "--device", "cpu", "--progress", "none", "--threads", "1"])
+    assert code == 0, err
+    assert len(asked) == 3 and {torch.device(d) for d in asked} == set(placed) == {torch.device("cpu")}
+    assert (tmp_path / "l.nii.gz").exists()
+
+
+@pytest.mark.parametrize("device", ["cuda", "nonsense"])
+def test_train_refuses_an_unusable_device_before_any_work(tmp_path, monkeypatch, device):
+    _no_gpu(monkeypatch)
+    code, _, err = run_cli(["train", tmp_path / "data", "-o", tmp_path / "pkg", "--device", device])
+    assert code == 2
+    assert _one_line_error(err).startswith("error: --device: ") and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "no work folder or package started"
+
+
+@pytest.mark.parametrize("device", ["cuda", "nonsense"])
+def test_evaluate_refuses_an_unusable_device_before_any_work(tmp_path, monkeypatch, device):
+    _no_gpu(monkeypatch)
+    code, _, err = run_cli(["evaluate", "--data", tmp_path / "data", "--model", tmp_path / "pkg",
+                            "-o", tmp_path / "out", "--device", device])
+    assert code == 2
+    assert _one_line_error(err).startswith("error: --device: ") and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "nothing read or written"
+
+
+def test_device_help_names_the_accepted_devices():
+    parser = build_parser()
+    for command in ("predict", "train"):
+        with contextlib.redirect_stdout(io.StringIO()) as out, pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = " ".join(out.getvalue().split())
+        assert "--device DEVICE" in text and "cpu (default), cuda or cuda:N" in text
+
+
+# ------------------------------------------------------------------ DICOM folder with more than one series
+def test_predict_says_which_dicom_series_it_read_and_warns_when_not_ct(tmp_path):
+    # the real 20-slice CT (TotalSegmentator test files, Wasserthal et al. 2023, CC BY 4.0: see the
+    # module doc) beside a larger synthetic 24-slice MR series: the largest, the MR, is read
+    folder = tmp_path / "study"
+    shutil.copytree(real_data("upper_abdomen_ct_dicom"), folder)
+    mr = sitk.GetImageFromArray(np.full((24, 8, 10), 300, np.int16))
+    mr.SetSpacing((1.5, 1.5, 3.0))
+    write_dicom_series(mr, folder, series="1.2.826.0.1.3680043.2.1125.9.24", modality="MR", description="t2 haste")
+    code, out, err = run_cli(["predict", folder, "-o", tmp_path / "labels.nrrd", "--model", shared_package_dir(),
+                              "--progress", "none"])
+    assert code == 0, err
+    assert sitk.ReadImage(str(tmp_path / "labels.nrrd")).GetSize() == (10, 8, 24)
+    notes = [ln for ln in err.splitlines() if ln.startswith("note: ") and "DICOM series" in ln]
+    warnings = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
+    assert len(notes) == 1 and len(warnings) == 1, err
+    read_part, not_read = notes[0].split("not read:")
+    assert "2 DICOM series" in read_part and '"t2 haste"' in read_part and "24 files" in read_part
+    assert '"CT Body 3.0"' in not_read and "20 files" in not_read
+    assert "Modality MR, not CT" in warnings[0]
+
+
+# ------------------------------------------------------------------ subcommands
+def _subcommands() -> list[str]:
+    [action] = [a for a in build_parser()._actions if a.dest == "command"]
+    return list(action.choices)
+
+
+def test_module_doc_lists_every_subcommand():
+    assert set(_subcommands()) == {"predict", "phantom", "train", "install", "relabel", "info", "evaluate"}
+    first_line = cli.__doc__.splitlines()[0]
+    for command in _subcommands():
+        assert f" {command}" in first_line, f"{command} missing from the module doc's first line"
+
+
+def test_a_broken_evaluate_import_is_not_hidden(monkeypatch):
+    # None in sys.modules makes "from .evaluation.cli import ..." raise ImportError, as a broken module would
+    monkeypatch.setitem(sys.modules, "lungtumorseg.evaluation.cli", None)
+    with pytest.raises(ImportError):
+        build_parser()
 
 
 # ------------------------------------------------------------------ phantom, info

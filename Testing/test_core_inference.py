@@ -1,5 +1,6 @@
 """Region-wise inference (lungtumorseg.inference): window counting against what MONAI really
-runs, cancellation within one window, progress, and the superposition of zone maps.
+runs, cancellation within one window, progress, the superposition of zone maps, and devices
+(the name checked once; windows sent where the network's weights are, stitched on CPU).
 
 The networks here are :class:`core_fixtures.ThresholdNet` stand-ins (real torch modules,
 pointwise), so the real MONAI sliding-window code runs while the expected output is known.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+import lungtumorseg.inference as inference
 from core_fixtures import ThresholdNet
-from lungtumorseg.errors import CancelledError
-from lungtumorseg.inference import count_windows, predict_zone, run_zones, superpose
+from lungtumorseg.errors import CancelledError, LungTumorSegError
+from lungtumorseg.inference import count_windows, network_device, predict_zone, resolve_device, run_zones, superpose
 from lungtumorseg.progress import ProgressSpan
 from lungtumorseg.zones import ZoneSpec, make_zones
 
@@ -184,3 +187,75 @@ def test_unknown_precision_is_refused_before_any_window():
     with pytest.raises(ValueError, match="fp32, bf16"):
         predict_zone(net, _image((20, 20, 20)), (16, 16, 16), 0.25, 2, ProgressSpan(None, 0, 1), "t", precision="fp16")
     assert net.windows == 0
+
+
+# ------------------------------------------------------------------ devices
+@pytest.mark.parametrize("name", ["cpu", torch.device("cpu")])
+def test_cpu_resolves(name):
+    assert resolve_device(name) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("nonsense", "not a torch device"), ("", "not a torch device"), ("CPU", "not a torch device"),
+    ("cuda:x", "not a torch device"), ("mps", "not supported"), ("meta", "not supported"),
+])
+def test_unusable_device_names_are_refused_with_what_to_give(name, reason):
+    with pytest.raises(LungTumorSegError, match=reason) as error:
+        resolve_device(name)
+    assert "use cpu" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0"])
+def test_cuda_is_refused_when_torch_sees_no_gpu(monkeypatch, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on this CPU-only machine
+    with pytest.raises(LungTumorSegError, match=f"device '{name}': .*; use cpu"):
+        resolve_device(name)
+
+
+def test_cuda_resolves_when_torch_sees_a_gpu_and_a_missing_index_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # what torch says on a 2-GPU machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(LungTumorSegError, match="sees 2 CUDA GPU"):
+        resolve_device("cuda:2")
+
+
+def test_network_device_is_where_the_weights_are():
+    assert network_device(_random_unetr()) == torch.device("cpu")
+    assert network_device(_random_unetr().to("meta")).type == "meta"
+    buffers_only = torch.nn.BatchNorm3d(1, affine=False).to("meta")
+    assert network_device(buffers_only).type == "meta"
+    assert network_device(ThresholdNet(0.5)) == torch.device("cpu")  # no weights: follows its input (CPU)
+
+
+class _StopBeforeTheWindows(Exception):
+    """Raised by the recording stand-in once it has seen the call (meta tensors hold no values)."""
+
+
+def test_windows_go_to_the_networks_device_and_are_stitched_on_cpu(monkeypatch):
+    """There is no GPU here: a network whose weights are on torch's ``meta`` device stands in for
+    one on CUDA. MONAI's ``sliding_window_inference`` is wrapped to record where predict_zone asks
+    it to run the windows (``sw_device``) and to stitch them (``device``); on CPU the real call
+    then runs. Without ``sw_device`` a CUDA network would be given CPU windows and fail."""
+    calls = []
+    real = inference.sliding_window_inference
+
+    def recording(inputs, *args, **kwargs):
+        calls.append((inputs.device, kwargs.get("sw_device"), kwargs.get("device")))
+        if torch.device(kwargs.get("sw_device") or inputs.device).type == "meta":
+            raise _StopBeforeTheWindows
+        return real(inputs, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "sliding_window_inference", recording)
+    image, span = _image((20, 16, 18), seed=7), ProgressSpan(None, 0, 1)
+    out = predict_zone(_random_unetr(), image, (16, 16, 16), 0.25, 2, span, "t")
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert calls[-1] == (torch.device("cpu"), torch.device("cpu"), torch.device("cpu"))
+
+    with pytest.raises(_StopBeforeTheWindows):
+        predict_zone(_random_unetr().to("meta"), image, (16, 16, 16), 0.25, 2, span, "t")
+    source, windows, stitched = calls[-1]
+    assert source == torch.device("cpu"), "the whole crop stays in CPU memory"
+    assert torch.device(windows).type == "meta", "the windows must be sent where the network's weights are"
+    assert torch.device(stitched) == torch.device("cpu"), "the map must be stitched in CPU memory"

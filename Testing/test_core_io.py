@@ -8,7 +8,9 @@ TotalSegmentator test files (Wasserthal et al., "TotalSegmentator: robust segmen
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from lungtumorseg.errors import InputImageError
 from lungtumorseg.io import read_image, write_image, write_text_atomic
 
 OBLIQUE = rotation("x", 12.0) @ rotation("y", -9.0)
+SERIES_UID = "1.2.826.0.1.3680043.2.1125.9.2"
 SPACING = (0.73, 0.81, 2.5)
 ORIGIN = (-123.25, 47.125, -812.5)
 
@@ -53,12 +56,16 @@ def test_single_file_formats_keep_geometry_and_values(tmp_path, ext, tol):
     assert sha256_tree(path) == before, "reading must not touch the input file"
 
 
-def _write_dicom_series(image: sitk.Image, folder: Path, scramble: bool = True) -> None:
-    """One file per slice with the tags a CT scanner writes (IPP, IOP, spacing, rescale)."""
-    folder.mkdir(parents=True)
+def write_dicom_series(image: sitk.Image, folder: Path, scramble: bool = True, series: str = SERIES_UID,
+                       modality: str | None = "CT", description: str | None = None) -> None:
+    """One file per slice with the tags a CT scanner writes (IPP, IOP, spacing, rescale), as
+    series ``series`` (SeriesInstanceUID) of Modality ``modality`` (None: no Modality tag). The
+    folder may already hold other series; the file names start with the series UID's last part."""
+    folder.mkdir(parents=True, exist_ok=True)
     d = np.asarray(image.GetDirection()).reshape(3, 3)
     sx, sy, sz = image.GetSpacing()
-    study, series = "1.2.826.0.1.3680043.2.1125.9.1", "1.2.826.0.1.3680043.2.1125.9.2"
+    study = "1.2.826.0.1.3680043.2.1125.9.1"
+    prefix = f"s{series.rsplit('.', 1)[-1]}_"
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     n = image.GetSize()[2]
@@ -67,7 +74,6 @@ def _write_dicom_series(image: sitk.Image, folder: Path, scramble: bool = True) 
         ipp = image.TransformIndexToPhysicalPoint((0, 0, k))
         iop = (d[0, 0], d[1, 0], d[2, 0], d[0, 1], d[1, 1], d[2, 1])
         tags = {
-            "0008|0060": "CT",
             "0008|0016": "1.2.840.10008.5.1.4.1.1.2",
             "0008|0018": f"{series}.{k + 1}",
             "0020|000d": study,
@@ -80,10 +86,14 @@ def _write_dicom_series(image: sitk.Image, folder: Path, scramble: bool = True) 
             "0028|1052": "-1024",
             "0028|1053": "1",
         }
+        if modality is not None:
+            tags["0008|0060"] = modality
+        if description is not None:
+            tags["0008|103e"] = description
         for key, value in tags.items():
             sl.SetMetaData(key, value)
         # File names deliberately not in slice order: the reader must sort by position.
-        name = f"im{(5 * k + 3) % n:04d}.dcm" if scramble else f"im{k:04d}.dcm"
+        name = prefix + (f"im{(5 * k + 3) % n:04d}.dcm" if scramble else f"im{k:04d}.dcm")
         writer.SetFileName(str(folder / name))
         writer.Execute(sl)
 
@@ -91,7 +101,7 @@ def _write_dicom_series(image: sitk.Image, folder: Path, scramble: bool = True) 
 def test_own_dicom_series_keeps_geometry_and_hu(tmp_path):
     ref = _test_image(1)
     folder = tmp_path / "series"
-    _write_dicom_series(ref, folder)
+    write_dicom_series(ref, folder)
     before = sha256_tree(folder)
     # DICOM text fields carry 10 significant digits here.
     _assert_same(read_image(folder), ref, 1e-6)
@@ -135,6 +145,82 @@ def test_real_dicom_series_geometry_matches_its_tags():
         np.testing.assert_array_equal(arr[k], one.reshape(arr.shape[1:]))
     assert arr.min() < -900 and arr.max() > 200, "rescale to HU must be applied (air and bone)"
     assert sha256_tree(folder) == before, "reading must not touch the DICOM files"
+
+
+# ----------------------------------------------------------------------------- DICOM folders: which series, which modality
+IO_LOGGER = "lungtumorseg.io"
+
+
+def _records(caplog, level: int) -> list[str]:
+    """The messages lungtumorseg.io logged at exactly ``level``."""
+    return [r.getMessage() for r in caplog.records if r.name == IO_LOGGER and r.levelno == level]
+
+
+def _small_series(slices: int) -> sitk.Image:
+    """A small synthetic volume of ``slices`` axial slices (air and soft tissue)."""
+    arr = np.random.default_rng(slices).integers(-1000, 100, size=(slices, 8, 10)).astype(np.int16)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((1.5, 1.5, 3.0))
+    return img
+
+
+def test_folder_with_two_series_reads_the_largest_and_says_which(tmp_path, caplog):
+    # the real 20-slice CT (TotalSegmentator test files, Wasserthal et al. 2023, CC BY 4.0: see
+    # the module doc) beside a 6-slice MR scout, as an export of a whole study can be
+    folder = tmp_path / "study"
+    shutil.copytree(real_data("upper_abdomen_ct_dicom"), folder)
+    write_dicom_series(_small_series(6), folder, series="1.2.826.0.1.3680043.2.1125.9.6", modality="MR",
+                       description="t1 scout")
+    caplog.set_level(logging.INFO, logger=IO_LOGGER)
+
+    image = read_image(folder)
+
+    alone = read_image(real_data("upper_abdomen_ct_dicom"))
+    _assert_same(image, alone, 0.0)
+    [note] = _records(caplog, logging.INFO)
+    read_part, not_read = note.split("not read:")
+    assert "2 DICOM series" in read_part and "largest" in read_part
+    assert '"CT Body 3.0"' in read_part and "20 files" in read_part
+    assert '"t1 scout"' in not_read and "1.2.826.0.1.3680043.2.1125.9.6" in not_read and "6 files" in not_read
+    assert str(folder) in note and "\n" not in note
+    assert _records(caplog, logging.WARNING) == [], "the series read is CT: nothing to warn about"
+
+
+def test_largest_series_is_read_even_when_it_is_not_ct_but_with_a_warning(tmp_path, caplog):
+    folder = tmp_path / "study"
+    shutil.copytree(real_data("upper_abdomen_ct_dicom"), folder)
+    ref = _small_series(24)
+    write_dicom_series(ref, folder, series="1.2.826.0.1.3680043.2.1125.9.24", modality="MR")
+    caplog.set_level(logging.INFO, logger=IO_LOGGER)
+
+    image = read_image(folder)
+
+    _assert_same(image, ref, 1e-6)
+    [note] = _records(caplog, logging.INFO)
+    assert "1.2.826.0.1.3680043.2.1125.9.24, 24 files" in note.split("not read:")[0]
+    assert '"CT Body 3.0"' in note.split("not read:")[1]
+    [warning] = _records(caplog, logging.WARNING)
+    assert "Modality MR, not CT" in warning and str(folder) in warning
+
+
+@pytest.mark.parametrize("modality", ["PT", "MR"])
+def test_single_non_ct_series_warns_but_is_read(tmp_path, caplog, modality):
+    ref = _test_image(3)
+    write_dicom_series(ref, tmp_path / "series", modality=modality)
+    caplog.set_level(logging.INFO, logger=IO_LOGGER)
+    _assert_same(read_image(tmp_path / "series"), ref, 1e-6)
+    [warning] = _records(caplog, logging.WARNING)
+    assert f"Modality {modality}, not CT" in warning
+    assert _records(caplog, logging.INFO) == [], "one series: no choice to report"
+
+
+@pytest.mark.parametrize("modality", ["CT", None])
+def test_single_ct_series_or_one_without_modality_reads_silently(tmp_path, caplog, modality):
+    ref = _test_image(4)
+    write_dicom_series(ref, tmp_path / "series", modality=modality)
+    caplog.set_level(logging.DEBUG, logger=IO_LOGGER)
+    _assert_same(read_image(tmp_path / "series"), ref, 1e-6)
+    assert [r for r in caplog.records if r.name == IO_LOGGER] == []
 
 
 # ----------------------------------------------------------------------------- errors

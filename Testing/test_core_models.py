@@ -88,7 +88,7 @@ def test_card_contents(tmp_path):
                 "labels", "training", "weights", "format_version"):
         assert key in raw, key
     assert raw["warning"] == DEMO_WARNING and pkg.card.is_demo and pkg.card.warning == DEMO_WARNING
-    assert raw["labels"]["1"]["terminology"]["type"]["code"] == "126713003"
+    assert raw["labels"]["1"]["terminology"]["type"] == {"scheme": "SCT", "code": "108369006", "meaning": "Neoplasm"}
     for zone, entry in raw["weights"].items():
         f = pkg.path / entry["file"]
         assert entry["bytes"] == f.stat().st_size
@@ -141,6 +141,48 @@ def test_card_with_invalid_zone_limits(package_copy, zone_limits, match):  # noq
     raw["postprocessing"]["zone_limits"] = zone_limits
     (package_copy / CARD_FILE).write_text(json.dumps(raw))
     _expect(CARD_FILE, load_package, package_copy, match=match)
+
+
+@pytest.mark.parametrize("found", [package_mod.FORMAT_VERSION + 1, 99])
+def test_card_of_a_newer_package_format_is_refused(package_copy, found):  # noqa: F811
+    """Refused before any other field is read: a newer format may mean other things by them."""
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["format_version"] = found
+    del raw["zones"]  # a newer format may lay the card out otherwise
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    msg = _expect(CARD_FILE, load_package, package_copy, match="needs a newer LungTumorSeg")
+    assert f"package format {found}" in msg and f"up to {package_mod.FORMAT_VERSION}" in msg
+    assert f"LungTumorSeg {package_mod.__version__}" in msg
+
+
+@pytest.mark.parametrize("found", ["2", 1.0, True, None, [1]])
+def test_card_whose_format_version_is_not_a_whole_number_is_refused(package_copy, found):  # noqa: F811
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    raw["format_version"] = found
+    (package_copy / CARD_FILE).write_text(json.dumps(raw))
+    msg = _expect(CARD_FILE, load_package, package_copy, match="not a whole number")
+    assert repr(found) in msg and "newer LungTumorSeg" in msg
+
+
+def test_card_without_format_version_or_of_an_older_one_loads(package_copy):  # noqa: F811
+    """Cards written before format_version existed, and any format up to this code's, are read."""
+    raw = json.loads((package_copy / CARD_FILE).read_text())
+    assert raw["format_version"] == package_mod.FORMAT_VERSION  # save_package writes it
+    for version in (None, package_mod.FORMAT_VERSION - 1, package_mod.FORMAT_VERSION):
+        if version is None:
+            raw.pop("format_version")
+        else:
+            raw["format_version"] = version
+        (package_copy / CARD_FILE).write_text(json.dumps(raw))
+        assert load_package(package_copy).card.zones == raw["zones"]["names"]
+
+
+def test_shipped_package_cards_are_of_a_readable_format():
+    shipped = sorted(package_mod.default_package_dir().parent.glob(f"*/{CARD_FILE}"))
+    assert shipped
+    for card in shipped:
+        assert json.loads(card.read_text())["format_version"] <= package_mod.FORMAT_VERSION, card
+        load_package(card.parent)
 
 
 def test_card_zone_limits_are_read(package_copy):  # noqa: F811

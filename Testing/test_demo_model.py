@@ -9,7 +9,8 @@ held-out evaluation).
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+
 import pytest
 import SimpleITK as sitk
 
@@ -62,34 +63,99 @@ def test_demo_card_says_it_is_a_synthetic_demonstration(demo_package):
 
 
 def _expect_failure_unless_targets_met(package, request) -> None:
-    """The card records whether the held-out targets are met; if not, these accuracy tests
+    """The card records whether the held-out targets are met; if not, the target-level tests
     still run and are reported as expected failures (xfail), never as passes."""
     if not package.card.raw.get("metrics", {}).get("heldout_phantoms", {}).get("meets_targets", False):
         request.applymarker(pytest.mark.xfail(reason="demo weights do not meet the held-out targets yet "
                                                      "(model card metrics.heldout_phantoms)"))
 
 
+@dataclass(frozen=True)
+class HeldoutOutcome:
+    """What the full pipeline gave on one held-out phantom, against its truth."""
+
+    n_tumours_in_meta: int
+    dice: float
+    n_truth: int
+    n_detected: int
+    n_false_positive: int
+    lesion_volumes_ml: tuple[float, ...]
+    largest_label: int
+    status: str
+
+
+@pytest.fixture(scope="module")
+def heldout(demo_package):
+    """``heldout(seed, n_tumours)``: the pipeline's outcome on that phantom, computed once per
+    module, so the floor and the target tests judge one run (each run is ~1 minute)."""
+    done: dict[int, HeldoutOutcome] = {}
+
+    def outcome(seed: int, n_tumours: int) -> HeldoutOutcome:
+        if seed not in done:
+            config = (PhantomConfig(size="small", n_tumours=n_tumours, tumour_diameter_mm=(12.0, 45.0)) if n_tumours
+                      else PhantomConfig(size="small", n_tumours=0))
+            case = make_phantom(seed, config)
+            truth = sitk.GetArrayFromImage(case.label) > 0
+            result = segment(case.image, demo_package, SegmentOptions(threads=2))
+            labels = sitk.GetArrayFromImage(result.labels)
+            pred = labels > 0
+            detection = detect_lesions(pred, truth, case.image.GetSpacing())
+            done[seed] = HeldoutOutcome(
+                n_tumours_in_meta=len(case.meta["tumours"]),
+                dice=overlap_metrics(confusion(pred, truth))["dice"] if truth.any() else float("nan"),
+                n_truth=detection.n_truth, n_detected=detection.n_detected,
+                n_false_positive=detection.n_false_positive,
+                lesion_volumes_ml=tuple(float(lesion.volume_ml) for lesion in result.lesions),
+                largest_label=int(labels.max()), status=result.status)
+        return done[seed]
+
+    return outcome
+
+
+# The floor: what the shipped demo must keep doing on these phantoms (tumours of 12-45 mm),
+# enforced whatever the card says; a new package that falls below it is a regression. It is
+# well below the issue's targets, which the target tests and benchmarks/heldout_phantoms.py
+# judge. (0.12.0 measured, seeds 10500-10502: all 6 tumours found, Dice 0.73 / 0.58 / 0.92,
+# false lesions 0 / 1 / 1; the tumour-free seed 10503: one false lesion of 0.27 mL.)
+FLOOR_DICE = 0.5
+FLOOR_FALSE_LESIONS_PER_CASE = 1
+FLOOR_TUMOUR_FREE_ML = 1.0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed,n_tumours", HELDOUT)
-def test_demo_model_finds_the_tumours_of_heldout_phantoms(demo_package, seed, n_tumours, request):
-    _expect_failure_unless_targets_met(demo_package, request)
-    case = make_phantom(seed, PhantomConfig(size="small", n_tumours=n_tumours, tumour_diameter_mm=(12.0, 45.0)))
-    truth = sitk.GetArrayFromImage(case.label) > 0
-    result = segment(case.image, demo_package, SegmentOptions(threads=2))
-    pred = sitk.GetArrayFromImage(result.labels) > 0
-    dice = overlap_metrics(confusion(pred, truth))["dice"]
-    detection = detect_lesions(pred, truth, case.image.GetSpacing())
-    assert detection.n_truth == len(case.meta["tumours"])
-    assert dice >= 0.75, f"seed {seed}: Dice {dice:.3f}"
-    assert detection.n_detected == detection.n_truth, f"seed {seed}: {detection.n_detected} of {detection.n_truth} tumours found"
-    assert detection.n_false_positive <= 1, f"seed {seed}: {detection.n_false_positive} false-positive lesions"
-    assert len(result.lesions) == int(np.max(sitk.GetArrayFromImage(result.labels)))
+def test_demo_model_keeps_its_floor_on_heldout_phantoms(heldout, seed, n_tumours):
+    result = heldout(seed, n_tumours)
+    assert result.status == "ok"
+    assert result.n_truth == result.n_tumours_in_meta == n_tumours
+    assert result.n_detected == result.n_truth, f"seed {seed}: {result.n_detected} of {result.n_truth} tumours found"
+    assert result.dice >= FLOOR_DICE, f"seed {seed}: Dice {result.dice:.3f}"
+    assert result.n_false_positive <= FLOOR_FALSE_LESIONS_PER_CASE, f"seed {seed}: {result.n_false_positive} false lesions"
+    assert len(result.lesion_volumes_ml) == result.largest_label  # labels 1..N, one per reported lesion
 
 
 @pytest.mark.slow
-def test_demo_model_finds_nothing_in_a_tumour_free_phantom(demo_package, request):
+def test_demo_model_keeps_its_floor_on_a_tumour_free_phantom(heldout):
+    result = heldout(TUMOUR_FREE_SEED, 0)
+    assert result.status == "ok" and result.n_truth == 0
+    assert len(result.lesion_volumes_ml) <= FLOOR_FALSE_LESIONS_PER_CASE, result.lesion_volumes_ml
+    assert sum(result.lesion_volumes_ml) < FLOOR_TUMOUR_FREE_ML, result.lesion_volumes_ml
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,n_tumours", HELDOUT)
+def test_demo_model_meets_the_targets_on_heldout_phantoms(demo_package, heldout, seed, n_tumours, request):
+    """Per phantom, what the issue's targets ask of a case: Dice >= 0.75 (mean target 0.85),
+    every tumour >= 10 mm found, at most one false lesion."""
     _expect_failure_unless_targets_met(demo_package, request)
-    case = make_phantom(TUMOUR_FREE_SEED, PhantomConfig(size="small", n_tumours=0))
-    result = segment(case.image, demo_package, SegmentOptions(threads=2))
-    assert result.status == "ok"
-    assert result.lesions == [], [f"{l.volume_ml:.2f} mL in {l.zone}" for l in result.lesions]
+    result = heldout(seed, n_tumours)
+    assert result.dice >= 0.75, f"seed {seed}: Dice {result.dice:.3f}"
+    assert result.n_detected == result.n_truth, f"seed {seed}: {result.n_detected} of {result.n_truth} tumours found"
+    assert result.n_false_positive <= 1, f"seed {seed}: {result.n_false_positive} false-positive lesions"
+
+
+@pytest.mark.slow
+def test_demo_model_finds_nothing_in_a_tumour_free_phantom(demo_package, heldout, request):
+    _expect_failure_unless_targets_met(demo_package, request)
+    result = heldout(TUMOUR_FREE_SEED, 0)
+    assert result.lesion_volumes_ml == (), [f"{volume:.2f} mL" for volume in result.lesion_volumes_ml]

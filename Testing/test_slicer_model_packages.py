@@ -92,6 +92,24 @@ def test_install_from_folder_verifies_checksums(tmp_path):
     assert not (dest / "bad").exists()
 
 
+def test_reinstalling_a_package_name_asks_first_then_replaces(tmp_path):
+    """What the Widget's "Replace the installed package?" question relies on: a second install
+    under the same name raises AlreadyInstalled (with the installed path) and changes nothing;
+    with overwrite it replaces the package."""
+    first = _package(tmp_path / "v1" / "same-name")
+    second = _package(tmp_path / "v2" / "same-name")
+    (second / "NOTES.txt").write_text("second copy")
+    dest = tmp_path / "dest"
+    model_packages.install_from_folder(first, dest)
+    with pytest.raises(model_packages.AlreadyInstalled, match="already installed") as refused:
+        model_packages.install_from_folder(second, dest)
+    assert refused.value.path == str(dest / "same-name")
+    assert not (dest / "same-name" / "NOTES.txt").exists()
+    model_packages.install_from_folder(second, dest, overwrite=True)
+    assert (dest / "same-name" / "NOTES.txt").read_text() == "second copy"
+    assert sorted(p.name for p in dest.iterdir()) == ["same-name"]  # no scratch folders left
+
+
 def test_install_from_url_zip(tmp_path):
     source = _package(tmp_path / "src" / "zipped")
     archive = tmp_path / "pkg.zip"
@@ -104,9 +122,7 @@ def test_install_from_url_zip(tmp_path):
     assert seen
 
 
-def test_shipped_demo_package_is_listed_when_present():
-    if not (model_packages.DEMO_PACKAGE / "model.json").exists():
-        pytest.skip("the demo model package is not trained yet")
+def test_shipped_demo_package_is_listed_and_intact():
     info = model_packages.read_package(model_packages.DEMO_PACKAGE)
     assert info.demo and "clinical" in info.warning.lower()
     model_packages.verify_weights(model_packages.DEMO_PACKAGE)

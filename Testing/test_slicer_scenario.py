@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-import slicer_env as senv
 
 
 def test_sample_data_matches_its_checksums_and_loads_in_slicer(slicer_env):
@@ -30,36 +29,15 @@ def test_sample_data_matches_its_checksums_and_loads_in_slicer(slicer_env):
     assert np.median(ct[array > 0]) > -300
 
 
-def _demo_ready() -> None:
-    from LungTumorSegLib import model_packages
-
-    if not (model_packages.DEMO_PACKAGE / "model.json").exists():
-        pytest.skip("the demo model package has not been trained yet")
-    if not senv.core_available():
-        pytest.skip("the core command line is not available yet")
-
-
 @pytest.mark.slow
-def test_end_to_end_scenario_checks_the_software(slicer_env):
-    """Sample CT -> real core (out of process, demo weights) -> segmentation node checked:
-    segments = report lesions, names, terminology, CT grid, reference geometry, input unchanged."""
+def test_end_to_end_scenario_on_the_sample_ct(slicer_env):
+    """Sample CT -> real core (out of process, demo weights) -> segmentation node checked, the
+    same function the Slicer self-test runs: segments = report lesions, names, terminology, CT
+    grid, reference geometry, input unchanged; and the sample's accuracy floor (every one of its
+    three tumours found, no extra lesion, Dice >= 0.6; 0.12.0 measured 3 of 3 and 0.82)."""
     from LungTumorSegLib import scenario
 
-    _demo_ready()
-    outcome = scenario.run_scenario(python=sys.executable, timeout_s=1800, log=lambda line: None,
-                                    check_accuracy=False)
-    assert outcome.result.table_node.GetNumberOfRows() == len(outcome.result.lesions)
-
-
-@pytest.mark.slow
-def test_end_to_end_scenario_accuracy_against_the_phantom_truth(slicer_env, request):
-    """One segment per true tumour, each overlapping it, Dice >= 0.3. Expected to fail (and
-    reported as xfail, not as a pass) while the demo card says the weights miss the targets."""
-    from LungTumorSegLib import scenario
-
-    _demo_ready()
-    if not scenario.demo_meets_targets():
-        request.applymarker(pytest.mark.xfail(reason="demo weights do not meet the held-out targets yet "
-                                                     "(model card metrics.heldout_phantoms.meets_targets)"))
     outcome = scenario.run_scenario(python=sys.executable, timeout_s=1800, log=lambda line: None)
-    assert outcome.dice >= 0.3
+    assert outcome.truth_tumours == 3 and len(outcome.result.lesions) == 3
+    assert outcome.result.table_node.GetNumberOfRows() == len(outcome.result.lesions)
+    assert outcome.dice >= 0.6 and min(outcome.per_lesion_overlap) > 0.5

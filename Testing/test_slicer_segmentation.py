@@ -246,3 +246,23 @@ def test_lesion_colours_stay_distinct_beyond_the_palette():
     assert colours[:len(sw.PALETTE_255)] == [tuple(c / 255.0 for c in rgb) for rgb in sw.PALETTE_255]
     for colour in colours:
         assert all(0.0 <= c <= 1.0 and abs(c * 255 - round(c * 255)) < 1e-9 for c in colour)
+
+
+def test_lesion_terminology_is_one_standard_entry_in_card_and_segments():
+    """The demo card, new cards and the segments all name a lesion with the same codes: a
+    segmentation type of DICOM CID 7159 (Neoplasm), region Lung, not a disorder concept."""
+    pytest.importorskip("slicer")
+    import json
+
+    from LungTumorSegLib import model_packages
+    from LungTumorSegLib import segmentation_writer as sw
+    from lungtumorseg import terminology
+
+    assert terminology.LESION_TYPE == ("SCT", "108369006", "Neoplasm")
+    card = json.loads((model_packages.DEMO_PACKAGE / "model.json").read_text())
+    assert card["labels"]["1"]["terminology"] == terminology.LESION_TERMINOLOGY
+    from_card = sw.parse_terminology(sw.terminology_from_card(card["labels"]["1"]["terminology"]))
+    default = sw.parse_terminology(sw.terminology_string())
+    assert from_card == default
+    assert default["category"] == ("SCT", "49755003", "Morphologically Altered Structure")
+    assert default["region"] == ("SCT", "39607008", "Lung")

@@ -284,3 +284,49 @@ def test_help_text_explains_every_option_of_the_panel():
     missing = [n for n in names if n.lower() not in help_text]
     assert missing == []
     assert "not for clinical use" in help_text
+
+
+def test_apply_refuses_volumes_that_are_not_ct_in_hounsfield_units(slicer_env):
+    """On real MRML volume nodes: the shipped sample CT is accepted; the same anatomy without
+    air (an MR-like 0..1000 range, or a CT not rescaled to HU) and a DICOM MR series are not."""
+    import numpy as np
+    import SimpleITK as sitk
+    from LungTumorSegLib import scenario, volume_bridge
+
+    sample = scenario.load_sample_volume()
+    info = widget_state.input_info(sample)
+    assert info.scalar_range[0] < -900 and info.modality == ""
+    assert apply_state(info, DEMO, running=False)[0]
+
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(scenario.sample_files()[0]))).astype(np.int16)
+    # the stored values of a scanner (0..4095) without the DICOM rescale to HU
+    unrescaled = sitk.GetImageFromArray((np.maximum(array, -1024) + 1024).astype(np.int16))
+    shifted = slicer_env.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "not HU")
+    volume_bridge.set_volume_from_image(shifted, unrescaled)
+    enabled, tip = apply_state(widget_state.input_info(shifted), DEMO, running=False)
+    assert not enabled and "Hounsfield" in tip and "-1000" in tip
+
+    enabled, tip = apply_state(widget_state.input_info(sample, modality="mr "), DEMO, running=False)
+    assert not enabled and "DICOM MR series" in tip
+    assert apply_state(widget_state.input_info(sample, modality="CT"), DEMO, running=False)[0]
+    assert widget_state.input_info(None) == InputInfo(present=False)
+
+
+def test_dicom_modality_is_read_for_volumes_loaded_from_dicom(slicer_env):
+    """The Widget asks Slicer's DICOM database (absent headless: a stand-in object answers the
+    two calls ctkDICOMDatabase has) for the Modality of a volume's first instance."""
+    node = slicer_env.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "from DICOM")
+
+    class DatabaseStandIn:  # stand-in for ctkDICOMDatabase, which needs the Slicer application
+        def fileForInstance(self, uid):
+            return {"1.2.3": "/dicom/mr1.dcm"}[uid]
+
+        def fileValue(self, path, tag):
+            return {("/dicom/mr1.dcm", "0008,0060"): "MR"}[(path, tag)]
+
+    assert widget_state.dicom_modality(node, DatabaseStandIn()) == ""  # not loaded from DICOM
+    node.SetAttribute("DICOM.instanceUIDs", "1.2.3 1.2.4")
+    assert widget_state.dicom_modality(node, DatabaseStandIn()) == "MR"
+    assert widget_state.dicom_modality(node, None) == ""
+    node.SetAttribute("DICOM.instanceUIDs", "9.9.9")  # the database has no such file
+    assert widget_state.dicom_modality(node, DatabaseStandIn()) == ""

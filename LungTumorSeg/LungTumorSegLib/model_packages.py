@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lungtumorseg.errors import ModelPackageError
+from lungtumorseg.errors import ModelPackageError, PackageAlreadyInstalledError
 from lungtumorseg.models import install as core_install
 from lungtumorseg.models import package as core_package
 
@@ -129,18 +129,35 @@ def weight_problem(folder: str | Path) -> str:
     return ""
 
 
-def install_from_folder(source: str | Path, dest_root: Path | None = None) -> PackageInfo:
-    """Verify and copy a package folder into the user models folder (replacing an older copy)."""
+class AlreadyInstalled(ValueError):
+    """A package of that folder name is installed; ask the user, then install with ``overwrite``."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _translated(error: ModelPackageError) -> ValueError:
+    if isinstance(error, PackageAlreadyInstalledError):
+        return AlreadyInstalled(str(error), error.path)
+    return ValueError(str(error))
+
+
+def install_from_folder(source: str | Path, dest_root: Path | None = None, *, overwrite: bool = False) -> PackageInfo:
+    """Verify and copy a package folder into the user models folder; an installed package of
+    the same name is replaced only with ``overwrite`` (else :class:`AlreadyInstalled`)."""
     try:
-        return _info(core_install.install_from_folder(source, dest_root))
+        return _info(core_install.install_from_folder(source, dest_root, overwrite=overwrite))
     except ModelPackageError as exc:
-        raise ValueError(str(exc)) from exc
+        raise _translated(exc) from exc
 
 
 def install_from_url(url: str, dest_root: Path | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> PackageInfo:
-    """Download a zipped package (``model.json`` at its top or in one folder), verify, install."""
+                     progress: Callable[[int, int], None] | None = None, *, overwrite: bool = False,
+                     sha256: str | None = None) -> PackageInfo:
+    """Download a zipped package (``model.json`` at its top or in one folder), check the
+    archive's published ``sha256`` if given, verify, install (see :func:`install_from_folder`)."""
     try:
-        return _info(core_install.install_from_url(url, dest_root, progress))
+        return _info(core_install.install_from_url(url, dest_root, progress, overwrite=overwrite, sha256=sha256))
     except ModelPackageError as exc:
-        raise ValueError(str(exc)) from exc
+        raise _translated(exc) from exc

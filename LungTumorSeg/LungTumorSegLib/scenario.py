@@ -103,35 +103,25 @@ class ScenarioOutcome:
     per_lesion_overlap: list[float] = field(default_factory=list)
 
 
-def demo_meets_targets(model_dir: str | Path | None = None) -> bool:
-    """Whether the package's card records held-out phantom metrics that meet the targets.
-
-    The accuracy half of the scenario is enforced only for such a model; for weights whose
-    card says they fall short (an under-trained demo), callers report the accuracy checks
-    as expected failures instead of hiding them.
-    """
-    card_path = Path(model_dir or model_packages.DEMO_PACKAGE) / model_packages.CARD_FILE
-    if not card_path.is_file():
-        return False
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    return bool(card.get("metrics", {}).get("heldout_phantoms", {}).get("meets_targets", False))
-
-
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
 
 
 def run_scenario(model_dir: str | Path | None = None, python: str | None = None, timeout_s: float = 1800,
-                 log: Callable[[str], None] = print, min_dice: float = 0.3,
+                 log: Callable[[str], None] = print, min_dice: float = 0.6,
                  max_extra_lesions: int = 0, check_accuracy: bool = True) -> ScenarioOutcome:
     """Load the sample, segment it with the (demo) model, check the result; raise AssertionError.
 
     Always checked (the software): one segment per lesion of the report, names "Lesion k",
     standard terminology, segments on the CT grid, the input's reference geometry, input
-    unchanged. With ``check_accuracy`` (the model): one segment per truth tumour
-    (``max_extra_lesions`` more allowed), every lesion overlapping the truth, Dice of all
-    lesions vs truth >= ``min_dice``.
+    unchanged. With ``check_accuracy`` (the model on this one phantom): every truth tumour
+    touched by a segment, one segment per truth tumour (``max_extra_lesions`` more allowed),
+    every segment overlapping the truth, Dice of all lesions vs truth >= ``min_dice``.
+
+    The accuracy half is a floor for this sample (three 18-20 mm tumours), which the demo
+    package meets (0.12.0: 3 of 3 found, no false lesion, Dice 0.82), so it is enforced for the
+    demo too; it is not the held-out targets, which ``benchmarks/heldout_phantoms.py`` measures.
     """
     volume = load_sample_volume()
     checksum = volume_bridge.volume_checksum(volume)
@@ -158,8 +148,9 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
     _check(names == expected_names, f"segment names {names} do not follow the report {expected_names}")
     for segment_id in ids:
         codes = segmentation_writer.parse_terminology(segmentation.GetSegment(segment_id).GetTerminology())
-        _check(codes["category"][1] == "49755003" and codes["region"][1] == "39607008",
-               f"segment {segment_id} lacks the lung-neoplasm terminology: {codes}")
+        _check(codes["category"][1] == "49755003" and codes["type"][1] == "108369006"
+               and codes["region"][1] == "39607008",
+               f"segment {segment_id} lacks the lung-neoplasm terminology (Neoplasm in Lung): {codes}")
     _check(bool(segmentation.GetConversionParameter("Reference image geometry")),
            "the segmentation has no reference image geometry")
 
@@ -176,6 +167,8 @@ def run_scenario(model_dir: str | Path | None = None, python: str | None = None,
     _check_update_from_kept_map(result, volume, log, package.path)
     _check(volume_bridge.volume_checksum(volume) == checksum, "the input volume was modified")
     if check_accuracy:
+        missed = sorted(set(range(1, n_truth + 1)) - set(np.unique(truth_components[union]).tolist()))
+        _check(not missed, f"true tumour(s) {missed} of {n_truth} (connected components of the truth) not found")
         _check(n_truth <= len(ids) <= n_truth + max_extra_lesions,
                f"expected {n_truth} lesion segment(s) (the phantom's tumours), got {len(ids)}: {names}")
         for name, overlap in zip(names, overlaps):

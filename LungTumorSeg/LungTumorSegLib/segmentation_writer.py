@@ -19,17 +19,20 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
+from lungtumorseg import terminology
+
 from . import lesion_table, scene_transaction, volume_bridge
 
 # Slicer terminology entries: "context~category~type~typeModifier~regionContext~region~regionModifier",
 # each code "scheme^value^meaning" (vtkSlicerTerminologiesModuleLogic.SerializeTerminologyEntry).
 CATEGORY_CONTEXT = "Segmentation category and type - DICOM master list"
 REGION_CONTEXT = "Anatomic codes - DICOM master list"
-LESION_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
-LESION_TYPE = ("SCT", "108369006", "Neoplasm")
-LESION_REGION = ("SCT", "39607008", "Lung")
-LUNG_CATEGORY = ("SCT", "123037004", "Anatomical Structure")
-LUNG_TYPE = ("SCT", "39607008", "Lung")
+# The codes themselves live in the core (one source for the model card and the segments).
+LESION_CATEGORY = terminology.LESION_CATEGORY
+LESION_TYPE = terminology.LESION_TYPE
+LESION_REGION = terminology.LUNG_REGION
+LUNG_CATEGORY = terminology.ANATOMICAL_STRUCTURE
+LUNG_TYPE = terminology.LUNG_TYPE
 
 #: Tag on each segment with the label value it came from.
 LABEL_TAG = "LungTumorSeg.LabelValue"

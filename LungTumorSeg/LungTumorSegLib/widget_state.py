@@ -22,6 +22,8 @@ class InputInfo:
     components: int = 1
     dimensions: tuple[int, int, int] = (0, 0, 0)
     is_labelmap: bool = False
+    scalar_range: tuple[float, float] | None = None  # (min, max) of the voxel values, if known
+    modality: str = ""  # DICOM Modality (0008,0060) of the series it was loaded from, if any
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,37 @@ class ModelInfo:
 
 
 MIN_SLICES = 8
+
+# A chest CT in Hounsfield units holds air outside the body and in the lungs (about -1000 HU);
+# a volume whose darkest voxel is brighter than this is not one (an MR, a PET, a CT without
+# its rescale to HU, a segmentation stored as a scalar volume).
+MAX_DARKEST_CT_HU = -500.0
+
+
+def dicom_modality(node, database) -> str:
+    """DICOM Modality (0008,0060) of the series a volume node was loaded from, asked of Slicer's
+    DICOM database (``slicer.dicomDatabase``); "" when the node did not come from DICOM or the
+    database cannot tell (which must never block the module)."""
+    uids = node.GetAttribute("DICOM.instanceUIDs") if node is not None else None
+    if not uids or database is None:
+        return ""
+    try:
+        return database.fileValue(database.fileForInstance(uids.split()[0]), "0008,0060") or ""
+    except Exception:  # noqa: BLE001 (a database error only means "unknown")
+        return ""
+
+
+def input_info(node, modality: str = "") -> InputInfo:
+    """What :func:`apply_state` needs to know of a volume node (any ``vtkMRMLVolumeNode``;
+    duck-typed, so this module stays free of Slicer imports). ``modality`` is the DICOM
+    Modality of the series the node was loaded from, when the Widget can tell."""
+    image = node.GetImageData() if node is not None else None
+    if image is None:
+        return InputInfo(present=False)
+    low, high = image.GetScalarRange()
+    return InputInfo(present=True, components=image.GetNumberOfScalarComponents(),
+                     dimensions=tuple(image.GetDimensions()), is_labelmap=node.IsA("vtkMRMLLabelMapVolumeNode"),
+                     scalar_range=(float(low), float(high)), modality=modality.strip().upper())
 
 
 def package_tooltip(package) -> str:
@@ -59,6 +92,13 @@ def apply_state(input_info: InputInfo, model_info: ModelInfo, running: bool,
         return False, "The input has several components (e.g. colour); select a greyscale CT volume."
     if min(input_info.dimensions) < 1 or input_info.dimensions[2] < MIN_SLICES:
         return False, f"The input volume has fewer than {MIN_SLICES} slices; select a chest CT volume."
+    if input_info.modality and input_info.modality != "CT":
+        return False, (f"The input was loaded from a DICOM {input_info.modality} series; LungTumorSeg needs a "
+                       "chest CT.")
+    if input_info.scalar_range is not None and input_info.scalar_range[0] > MAX_DARKEST_CT_HU:
+        return False, (f"The input's darkest voxel is {input_info.scalar_range[0]:.0f}, but a chest CT in "
+                       "Hounsfield units has air near -1000 HU: select a CT volume (an MR or a CT not "
+                       "rescaled to HU cannot be segmented).")
     if not model_info.present:
         return False, "Select a model package (or install one from a folder or URL)."
     if model_info.error:

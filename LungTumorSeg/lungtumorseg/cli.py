@@ -1,18 +1,22 @@
-"""``lungtumorseg`` command line: predict, phantom, train, info.
+"""``lungtumorseg`` command line: predict, phantom, train, install, relabel, info, evaluate.
 
 Every user error ends with a one-line ``error: ...`` on stderr and a non-zero exit code
 (2 bad input or model, 130 interrupted); outputs are written only when a run completes.
+What the core logs (``logging``, INFO and up: e.g. which series of a DICOM folder was read)
+is printed on stderr as one ``note: ...`` or ``warning: ...`` line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 # Idle OpenMP threads sleep instead of spinning (set before torch is imported; a user's own
 # setting wins). On 2 cores with another busy process, the example's inference took 194 s
@@ -61,7 +65,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "nodules, confirmed by the candidate classifier): faster, fewer small nodules found")
     p.add_argument("--zone-overlap-mm", type=float, default=None, help="blend width between zones (default: card)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default="cpu",
+                   help="where the zone networks run: cpu (default), cuda or cuda:N (a CUDA GPU torch can see; "
+                        "the probability map is still assembled in CPU memory)")
     p.add_argument("--report", type=Path, default=None, help="write the lesion report (JSON)")
     p.add_argument("--probabilities", type=Path, default=None, help="also write the tumour probability map")
     p.add_argument("--probability-percent", action="store_true",
@@ -92,7 +98,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", type=Path, help="MSD folder (dataset.json, imagesTr, labelsTr) or images/labels folders")
     p.add_argument("-o", "--output", type=Path, required=True, help="model package folder to write")
     p.add_argument("--workdir", type=Path, default=None, help="cache + checkpoints (default: <output>.work)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu",
+                   help="where training runs: cpu (default), cuda or cuda:N (a CUDA GPU torch can see); "
+                        "on cuda the defaults are the standard UNETR and a longer schedule")
     p.add_argument("--name", default=None)
     p.add_argument("--version", dest="model_version", default=None)
     p.add_argument("--description", default=None)
@@ -169,12 +177,25 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prepare-only", action="store_true", help="only prepare (cache) the zone crops")
 
 
+def checked_device(name: str) -> str:
+    """``--device`` checked before any work (see :func:`lungtumorseg.inference.resolve_device`), as
+    torch spells it: a wrong or unavailable device is the one-line user error of :func:`main`,
+    not a traceback from the first network call."""
+    from .inference import resolve_device
+
+    try:
+        return str(resolve_device(name))
+    except LungTumorSegError as error:
+        raise LungTumorSegError(f"--device: {error}") from None
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from .console import TerminalProgress
     from .io import read_image, write_image, write_text_atomic
     from .models.package import default_package_dir, load_package
     from .pipeline import SegmentOptions, segment
 
+    device = checked_device(args.device)
     package = load_package(args.model or default_package_dir())
     if args.magnified_probabilities and (package.card.magnified_look is None or args.no_magnified_look):
         raise ValueError("--magnified-probabilities: the magnified look does not run ("
@@ -188,7 +209,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     result = segment(
         image,
         package,
-        SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, args.device,
+        SegmentOptions(args.threshold, args.min_lesion_mm3, args.zone_overlap_mm, args.threads, device,
                        args.min_peak_probability, args.max_elongation, args.max_mean_hu,
                        zone_limits=not args.no_zone_limits, outline_growth=not args.no_outline_growth,
                        candidate_check=not args.no_candidate_check, candidate_cutoff=args.candidate_cutoff,
@@ -249,8 +270,9 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     from .preprocess import input_channel_names
     from .models.network import reduced_unetr_config, standard_unetr_config
 
+    device = checked_device(args.device)
     cfg = TrainConfig.for_device(
-        args.device,
+        device,
         name=args.name, version=args.model_version, description=args.description,
         steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
         val_every=args.val_every, fold=args.fold, hard_negatives=args.hard_negatives, seed=args.seed,
@@ -299,7 +321,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     if args.roi:
         if args.roi % 16:
             raise LungTumorSegError("--roi must be a multiple of 16 (UNETR's patch size)")
-        make = standard_unetr_config if args.device.startswith("cuda") else reduced_unetr_config
+        make = standard_unetr_config if device.startswith("cuda") else reduced_unetr_config
         cfg.network = make(args.roi)
     if args.feature_size:  # after --roi, which replaces the network section
         if args.feature_size < 1 or args.feature_size % 4:
@@ -347,10 +369,13 @@ def _run_install(args: argparse.Namespace) -> int:
             if total > 0:
                 print(f"\rdownloading {100 * min(done, total) / total:5.1f}%", end="", file=sys.stderr, flush=True)
 
-        package = install_from_url(source, args.dest, progress)
+        package = install_from_url(source, args.dest, progress, overwrite=args.overwrite, sha256=args.sha256)
         print(file=sys.stderr)
     else:
-        package = install_from_folder(source, args.dest)
+        if args.sha256:
+            raise LungTumorSegError("--sha256 checks a downloaded archive; a folder's weights are checked against "
+                                    "its card anyway. Leave --sha256 out for a folder.")
+        package = install_from_folder(source, args.dest, overwrite=args.overwrite)
     print(f"installed {package.card.name} {package.card.version} to {package.path} (weights verified)")
     if package.card.is_demo:
         print(f"note: {package.card.warning}")
@@ -379,22 +404,49 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser("install", help="verify and install a model package from a folder or a zip URL")
     install.add_argument("source", help="package folder, or URL of a zip holding one package")
     install.add_argument("--dest", type=Path, default=None, help="models folder (default: $LUNGTUMORSEG_MODELS or ~/.lungtumorseg/models)")
+    install.add_argument("--overwrite", action="store_true",
+                         help="replace an installed package of the same name (otherwise refused)")
+    install.add_argument("--sha256", default=None, metavar="HEX",
+                         help="the SHA-256 published for the zip; the download is refused if it differs")
     from .cli_relabel import add_relabel_parser
 
     add_relabel_parser(sub)
     info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
     info.add_argument("--model", type=Path, default=None)
-    try:
-        from .evaluation.cli import add_evaluate_parser
-    except ImportError:
-        add_evaluate_parser = None
-    if add_evaluate_parser is not None:
-        add_evaluate_parser(sub)
+    # evaluate needs nothing beyond the core's own dependencies (matplotlib, for its figures, is
+    # imported only when they are drawn), so a failing import here is a bug and must show.
+    from .evaluation.cli import add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser
 
 
 def _terminate(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
+
+
+class _StderrNotes(logging.Handler):
+    """Prints a core log record on stderr as one line: ``warning: ...`` for a warning or worse,
+    ``note: ...`` below. ``sys.stderr`` is looked up per record, so a redirected stderr is used."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "warning" if record.levelno >= logging.WARNING else "note"
+        print(f"{prefix}: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _core_messages_on_stderr() -> Iterator[None]:
+    """While a command runs, the ``lungtumorseg`` loggers' INFO and higher records go to stderr;
+    afterwards the logger is as it was (``main`` may run many times in one process)."""
+    logger = logging.getLogger("lungtumorseg")
+    handler, level = _StderrNotes(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -407,7 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "install": _run_install}
     runner = runners.get(args.command) or getattr(args, "runner", None)
     try:
-        return runner(args)
+        with _core_messages_on_stderr():
+            return runner(args)
     except (LungTumorSegError, ValueError) as exc:
         if isinstance(exc, CancelledError):
             print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,14 @@ class ModelPackageError(LungTumorSegError):
     """A model package is missing, incomplete, tampered with or malformed."""
 
 
+class PackageAlreadyInstalledError(ModelPackageError):
+    """A package of the same folder name is installed; the caller may ask, then overwrite."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class DatasetError(LungTumorSegError):
     """A training/evaluation data folder does not have the expected layout."""
 

@@ -14,6 +14,11 @@ Optional bfloat16 forward passes (``precision="bf16"``, :mod:`lungtumorseg.preci
 only the network runs under bfloat16 autocast; softmax, gaussian blending and the
 superposition stay float32. Used to measure what bf16 changes
 (``benchmarks/results/bf16_inference/``); ``predict`` runs float32.
+
+Devices: the networks run where their weights are (``resolve_device`` checks a device name
+once, before any work); each window is moved to that device and its probabilities are
+stitched back in CPU memory, so a GPU holds only the network and one batch of windows
+whatever the size of the CT.
 """
 
 from __future__ import annotations
@@ -25,9 +30,51 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
+from .errors import LungTumorSegError
 from .precision import check_precision, forward_autocast
 from .progress import ProgressSpan
 from .zones import Zone
+
+
+SUPPORTED_DEVICE_TYPES = ("cpu", "cuda")
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The torch device ``name`` names, checked before any work: a name torch cannot parse, a
+    device type the pipeline does not support (only cpu and cuda: mixed precision and the
+    training defaults know no other) or a CUDA device torch cannot see raises a
+    :class:`LungTumorSegError` whose message says what to give instead, so a wrong
+    ``--device`` is one line for the user instead of a traceback deep in the first window."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise LungTumorSegError(f"device {str(name)!r} is not a torch device; use cpu, cuda or cuda:N") from None
+    if device.type not in SUPPORTED_DEVICE_TYPES:
+        raise LungTumorSegError(f"device {str(name)!r} is not supported; use cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        _check_cuda(device, str(name))
+    return device
+
+
+def _check_cuda(device: torch.device, name: str) -> None:
+    """Refuse a CUDA device torch cannot use here, naming why (no CUDA build, no GPU, bad index)."""
+    if not torch.cuda.is_available():
+        why = ("this torch build has no CUDA support" if torch.version.cuda is None
+               else "torch finds no usable CUDA GPU")
+        raise LungTumorSegError(f"device {name!r}: {why} (torch {torch.__version__}); use cpu")
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise LungTumorSegError(f"device {name!r}: torch sees {count} CUDA GPU(s), numbered 0 to {count - 1}")
+
+
+def network_device(network: torch.nn.Module) -> torch.device:
+    """Where ``network`` runs: the device of its first parameter or buffer (CPU for a module
+    that holds neither, whose forward pass follows its input)."""
+    for tensor in network.parameters():
+        return tensor.device
+    for tensor in network.buffers():
+        return tensor.device
+    return torch.device("cpu")
 
 
 def count_windows(shape: tuple[int, ...], roi: tuple[int, ...], overlap: float) -> int:
@@ -73,7 +120,8 @@ def predict_zone(
 
     Cancellation is checked before every batch of windows, so a cancel takes effect within
     one window batch. ``mirror_axes``: test-time mirroring; ``precision``: of the forward
-    passes (see the module doc).
+    passes (see the module doc). The windows run on the network's device; the input stays and
+    the output is stitched in CPU memory.
     """
     check_precision(precision)
     if any(a not in (0, 1, 2) for a in mirror_axes):
@@ -102,6 +150,8 @@ def predict_zone(
             mode="gaussian",
             padding_mode="constant",
             cval=0.0,
+            sw_device=network_device(network),  # each batch of windows goes where the weights are
+            device=torch.device("cpu"),  # stitched in CPU memory: GPU memory independent of the CT size
         )
     return prob[0, 0].numpy().astype(np.float32, copy=False)
 

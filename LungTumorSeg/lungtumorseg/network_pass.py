@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import SimpleITK as sitk
+import torch
 
-from .inference import run_zones, superpose
+from .inference import resolve_device, run_zones, superpose
 from .lungs import LungMask, find_lungs
 from .models.package import ModelPackage
 from .postprocess import restrict_to_lung_region
@@ -39,14 +40,17 @@ def network_pass(
     package: ModelPackage,
     spec: ZoneSpec,
     span: ProgressSpan,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     precision: str = "fp32",
     zoom: float = 1.0,
     lap: Callable[[str], None] = lambda stage: None,
 ) -> NetworkPass:
     """Run the package's zone networks on ``image`` (HU, not modified) seen ``zoom`` times
     magnified (1 = the card's own grid). ``lap(stage)`` is called after each stage so the
-    caller can time it; progress goes to ``span``, which also carries the cancel check."""
+    caller can time it; progress goes to ``span``, which also carries the cancel check.
+    ``device``: where the zone networks run (checked by :func:`resolve_device` before any work,
+    so a wrong one fails at once with a readable message)."""
+    torch_device = resolve_device(device)
     card = package.card
     nominal = card.spacing_mm
     grid = tuple(s / zoom for s in nominal)
@@ -72,7 +76,7 @@ def network_pass(
     probs = run_zones(
         channels,
         zones,
-        lambda zone: package.load_network(zone, device),
+        lambda zone: package.load_network(zone, torch_device),
         card.roi_size,
         float(inf.get("overlap", 0.25)),
         int(inf.get("sw_batch_size", 2)),

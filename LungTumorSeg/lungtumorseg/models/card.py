@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..preprocess import input_channel_names
+from ..terminology import LESION_TERMINOLOGY
 from .package import DEMO_WARNING
-
-# Standard terminology for the lesion label (SNOMED CT codes, as Slicer's terminology
-# format uses them: coding scheme, code value, code meaning).
-LESION_TERMINOLOGY = {
-    "category": {"scheme": "SCT", "code": "49755003", "meaning": "Morphologically Altered Structure"},
-    "type": {"scheme": "SCT", "code": "126713003", "meaning": "Neoplasm of lung"},
-    "anatomic_region": {"scheme": "SCT", "code": "39607008", "meaning": "Lung"},
-}
 
 
 def make_card(

@@ -273,6 +273,7 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
         raw = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelPackageError(f"{card_path} is not valid JSON: {exc}") from exc
+    _check_format_version(card_path, raw)
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
         raise ModelPackageError(f"{card_path} lacks the fields {missing}.")
@@ -299,6 +300,29 @@ def load_package(path: str | os.PathLike) -> ModelPackage:
     _check_candidate_section(card_path, raw)
     _check_magnified_look(card_path, raw)
     return ModelPackage(folder, card)
+
+
+def _check_format_version(card_path: Path, raw: Any) -> None:
+    """Refuse a card written in a newer package format than this code reads.
+
+    Checked before any other field: a newer format may change what the fields mean, so its
+    card must not be half-understood, and "needs a newer LungTumorSeg" is the useful message
+    rather than whichever field happens to differ. Cards without ``format_version`` (written
+    before it existed) are format 1 and accepted."""
+    if not isinstance(raw, dict) or "format_version" not in raw:
+        return
+    found = raw["format_version"]
+    if isinstance(found, bool) or not isinstance(found, int):
+        raise ModelPackageError(
+            f"{card_path}: format_version is {found!r}, not a whole number; LungTumorSeg {__version__} reads "
+            f"package formats up to {FORMAT_VERSION}. The card is damaged, or the package needs a newer "
+            "LungTumorSeg."
+        )
+    if found > FORMAT_VERSION:
+        raise ModelPackageError(
+            f"{card_path} is in package format {found}, but LungTumorSeg {__version__} reads package formats up "
+            f"to {FORMAT_VERSION}: the package needs a newer LungTumorSeg. Update LungTumorSeg to use it."
+        )
 
 
 def _check_candidate_section(card_path: Path, raw: Mapping[str, Any]) -> None:
