@@ -390,7 +390,7 @@ def _subcommands() -> list[str]:
 
 
 def test_module_doc_lists_every_subcommand():
-    assert set(_subcommands()) == {"predict", "phantom", "train", "install", "relabel", "info", "evaluate"}
+    assert set(_subcommands()) == {"predict", "demo", "phantom", "train", "install", "relabel", "info", "evaluate"}
     first_line = cli.__doc__.splitlines()[0]
     for command in _subcommands():
         assert f" {command}" in first_line, f"{command} missing from the module doc's first line"

@@ -11,8 +11,6 @@ the application and in the headless environment (:mod:`LungTumorSegLib.headless`
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,31 +19,17 @@ import numpy as np
 import SimpleITK as sitk
 import slicer
 
+from lungtumorseg import example
 from lungtumorseg.postprocess import LesionFilter
 
 from . import kept_probability, logic_core, model_packages, segmentation_writer, volume_bridge
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "Resources" / "SampleData"
-SAMPLE_NAME = "ChestCTPhantom"
-
-
-def sample_files() -> tuple[Path, Path, Path]:
-    """(CT, truth label image, metadata JSON) of the shipped sample chest CT."""
-    return (SAMPLE_DIR / f"{SAMPLE_NAME}.nii.gz", SAMPLE_DIR / f"{SAMPLE_NAME}_truth.nii.gz",
-            SAMPLE_DIR / f"{SAMPLE_NAME}.json")
-
-
-def sample_metadata() -> dict:
-    """The sample's metadata (phantom settings, tumours, SHA-256 of the files)."""
-    return json.loads(sample_files()[2].read_text(encoding="utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# The example's layout is the core's (lungtumorseg.example); re-exported for the Slicer layer.
+SAMPLE_DIR = example.sample_dir()
+SAMPLE_NAME = example.SAMPLE_NAME
+sample_files = example.sample_files
+sample_metadata = example.sample_metadata
+sha256_file = example.sha256_file
 
 
 def load_sample_volume(name: str = SAMPLE_NAME):

@@ -1,4 +1,4 @@
-"""``lungtumorseg`` command line: predict, phantom, train, install, relabel, info, evaluate.
+"""``lungtumorseg`` command line: predict, demo, phantom, train, install, relabel, info, evaluate.
 
 Every user error ends with a one-line ``error: ...`` on stderr and a non-zero exit code
 (2 bad input or model, 130 interrupted); outputs are written only when a run completes.
@@ -408,8 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="replace an installed package of the same name (otherwise refused)")
     install.add_argument("--sha256", default=None, metavar="HEX",
                          help="the SHA-256 published for the zip; the download is refused if it differs")
+    from .cli_demo import add_demo_parser
     from .cli_relabel import add_relabel_parser
 
+    add_demo_parser(sub)
     add_relabel_parser(sub)
     info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
     info.add_argument("--model", type=Path, default=None)
