@@ -45,13 +45,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Validate the arguments, run the evaluation, return the exit code."""
     from .report import EvaluateOptions, evaluate_dataset
 
-    if getattr(args, "device", None):
-        from ..inference import resolve_device
+    from ..cli import checked_device  # the command line's one device check, before any case is read
 
-        try:
-            resolve_device(args.device)  # before any case is read
-        except LungTumorSegError as error:
-            raise LungTumorSegError(f"--device: {error}") from None
+    checked_device(args.device)
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise LungTumorSegError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.limit is not None and args.limit < 1:
