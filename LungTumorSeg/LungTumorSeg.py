@@ -193,6 +193,7 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             getattr(self.ui, name).enabled, getattr(self.ui, name).toolTip = enabled, tooltip
         self.ui.modelWarningLabel.text = package.warning if package else ""
         self.ui.modelWarningLabel.visible = bool(package and package.warning)
+        self.ui.modelAccuracyLabel.text = package.accuracy if package else ""
         self._updateApplyState()
 
     def onInstallFromFolder(self) -> None:

@@ -435,14 +435,35 @@ def test_phantom_msd_layout(tmp_path, monkeypatch):
     assert "wrote 2 phantom case(s)" in out
 
 
-def test_info_prints_the_card():
-    code, out, err = run_cli(["info", "--model", shared_package_dir()])
+def test_info_json_prints_the_card():
+    code, out, err = run_cli(["info", "--json", "--model", shared_package_dir()])
     assert code == 0, err
     shown = json.loads(out)
     card = json.loads((shared_package_dir() / CARD_FILE).read_text())
     assert shown["name"] == card["name"] and shown["version"] == card["version"]
     assert shown["weights"] == card["weights"] and shown["network"] == card["network"]
     assert "training" not in shown
+
+
+def test_info_summarises_the_demo_card_with_its_measured_accuracy_and_warning():
+    from lungtumorseg.models import default_package_dir
+
+    code, out, err = run_cli(["info"])
+    assert code == 0, err
+    card = json.loads((default_package_dir() / CARD_FILE).read_text())
+    heldout = card["metrics"]["heldout_phantoms"]
+    assert out.splitlines()[0] == f"{card['name']} {card['version']} (demo)"
+    assert f"WARNING: {card['warning']}" in out
+    assert f"mean Dice {heldout['mean_dice_tumour_cases']:.2f}" in out
+    assert f"{heldout['n_cases']} " in out and "not clinical accuracy" in out
+    assert "SHA-256 verified" in out and "upper.safetensors" in out
+    assert not out.lstrip().startswith("{")  # words for a person; --json gives the card
+
+
+def test_info_on_a_card_without_measurements_says_accuracy_is_unknown():
+    code, out, err = run_cli(["info", "--model", shared_package_dir()])
+    assert code == 0, err
+    assert "accuracy unknown" in out
 
 
 def test_info_on_a_damaged_package(package_copy):  # noqa: F811

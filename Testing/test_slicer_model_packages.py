@@ -142,3 +142,15 @@ def test_intended_use_reaches_the_package_info(tmp_path):
     (folder / "model.json").write_text(json.dumps(card))
     assert model_packages.read_package(folder).intended_use == "Research on lung nodules in adult chest CT."
     assert model_packages.read_package(_package(tmp_path / "plain")).intended_use == ""
+
+
+def test_the_demo_package_tells_the_panel_what_was_measured_and_that_it_is_synthetic():
+    info = model_packages.read_package(model_packages.DEMO_PACKAGE)
+    card = json.loads((model_packages.DEMO_PACKAGE / "model.json").read_text())
+    heldout = card["metrics"]["heldout_phantoms"]
+    assert f"mean Dice {heldout['mean_dice_tumour_cases']:.2f}" in info.accuracy
+    assert "not clinical accuracy" in info.accuracy and "target >= 0.85" in info.accuracy
+
+
+def test_a_package_without_measurements_says_its_accuracy_is_unknown(tmp_path):
+    assert "accuracy is unknown" in model_packages.read_package(_package(tmp_path / "plain")).accuracy

@@ -15,6 +15,7 @@ from typing import Callable
 
 from lungtumorseg.errors import ModelPackageError, PackageAlreadyInstalledError
 from lungtumorseg.models import install as core_install
+from lungtumorseg.models.accuracy import accuracy_text
 from lungtumorseg.models import package as core_package
 
 CARD_FILE = core_package.CARD_FILE
@@ -53,6 +54,8 @@ class PackageInfo:
     #: what cut-offs of the candidate classifier bought on the card's calibration phantoms:
     #: (cut-off, sensitivity for tumours >= 10 mm, false positives per case), lowest cut-off first
     candidate_cutoff_points: tuple[tuple[float, float, float], ...] = ()
+    #: what the card's held-out measurements say, each number beside its target (the model panel)
+    accuracy: str = ""
 
     @property
     def label(self) -> str:
@@ -79,7 +82,8 @@ def _info(package: core_package.ModelPackage) -> PackageInfo:
                        candidate_check_cutoff=float(candidate["cutoff"]) if candidate is not None else None,
                        magnified_look=card.get("magnified_look"),
                        intended_use=str(card.get("intended_use", "") or ""),
-                       candidate_cutoff_points=_cutoff_points(card.get("metrics", {}) or {}))
+                       candidate_cutoff_points=_cutoff_points(card.get("metrics", {}) or {}),
+                       accuracy=accuracy_text(card.raw))
 
 
 def _cutoff_points(metrics: dict) -> tuple[tuple[float, float, float], ...]:
