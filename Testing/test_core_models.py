@@ -3,8 +3,10 @@ refuse missing, truncated, tampered or malformed packages by name, and UNETR bui
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import numpy as np
 import pytest
 import torch
 from monai.networks.nets import UNETR
@@ -92,7 +94,7 @@ def test_card_contents(tmp_path):
     for zone, entry in raw["weights"].items():
         f = pkg.path / entry["file"]
         assert entry["bytes"] == f.stat().st_size
-        assert entry["sha256"] == package_mod.sha256_of(f)
+        assert entry["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
     assert pkg.card.summary() == {"name": raw["name"], "version": raw["version"], "demo": True, "warning": DEMO_WARNING}
     assert not build_package(tmp_path / "clinical", demo=False).card.is_demo
 
@@ -332,3 +334,12 @@ def test_card_lesion_filter_defaults_and_values(tmp_path):
     card["postprocessing"]["max_elongation"] = 2.5
     rule = save_package(tmp_path / "both", card, random_states(card)).card.lesion_filter
     assert (rule.min_peak_probability, rule.max_elongation) == (0.6, 2.5)
+
+
+def test_sha256_of_reads_large_files_in_blocks_and_matches_hashlib(tmp_path):
+    from lungtumorseg.hashing import sha256_of
+
+    data = np.random.default_rng(3).integers(0, 256, size=(3 << 20) + 17, dtype=np.uint8).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert sha256_of(path) == hashlib.sha256(data).hexdigest()

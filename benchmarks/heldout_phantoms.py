@@ -89,6 +89,29 @@ def criteria(outdir: Path) -> dict[str, float]:
     }
 
 
+def card_key(phantom_size: str) -> str:
+    """The card's metrics block for held-out phantoms of ``phantom_size``: the small preset keeps
+    the historical ``heldout_phantoms``; the clinical grid has its own block beside it."""
+    return "heldout_phantoms_full_size" if phantom_size == "full" else "heldout_phantoms"
+
+
+def write_card_block(model: Path, numbers: dict, command: str) -> str:
+    """Store ``numbers`` (with ``phantom_size``) in ``model``'s card, stamped with the package
+    version and weight checksums they describe (weights untouched); returns the block's key."""
+    card_path = model / "model.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    key = card_key(numbers["phantom_size"])
+    card.setdefault("metrics", {})[key] = {
+        **numbers,
+        "command": command,
+        "lungtumorseg_version": lungtumorseg.__version__,  # the pipeline (lung finder, ...) measured
+        "model_version": card["version"],  # the package measured: a new version needs a new run
+        "weights_sha256": {part: entry["sha256"] for part, entry in card["weights"].items()},  # and new weights
+    }
+    write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
+    return key
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=default_package_dir())
@@ -161,20 +184,12 @@ def main() -> int:
     print(f"  classical baseline mean Dice        {numbers['baseline_classical_mean_dice_tumour_cases']:6.3f}  "
           f"ratio model/baseline {ratio:.2f}")
     if args.write_card:
-        card_path = args.model / "model.json"
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        card.setdefault("metrics", {})["heldout_phantoms"] = {
-            **{k: v for k, v in numbers.items()},
-            "pooled_dice": summary["pooled"].get("dice"),
-            "slicewise_dice_mean": summary["voxel"].get("slicewise_dice", {}).get("mean"),
-            "hd95_mm_median": summary["voxel"].get("hd95_mm", {}).get("median"),
-            "command": "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:]),
-            "lungtumorseg_version": lungtumorseg.__version__,  # the pipeline (lung finder, ...) measured
-            "model_version": card["version"],  # the package measured: a new version needs a new run
-            "weights_sha256": {part: entry["sha256"] for part, entry in card["weights"].items()},  # and new weights
-        }
-        write_text_atomic(json.dumps(card, indent=2) + "\n", card_path)
-        print(f"metrics written to {card_path}")
+        extra = {"pooled_dice": summary["pooled"].get("dice"),
+                 "slicewise_dice_mean": summary["voxel"].get("slicewise_dice", {}).get("mean"),
+                 "hd95_mm_median": summary["voxel"].get("hd95_mm", {}).get("median")}
+        command = "python benchmarks/heldout_phantoms.py " + " ".join(sys.argv[1:])
+        key = write_card_block(args.model, {**numbers, **extra}, command)
+        print(f"metrics.{key} written to {args.model / 'model.json'}")
     return 0
 
 

@@ -20,6 +20,7 @@ import SimpleITK as sitk
 import slicer
 
 from lungtumorseg import example
+from lungtumorseg.hashing import sha256_of
 from lungtumorseg.postprocess import LesionFilter
 
 from . import kept_probability, logic_core, model_packages, segmentation_writer, volume_bridge
@@ -29,14 +30,13 @@ SAMPLE_DIR = example.sample_dir()
 SAMPLE_NAME = example.SAMPLE_NAME
 sample_files = example.sample_files
 sample_metadata = example.sample_metadata
-sha256_file = example.sha256_file
 
 
 def load_sample_volume(name: str = SAMPLE_NAME):
     """Load the sample CT into ``slicer.mrmlScene`` with Slicer's own reader (checksum first)."""
     ct_path, _, _ = sample_files()
     expected = sample_metadata()["sha256"][ct_path.name]
-    if sha256_file(ct_path) != expected:
+    if sha256_of(ct_path) != expected:
         raise AssertionError(f"{ct_path.name} does not match its SHA-256 (damaged sample data)")
     node = slicer.modules.volumes.logic().AddArchetypeVolume(str(ct_path), name, 0)
     if node is None:

@@ -10,11 +10,11 @@ registers the sample at start-up, before torch may be installed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from .errors import InputImageError
+from .hashing import sha256_of
 
 SAMPLE_NAME = "ChestCTPhantom"
 
@@ -36,15 +36,6 @@ def sample_metadata() -> dict:
     return json.loads(sample_files()[2].read_text(encoding="utf-8"))
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verified_sample_files() -> tuple[Path, Path, dict]:
     """(CT, truth, metadata), each image checked against its recorded SHA-256; a missing or
     damaged file is an :class:`InputImageError` that says to reinstall."""
@@ -53,7 +44,7 @@ def verified_sample_files() -> tuple[Path, Path, dict]:
         raise InputImageError(f"the example chest CT is missing ({meta_path}); reinstall LungTumorSeg.")
     meta = sample_metadata()
     for path in (ct, truth):
-        if not path.is_file() or sha256_file(path) != meta["sha256"][path.name]:
+        if not path.is_file() or sha256_of(path) != meta["sha256"][path.name]:
             raise InputImageError(f"{path} is missing or damaged (its SHA-256 differs from {meta_path.name}); "
                                   "reinstall LungTumorSeg.")
     return ct, truth, meta

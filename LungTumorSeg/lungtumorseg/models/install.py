@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ModelPackageError, PackageAlreadyInstalledError
-from .package import CARD_FILE, ModelPackage, load_package, sha256_of, user_models_dir
+from ..hashing import sha256_of
+from .package import CARD_FILE, ModelPackage, load_package, user_models_dir
 
 DownloadProgress = Callable[[int, int], None]
 

@@ -19,7 +19,6 @@ matches the card, so a truncated download or a tampered file is refused by name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from .. import __version__
 from ..enhance import BlobFilter
 from ..errors import ModelPackageError
+from ..hashing import sha256_of
 from ..io import default_file_mode, write_text_atomic
 from ..postprocess import LesionFilter
 from ..preprocess import input_channel_names
@@ -47,15 +47,6 @@ DEMO_WARNING = "Trained on synthetic data, a demonstration, not for clinical use
 USER_MODELS_ENV = "LUNGTUMORSEG_MODELS"
 #: Card section (and ``weights`` entry) of the optional candidate classifier.
 CANDIDATE_CHECK = "candidate_check"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -1,12 +1,23 @@
-"""Pool the two full-size held-out runs (seeds 10000-10007 here, 10008-10023 in ``rest/``) into
-the issue's four numbers, with the same ``criteria`` as ``benchmarks/heldout_phantoms.py``.
+"""Pool full-size held-out runs into the issue's four numbers, with the same ``criteria`` as
+``benchmarks/heldout_phantoms.py``.
 
-Usage: python benchmarks/results/heldout_full/combine.py  (writes criteria_24.json here).
+The full-size phantoms were evaluated in parts (one run of the whole 48 takes about two hours):
+seeds 10000-10007 here, 10008-10023 in ``rest/``, 10024-10047 in ``rest2/``. Case names are
+unique across the parts (``lung_000`` .. ``lung_047``), so the pooled tables are the tables one
+run over all of them would have written.
+
+Usage:
+    python benchmarks/results/heldout_full/combine.py            # the 24 of session 38 -> criteria_24.json
+    python benchmarks/results/heldout_full/combine.py --all 48   # all three parts -> criteria_48.json
+    python benchmarks/results/heldout_full/combine.py --all 48 --write-card MODEL_DIR
+        # also store them as the card's metrics.heldout_phantoms_full_size
+
 Synthetic phantoms: not clinical accuracy.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -16,17 +27,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from heldout_phantoms import criteria  # noqa: E402
+from heldout_phantoms import criteria, write_card_block  # noqa: E402
+
+#: parts of the full-size run: folder and the seeds its cases were made from
+PARTS = {24: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023))],
+         48: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023)), (HERE / "rest2", (10024, 10047))]}
 
 
 def pooled_csv(name: str, folders: list[Path], out: Path) -> None:
-    """``name`` of every folder, one header, rows in folder order."""
-    rows, header = [], None
+    """``name`` of every folder, one header, rows in folder order; refuses a case seen twice."""
+    rows, header, seen = [], None, set()
     for folder in folders:
         with open(folder / name) as fh:
             reader = csv.DictReader(fh)
             header = header or reader.fieldnames
-            rows.extend(reader)
+            part = list(reader)
+        if name == "metrics_cases.csv":
+            cases = {row["case"] for row in part}
+            if cases & seen:
+                raise SystemExit(f"{folder}: cases {sorted(cases & seen)} are already in an earlier part")
+            seen |= cases
+        rows.extend(part)
     with open(out / name, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header)
         writer.writeheader()
@@ -34,16 +55,30 @@ def pooled_csv(name: str, folders: list[Path], out: Path) -> None:
 
 
 def main() -> int:
-    folders = [HERE, HERE / "rest"]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--all", type=int, choices=sorted(PARTS), default=24, help="how many phantoms to pool")
+    parser.add_argument("--write-card", type=Path, default=None, metavar="MODEL_DIR",
+                        help="store the pooled numbers in this package's card (metrics.heldout_phantoms_full_size)")
+    args = parser.parse_args()
+    parts = PARTS[args.all]
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("metrics_cases.csv", "lesions.csv"):
-            pooled_csv(name, folders, Path(tmp))
+            pooled_csv(name, [folder for folder, _ in parts], Path(tmp))
         numbers = criteria(Path(tmp))
-    numbers["held_out_seeds"] = [10000, 10023]
+    if numbers["n_cases"] != args.all:
+        raise SystemExit(f"pooled {numbers['n_cases']} cases, expected {args.all}")
+    numbers["held_out_seeds"] = [parts[0][1][0], parts[-1][1][1]]
     numbers["phantom_size"] = "full"
-    numbers["note"] = "synthetic phantoms: checks the software and the demo weights, not clinical accuracy"
-    (HERE / "criteria_24.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    numbers["precision"] = "fp32"
+    numbers["note"] = ("synthetic phantoms: checks the software and the demo weights, not clinical accuracy; "
+                       f"pooled from {len(parts)} runs of benchmarks/heldout_phantoms.py --size full "
+                       "(benchmarks/results/heldout_full/RESULTS.md)")
+    (HERE / f"criteria_{args.all}.json").write_text(json.dumps(numbers, indent=2) + "\n")
     print(json.dumps(numbers, indent=2))
+    if args.write_card is not None:
+        command = "python benchmarks/results/heldout_full/combine.py " + " ".join(sys.argv[1:])
+        key = write_card_block(args.write_card, numbers, command)
+        print(f"metrics.{key} written to {args.write_card / 'model.json'}")
     return 0
 
 
