@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from heldout_phantoms import criteria, write_card_block  # noqa: E402
+from heldout_phantoms import criteria, meets_targets, write_card_block  # noqa: E402
 
 #: parts of the full-size run: folder and the seeds its cases were made from
 PARTS = {24: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023))],
@@ -70,6 +70,7 @@ def main() -> int:
     numbers["held_out_seeds"] = [parts[0][1][0], parts[-1][1][1]]
     numbers["phantom_size"] = "full"
     numbers["precision"] = "fp32"
+    numbers["meets_targets"] = meets_targets(numbers)
     numbers["note"] = ("synthetic phantoms: checks the software and the demo weights, not clinical accuracy; "
                        f"pooled from {len(parts)} runs of benchmarks/heldout_phantoms.py --size full "
                        "(benchmarks/results/heldout_full/RESULTS.md)")
