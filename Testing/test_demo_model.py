@@ -10,6 +10,7 @@ held-out evaluation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import SimpleITK as sitk
@@ -171,3 +172,13 @@ def test_demo_model_finds_nothing_in_a_tumour_free_phantom(demo_package, heldout
     _expect_failure_unless_targets_met(demo_package, request)
     result = heldout(TUMOUR_FREE_SEED, 0)
     assert result.lesion_volumes_ml == (), [f"{volume:.2f} mL" for volume in result.lesion_volumes_ml]
+
+
+def test_demo_card_names_the_script_that_reproduces_it(demo_package):
+    """The card's training record has the scratch paths of the sessions that made it; the
+    script it names must exist and must document the step that made this very version."""
+    reproduce = demo_package.card.raw["training"]["reproduce"]
+    script = Path(__file__).resolve().parents[1] / reproduce["script"]
+    text = script.read_text(encoding="utf-8")
+    assert f"({demo_package.card.version}" in text, "the script does not document how this version was made"
+    assert "Resources/Models/lungtumorseg-demo-phantom" in text

@@ -41,6 +41,8 @@
 #    new candidates judged by a classifier of their own.
 # 6h. The look's join (0.12.0, "13." below): after every judgement each lesion takes in the magnified
 #    components touching it; the shipped package is replaced.
+# 6i. The clinical grid ("14." below): the same 48 held-out seeds made at full size (512x512,
+#    0.6-1.0 mm pixels) and measured through the pipeline; the card's metrics.heldout_phantoms_full_size.
 # 7. The region-wise claim (on the step-3 zone models, which have the same inputs as the single model): a single model given the same fine-tuning compute (3 × the
 #    steps of one zone model), from the same shared start, evaluated beside the zone models
 #    (benchmarks/region_vs_single.py).
@@ -278,6 +280,12 @@ OMP_NUM_THREADS=2 $PY benchmarks/froc_phantoms.py --data benchmarks/.cache/heldo
   --write-card froc_heldout_phantoms
 rm -rf "$PKG" && cp -r "$WORK/model-join" "$PKG"
 echo "demo package updated: $PKG"
+
+# 14. The clinical grid (session 39): a measurement of the shipped package, no weights or settings change.
+#     Session 38-39 ran it in three parts (benchmarks/results/heldout_full/combine.py pooled them); one run
+#     over all 48 writes the same card block (about two hours on 2 cores).
+OMP_NUM_THREADS=2 $PY benchmarks/heldout_phantoms.py --model "$PKG" --size full --cases 48 --write-card \
+  --out benchmarks/results/heldout_full48
 
 if [ "${SKIP_COMPARISON:-0}" != "1" ]; then
   $PY benchmarks/region_vs_single.py --train-data "$DATA" --zones-model "$WORK/model" --init-from "$WORK/shared-dense" \
