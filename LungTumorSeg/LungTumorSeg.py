@@ -207,9 +207,11 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         url = qt.QInputDialog.getText(self.parent, "Install model package", "URL of a zipped model package:")
         if not url:
             return
+        checksum = qt.QInputDialog.getText(self.parent, "Install model package",
+                                           "SHA-256 published with the zip (recommended; empty: not checked):")
         self._install("Could not download or install the model package.",
                       lambda overwrite: model_packages.install_from_url(
-                          url, overwrite=overwrite,
+                          url, overwrite=overwrite, sha256=checksum.strip() or None,
                           progress=lambda done, total: self._onProgress(done / total if total > 0 else 0,
                                                                         "downloading")))
 

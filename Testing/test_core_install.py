@@ -179,3 +179,16 @@ def test_install_from_url_checks_the_published_sha256(tmp_path):
     assert not (tmp_path / "models" / "checked").exists()
     installed = install_from_url(archive.as_uri(), tmp_path / "models", sha256=f" {actual.upper()} ")
     assert installed.path.name == "checked"
+
+
+@pytest.mark.parametrize("typo", ["ab", "0" * 63, "g" * 64, "0" * 65, ""])
+def test_a_mistyped_checksum_is_refused_before_any_download(tmp_path, typo, monkeypatch):
+    from lungtumorseg.models import install as install_mod
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded although the checksum could never match")
+
+    monkeypatch.setattr(install_mod, "_download", no_download)  # a recorder: the real download must not start
+    with pytest.raises(ModelPackageError, match="not a SHA-256 checksum"):
+        install_from_url("file:///nowhere/model.zip", tmp_path / "models", sha256=typo)
+    assert not (tmp_path / "models").exists()

@@ -122,6 +122,23 @@ def test_install_from_url_zip(tmp_path):
     assert seen
 
 
+def test_install_from_url_passes_the_panels_checksum_on(tmp_path):
+    """What the module's checksum prompt gives: a wrong or mistyped checksum is a ValueError
+    the panel shows, and nothing is installed; the published one installs."""
+    source = _package(tmp_path / "src" / "zipped")
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in source.iterdir():
+            zf.write(path, f"zipped/{path.name}")
+    with pytest.raises(ValueError, match="not a SHA-256 checksum"):
+        model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", sha256="12345")
+    with pytest.raises(ValueError, match="was expected"):
+        model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", sha256="f" * 64)
+    assert not (tmp_path / "dest" / "zipped").exists()
+    published = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", sha256=published).name == "my-model"
+
+
 def test_shipped_demo_package_is_listed_and_intact():
     info = model_packages.read_package(model_packages.DEMO_PACKAGE)
     assert info.demo and "clinical" in info.warning.lower()

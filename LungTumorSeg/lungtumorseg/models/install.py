@@ -126,11 +126,24 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         zf.extractall(dest)
 
 
+def published_sha256(text: str) -> str:
+    """``text`` as a SHA-256 to check a download against: 64 hexadecimal characters, spaces
+    around and letter case ignored (checksums are published either way). Anything else is
+    refused before a download starts, so a mistyped checksum is not reported as a bad download."""
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
+        raise ModelPackageError(
+            f"{text.strip()!r} is not a SHA-256 checksum (64 hexadecimal characters); copy the checksum "
+            "published with the package, or leave it out."
+        )
+    return digest
+
+
 def _check_archive_sha256(archive: Path, url: str, expected: str) -> None:
     """Refuse a downloaded archive whose SHA-256 is not the one published for it (a damaged
     or substituted download), before anything is unpacked."""
     actual = sha256_of(archive)
-    if actual != expected.strip().lower():
+    if actual != published_sha256(expected):
         raise ModelPackageError(
             f"the archive downloaded from {url} has SHA-256 {actual}, but {expected.strip()} was expected: the "
             "download is damaged or is not the published package; it was not installed. Download it again or "
@@ -185,6 +198,8 @@ def install_from_url(
 
     With ``sha256`` (the checksum published with the archive) the download must match it.
     ``overwrite`` is passed to :func:`install_from_folder`."""
+    if sha256 is not None:
+        sha256 = published_sha256(sha256)
     with tempfile.TemporaryDirectory(prefix="lungtumorseg-download-") as tmp:
         archive = Path(tmp) / "package.zip"
         _download(url, archive, progress)
