@@ -49,11 +49,15 @@ about a second, without running the network again, with the model package of tha
 probability map</b> overlays it on the CT, which shows where the model hesitated below the
 threshold.</p>
 <p><b>Warning:</b> the bundled demo model was <b>trained on synthetic data, a
-demonstration, not for clinical use</b>. Its results on real CT are meaningless.</p>
+demonstration, not for clinical use</b>. Its results on real CT are meaningless. Under the
+model selector the panel shows what the selected package's card measured on held-out data,
+each number beside the target it must reach; for the demo these are synthetic phantoms, which
+check the software, not clinical accuracy.</p>
 <p>Other model packages (a folder with <code>model.json</code> and one weight file per
 zone, e.g. trained with <code>lungtumorseg train</code> on the Medical Segmentation
 Decathlon Task06 Lung data) are installed with <b>Install from folder…</b> or
-<b>Install from URL…</b> (a zip of the package); weight checksums are verified.</p>
+<b>Install from URL…</b> (a zip of the package; paste the SHA-256 published with it when asked,
+so a damaged or substituted download is refused); weight checksums are verified.</p>
 <p>See <a href="https://github.com/lungtumorseg/SlicerLungTumorSeg">the project page</a>.</p>
 """
 
