@@ -28,6 +28,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from heldout_phantoms import criteria, meets_targets, write_card_block  # noqa: E402
+from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
+from lungtumorseg.evaluation.plots import plot_detection_by_tumour_type  # noqa: E402
+from lungtumorseg.evaluation.tumour_types import detection_table, tumour_outcomes  # noqa: E402
+
+#: the phantoms' own description of their tumours (``meta/lung_NNN.json`` of the generated folders, copied here)
+META = HERE / "meta"
 
 #: parts of the full-size run: folder and the seeds its cases were made from
 PARTS = {24: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023))],
@@ -65,6 +71,10 @@ def main() -> int:
         for name in ("metrics_cases.csv", "lesions.csv"):
             pooled_csv(name, [folder for folder, _ in parts], Path(tmp))
         numbers = criteria(Path(tmp))
+        outcomes = tumour_outcomes(Path(tmp) / "lesions.csv", META)
+    numbers["detection_by_phantom_tumour"] = {"all": detection_table(outcomes), "ge_10mm": detection_table(outcomes, 10.0)}
+    plot_detection_by_tumour_type(numbers["detection_by_phantom_tumour"]["all"],
+                                  HERE / f"detection_by_tumour_type_{args.all}.png", SYNTHETIC_NOTE)
     if numbers["n_cases"] != args.all:
         raise SystemExit(f"pooled {numbers['n_cases']} cases, expected {args.all}")
     numbers["held_out_seeds"] = [parts[0][1][0], parts[-1][1][1]]
