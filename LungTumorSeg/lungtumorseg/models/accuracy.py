@@ -41,7 +41,7 @@ SYNTHETIC_REMINDER = "Synthetic phantoms: this checks the software and the weigh
 
 
 def _grid_name(block: Mapping[str, Any], default: str) -> str:
-    """``clinical-grid`` for full-size phantoms, ``small`` for the 256-pixel preset."""
+    """``clinical-grid`` for full-size phantoms, ``small-grid`` for the 256-pixel preset."""
     if default:
         return default
     return "clinical-grid" if block.get("phantom_size") == "full" else "small-grid"
