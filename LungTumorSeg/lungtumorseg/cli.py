@@ -382,37 +382,6 @@ def _run_install(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_info(args: argparse.Namespace) -> int:
-    from .models.accuracy import heldout_lines
-    from .models.package import default_package_dir, load_package
-
-    package = load_package(args.model or default_package_dir())
-    package.verify_all()
-    raw = package.card.raw
-    if args.json:
-        print(json.dumps({k: v for k, v in raw.items() if k != "training"}, indent=2))
-        return 0
-    net, post = raw.get("network", {}) or {}, raw.get("postprocessing", {}) or {}
-    spacing = (raw.get("preprocessing", {}) or {}).get("spacing_mm")
-    print(f"{raw.get('name')} {raw.get('version')}" + (" (demo)" if package.card.is_demo else ""))
-    print(f"  folder: {package.path}")
-    if package.card.warning:
-        print(f"  WARNING: {package.card.warning}")
-    if raw.get("intended_use"):
-        print(f"  intended use: {raw['intended_use']}")
-    zones = ", ".join((raw.get("zones", {}) or {}).get("names", []))
-    print(f"  networks: one {net.get('architecture', '?')} per zone ({zones}), hidden size {net.get('hidden_size', '?')}, "
-          f"windows of {net.get('img_size', '?')} voxels at {spacing} mm")
-    print(f"  weights: {', '.join(entry['file'] for entry in raw['weights'].values())}: SHA-256 verified")
-    print(f"  lesions: probability >= {post.get('threshold', '?')}, at least {post.get('min_lesion_mm3', '?')} mm3")
-    lines = heldout_lines(raw) or ["no held-out measurement recorded: accuracy unknown"]
-    print("  measured:")
-    for line in lines:
-        print(f"    {line}")
-    print("  (the whole card: lungtumorseg info --json)")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lungtumorseg",
@@ -431,13 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--sha256", default=None, metavar="HEX",
                          help="the SHA-256 published for the zip; the download is refused if it differs")
     from .cli_demo import add_demo_parser
+    from .cli_info import add_info_parser
     from .cli_relabel import add_relabel_parser
 
     add_demo_parser(sub)
     add_relabel_parser(sub)
-    info = sub.add_parser("info", help="show a model package's card (verifies its weights)")
-    info.add_argument("--model", type=Path, default=None)
-    info.add_argument("--json", action="store_true", help="print the whole card (without its training record) as JSON")
+    add_info_parser(sub)
     # evaluate needs nothing beyond the core's own dependencies (matplotlib, for its figures, is
     # imported only when they are drawn), so a failing import here is a bug and must show.
     from .evaluation.cli import add_evaluate_parser
@@ -480,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in model cards as the exact command
     signal.signal(signal.SIGTERM, _terminate)
-    runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train, "info": _run_info,
+    runners = {"predict": _run_predict, "phantom": _run_phantom, "train": _run_train,
                "install": _run_install}
     runner = runners.get(args.command) or getattr(args, "runner", None)
     try:
