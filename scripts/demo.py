@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Model: {package.label}")
         if package.warning:
             print(f"WARNING: {package.warning}")
+        print(f"Measured (model card): {package.accuracy}")  # what the module's model panel shows
 
         last = [-1]
 
