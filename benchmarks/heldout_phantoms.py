@@ -39,10 +39,11 @@ from lungtumorseg.evaluation.case import evaluate_prediction  # noqa: E402
 from lungtumorseg.evaluation.fields import SYNTHETIC_NOTE  # noqa: E402
 from lungtumorseg.evaluation.plots import plot_detection_by_tumour_type  # noqa: E402
 from lungtumorseg.evaluation.report import EvaluateOptions, evaluate_dataset  # noqa: E402
-from lungtumorseg.evaluation.targets import ISSUE_TARGETS  # noqa: E402
+from lungtumorseg.evaluation.targets import HELDOUT_FIELDS, ISSUE_TARGETS  # noqa: E402
 from lungtumorseg.evaluation.tumour_types import GROUPINGS, RESPONSE_PEAK, detection_table, tumour_outcomes  # noqa: E402
 from lungtumorseg.io import read_image, write_text_atomic  # noqa: E402
 from lungtumorseg.lungs import find_lungs  # noqa: E402
+from lungtumorseg.models.accuracy import FULL_SIZE_BLOCK, SMALL_BLOCK  # noqa: E402
 from lungtumorseg.models.package import default_package_dir  # noqa: E402
 from lungtumorseg.phantoms import PhantomConfig, write_msd_dataset  # noqa: E402
 from lungtumorseg.precision import PRECISIONS  # noqa: E402
@@ -91,10 +92,7 @@ def criteria(outdir: Path) -> dict[str, float]:
 
 def target_measures(numbers: dict) -> dict[str, float]:
     """``criteria``'s numbers under the names of :data:`ISSUE_TARGETS`."""
-    return {"mean_dice": numbers["mean_dice_tumour_cases"],
-            "sensitivity_large": numbers["sensitivity_lesions_ge_10mm"],
-            "false_positives_per_case": numbers["false_positive_lesions_per_case"],
-            "clean_fraction": numbers["tumour_free_cases_without_lesion"]}
+    return {key: numbers[field] for key, field in HELDOUT_FIELDS.items()}
 
 
 def meets_targets(numbers: dict) -> bool:
@@ -106,7 +104,7 @@ def meets_targets(numbers: dict) -> bool:
 def card_key(phantom_size: str) -> str:
     """The card's metrics block for held-out phantoms of ``phantom_size``: the small preset keeps
     the historical ``heldout_phantoms``; the clinical grid has its own block beside it."""
-    return "heldout_phantoms_full_size" if phantom_size == "full" else "heldout_phantoms"
+    return FULL_SIZE_BLOCK if phantom_size == "full" else SMALL_BLOCK
 
 
 def write_card_block(model: Path, numbers: dict, command: str) -> str:

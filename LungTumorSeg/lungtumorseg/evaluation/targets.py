@@ -39,6 +39,16 @@ ISSUE_TARGETS: dict[str, Target] = {
 }
 
 
+#: the held-out benchmark's field (``benchmarks/heldout_phantoms.py`` ``criteria``, the card's
+#: ``metrics.heldout_phantoms*`` blocks) that holds each target's measure
+HELDOUT_FIELDS: dict[str, str] = {
+    "mean_dice": "mean_dice_tumour_cases",
+    "sensitivity_large": "sensitivity_lesions_ge_10mm",
+    "false_positives_per_case": "false_positive_lesions_per_case",
+    "clean_fraction": "tumour_free_cases_without_lesion",
+}
+
+
 def targets_met(measures: Mapping[str, float]) -> int:
     """How many of :data:`ISSUE_TARGETS` ``measures`` meet (a missing measure is not met)."""
     return sum(target.met(float(measures.get(key, math.nan))) for key, target in ISSUE_TARGETS.items())

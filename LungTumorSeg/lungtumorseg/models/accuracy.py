@@ -14,21 +14,14 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from ..evaluation.targets import ISSUE_TARGETS
+from ..evaluation.targets import HELDOUT_FIELDS, ISSUE_TARGETS
 
-#: held-out blocks a card may carry, most clinical grid first, with how to name their phantoms
-HELDOUT_BLOCKS: tuple[tuple[str, str], ...] = (
-    ("heldout_phantoms_full_size", "clinical-grid"),
-    ("heldout_phantoms", ""),
-)
+#: the card's block for held-out phantoms of each size (``benchmarks/heldout_phantoms.py --write-card``)
+FULL_SIZE_BLOCK = "heldout_phantoms_full_size"
+SMALL_BLOCK = "heldout_phantoms"
 
-#: the block's field for each of the issue's four targets
-_FIELDS = {
-    "mean_dice": "mean_dice_tumour_cases",
-    "sensitivity_large": "sensitivity_lesions_ge_10mm",
-    "false_positives_per_case": "false_positive_lesions_per_case",
-    "clean_fraction": "tumour_free_cases_without_lesion",
-}
+#: held-out blocks a card may carry, clinical grid first, with how to name their phantoms
+HELDOUT_BLOCKS: tuple[tuple[str, str], ...] = ((FULL_SIZE_BLOCK, "clinical-grid"), (SMALL_BLOCK, "small-grid"))
 
 _SHORT = {
     "mean_dice": "mean Dice {value:.2f}",
@@ -40,16 +33,9 @@ _SHORT = {
 SYNTHETIC_REMINDER = "Synthetic phantoms: this checks the software and the weights, it is not clinical accuracy."
 
 
-def _grid_name(block: Mapping[str, Any], default: str) -> str:
-    """``clinical-grid`` for full-size phantoms, ``small-grid`` for the 256-pixel preset."""
-    if default:
-        return default
-    return "clinical-grid" if block.get("phantom_size") == "full" else "small-grid"
-
-
 def _number(block: Mapping[str, Any], key: str) -> float:
     try:
-        return float(block.get(_FIELDS[key], math.nan))
+        return float(block.get(HELDOUT_FIELDS[key], math.nan))
     except (TypeError, ValueError):
         return math.nan
 
@@ -76,7 +62,7 @@ def heldout_lines(card: Mapping[str, Any]) -> list[str]:
         if not parts:
             continue
         cases = block.get("n_cases", "?")
-        line = f"Held out, {cases} {_grid_name(block, grid)} synthetic phantoms: " + "; ".join(parts) + "."
+        line = f"Held out, {cases} {grid} synthetic phantoms: " + "; ".join(parts) + "."
         measured_version = block.get("model_version")
         if measured_version is not None and str(measured_version) != str(card.get("version")):
             line += f" Measured on version {measured_version}, not {card.get('version')}."

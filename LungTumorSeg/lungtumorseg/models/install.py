@@ -140,12 +140,12 @@ def published_sha256(text: str) -> str:
 
 
 def _check_archive_sha256(archive: Path, url: str, expected: str) -> None:
-    """Refuse a downloaded archive whose SHA-256 is not the one published for it (a damaged
-    or substituted download), before anything is unpacked."""
+    """Refuse a downloaded archive whose SHA-256 is not ``expected`` (normalised by
+    :func:`published_sha256`), a damaged or substituted download, before anything is unpacked."""
     actual = sha256_of(archive)
-    if actual != published_sha256(expected):
+    if actual != expected:
         raise ModelPackageError(
-            f"the archive downloaded from {url} has SHA-256 {actual}, but {expected.strip()} was expected: the "
+            f"the archive downloaded from {url} has SHA-256 {actual}, but {expected} was expected: the "
             "download is damaged or is not the published package; it was not installed. Download it again or "
             "check the expected checksum."
         )

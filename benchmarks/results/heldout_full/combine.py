@@ -43,19 +43,20 @@ PARTS = {24: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023))],
          48: [(HERE, (10000, 10007)), (HERE / "rest", (10008, 10023)), (HERE / "rest2", (10024, 10047))]}
 
 
-def pooled_csv(name: str, folders: list[Path], out: Path) -> None:
-    """``name`` of every folder, one header, rows in folder order; refuses a case seen twice."""
+def pooled_csv(name: str, folders: list[Path], out: Path, cases: set[str] | None = None) -> None:
+    """``name`` of every folder (only the rows of ``cases``, when given), one header, rows in
+    folder order; refuses a case seen twice."""
     rows, header, seen = [], None, set()
     for folder in folders:
         with open(folder / name) as fh:
             reader = csv.DictReader(fh)
             header = header or reader.fieldnames
-            part = list(reader)
+            part = [row for row in reader if cases is None or row["case"] in cases]
         if name == "metrics_cases.csv":
-            cases = {row["case"] for row in part}
-            if cases & seen:
-                raise SystemExit(f"{folder}: cases {sorted(cases & seen)} are already in an earlier part")
-            seen |= cases
+            names = {row["case"] for row in part}
+            if names & seen:
+                raise SystemExit(f"{folder}: cases {sorted(names & seen)} are already in an earlier part")
+            seen |= names
         rows.extend(part)
     with open(out / name, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header)
@@ -69,14 +70,7 @@ def small_grid_numbers(n_cases: int) -> dict:
     cases = {f"lung_{i:03d}" for i in range(n_cases)}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("metrics_cases.csv", "lesions.csv"):
-            with open(SMALL / name) as fh:
-                reader = csv.DictReader(fh)
-                rows = [row for row in reader if row["case"] in cases]
-                header = reader.fieldnames
-            with open(Path(tmp) / name, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=header)
-                writer.writeheader()
-                writer.writerows(rows)
+            pooled_csv(name, [SMALL], Path(tmp), cases)
         return criteria(Path(tmp))
 
 
@@ -92,11 +86,11 @@ def main() -> int:
             pooled_csv(name, [folder for folder, _ in parts], Path(tmp))
         numbers = criteria(Path(tmp))
         outcomes = tumour_outcomes(Path(tmp) / "lesions.csv", META)
+    if numbers["n_cases"] != args.all:
+        raise SystemExit(f"pooled {numbers['n_cases']} cases, expected {args.all}")
     numbers["detection_by_phantom_tumour"] = {"all": detection_table(outcomes), "ge_10mm": detection_table(outcomes, 10.0)}
     plot_detection_by_tumour_type(numbers["detection_by_phantom_tumour"]["all"],
                                   HERE / f"detection_by_tumour_type_{args.all}.png", SYNTHETIC_NOTE)
-    if numbers["n_cases"] != args.all:
-        raise SystemExit(f"pooled {numbers['n_cases']} cases, expected {args.all}")
     numbers["held_out_seeds"] = [parts[0][1][0], parts[-1][1][1]]
     numbers["phantom_size"] = "full"
     numbers["precision"] = "fp32"
