@@ -209,11 +209,19 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         checksum = qt.QInputDialog.getText(self.parent, "Install model package",
                                            "SHA-256 published with the zip (recommended; empty: not checked):")
-        self._install("Could not download or install the model package.",
-                      lambda overwrite: model_packages.install_from_url(
-                          url, overwrite=overwrite, sha256=checksum.strip() or None,
-                          progress=lambda done, total: self._onProgress(done / total if total > 0 else 0,
-                                                                        "downloading")))
+        dialog = slicer.util.createProgressDialog(self.parent, 0, 100, f"Downloading {url}", "Install model package")
+        try:  # the dialog's Cancel stops the download: install_from_url then returns None, nothing installed
+            self._install("Could not download or install the model package.",
+                          lambda overwrite: model_packages.install_from_url(
+                              url, overwrite=overwrite, sha256=checksum.strip() or None,
+                              progress=lambda done, total: self._onDownloadProgress(dialog, done, total),
+                              should_cancel=lambda: dialog.wasCanceled))
+        finally:
+            dialog.close()
+
+    def _onDownloadProgress(self, dialog, done: int, total: int) -> None:
+        dialog.value = int(100 * done / total) if total > 0 else 0
+        slicer.app.processEvents()
 
     def _install(self, failure: str, install) -> None:
         """Run ``install(overwrite)``; if a package of that name is installed, ask before replacing it."""
@@ -225,7 +233,8 @@ class LungTumorSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                                        "Model package already installed"):
                     return
                 package = install(True)
-            self._fillModelCombo(select=str(package.path))
+            if package is not None:  # None: the user cancelled the download
+                self._fillModelCombo(select=str(package.path))
 
     # -- state -----------------------------------------------------------------------------
     def _inputInfo(self) -> widget_state.InputInfo:
@@ -457,8 +466,7 @@ class LungTumorSegLogic(ScriptedLoadableModuleLogic):
         request = logic_core.RunRequest(input_volume=inputVolume, model_dir=modelPath, threshold=threshold,
                                         min_lesion_mm3=minLesionMm3, zone_overlap_mm=zoneOverlapMm,
                                         threads=threads, segmentation_node=outputSegmentation, show3d=show3D)
-        run = logic_core.SegmentationRun(request, on_log=logging.info,
-                                         python=process_runner.python_executable())
+        run = logic_core.SegmentationRun(request, on_log=logging.info, python=process_runner.python_executable())
         return run.run(timeout_s=timeoutSec)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from core_fixtures import shared_package_dir
 from lungtumorseg.cli import main
-from lungtumorseg.errors import ModelPackageError
+from lungtumorseg.errors import CancelledError, ModelPackageError
 from lungtumorseg.models import CARD_FILE, install_from_folder, install_from_url, list_packages
 
 
@@ -58,6 +58,47 @@ def test_install_from_zip_url_reports_progress(tmp_path):
     installed = install_from_url(archive.as_uri(), tmp_path / "models", lambda done, total: seen.append(done))
     assert installed.path.name == "zipped-model" and seen
     installed.verify_all()
+
+
+def test_a_cancelled_download_stops_and_installs_nothing(tmp_path, monkeypatch):
+    """Cancel after the first block: the download stops there, nothing is installed and the
+    partial download is deleted."""
+    archive = _zip_in_folder(_copy(tmp_path, "zipped-model"), tmp_path / "model.zip")
+    assert archive.stat().st_size > 4 * 8192  # several of urlretrieve's 8 KiB blocks
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen: list[int] = []
+    with pytest.raises(CancelledError, match="cancelled; nothing was installed"):
+        install_from_url(archive.as_uri(), tmp_path / "models", lambda done, total: seen.append(done),
+                         should_cancel=lambda: len(seen) >= 2)
+    assert len(seen) == 2 and seen[-1] < archive.stat().st_size  # stopped at the first block, not the end
+    assert not (tmp_path / "models" / "zipped-model").exists()
+    assert list(scratch.iterdir()) == []
+
+
+def test_cancelling_at_the_end_keeps_the_installed_package(tmp_path):
+    """A cancel that arrives when the whole archive is in (the last check, before copying)
+    leaves the installed package of that name as it was, even with overwrite."""
+    dest = tmp_path / "models"
+    installed = install_from_folder(_copy(tmp_path, "zipped-model"), dest)
+    card_before = (installed.path / CARD_FILE).read_bytes()
+    other = _copy(tmp_path / "other", "zipped-model")
+    raw = json.loads((other / CARD_FILE).read_text())
+    raw["description"] = "a different version"
+    (other / CARD_FILE).write_text(json.dumps(raw))
+    archive = _zip_in_folder(other, tmp_path / "model.zip")
+    complete = {"yes": False}
+
+    def progress(done: int, total: int) -> None:
+        complete["yes"] = done >= total > 0
+
+    with pytest.raises(CancelledError):
+        install_from_url(archive.as_uri(), dest, progress, overwrite=True, should_cancel=lambda: complete["yes"])
+    assert (installed.path / CARD_FILE).read_bytes() == card_before
+    installed.verify_all()
+    install_from_url(archive.as_uri(), dest, overwrite=True)  # not cancelled: it replaces
+    assert json.loads((installed.path / CARD_FILE).read_text())["description"] == "a different version"
 
 
 def test_zip_with_unsafe_paths_is_refused(tmp_path):

@@ -139,6 +139,21 @@ def test_install_from_url_passes_the_panels_checksum_on(tmp_path):
     assert model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", sha256=published).name == "my-model"
 
 
+def test_install_from_url_stops_when_the_panel_cancels(tmp_path):
+    """The progress dialog's Cancel: the download stops, the panel gets None (no error to show)
+    and nothing is installed."""
+    source = _package(tmp_path / "src" / "zipped")
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in source.iterdir():
+            zf.write(path, f"zipped/{path.name}")
+    asked = []
+    assert model_packages.install_from_url(archive.as_uri(), tmp_path / "dest",
+                                           should_cancel=lambda: asked.append(1) or True) is None
+    assert len(asked) == 1  # asked once, when the download started
+    assert not (tmp_path / "dest" / "zipped").exists()
+
+
 def test_shipped_demo_package_is_listed_and_intact():
     info = model_packages.read_package(model_packages.DEMO_PACKAGE)
     assert info.demo and "clinical" in info.warning.lower()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lungtumorseg.errors import ModelPackageError, PackageAlreadyInstalledError
+from lungtumorseg.errors import CancelledError, ModelPackageError, PackageAlreadyInstalledError
 from lungtumorseg.models import install as core_install
 from lungtumorseg.models.accuracy import accuracy_text
 from lungtumorseg.models import package as core_package
@@ -158,10 +158,16 @@ def install_from_folder(source: str | Path, dest_root: Path | None = None, *, ov
 
 def install_from_url(url: str, dest_root: Path | None = None,
                      progress: Callable[[int, int], None] | None = None, *, overwrite: bool = False,
-                     sha256: str | None = None) -> PackageInfo:
+                     sha256: str | None = None, should_cancel: Callable[[], bool] | None = None) -> PackageInfo | None:
     """Download a zipped package (``model.json`` at its top or in one folder), check the
-    archive's published ``sha256`` if given, verify, install (see :func:`install_from_folder`)."""
+    archive's published ``sha256`` if given, verify, install (see :func:`install_from_folder`).
+    ``should_cancel`` (e.g. a progress dialog's Cancel button) is asked after every block; when
+    it answers True the download stops, nothing is installed or replaced, and None is returned
+    (a cancel is the user's choice, not an error to display)."""
     try:
-        return _info(core_install.install_from_url(url, dest_root, progress, overwrite=overwrite, sha256=sha256))
+        return _info(core_install.install_from_url(url, dest_root, progress, overwrite=overwrite, sha256=sha256,
+                                                   should_cancel=should_cancel))
+    except CancelledError:
+        return None
     except ModelPackageError as exc:
         raise _translated(exc) from exc

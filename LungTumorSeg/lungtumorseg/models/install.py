@@ -5,7 +5,8 @@ before it is copied; the copy goes to a temporary sibling folder and is renamed,
 installed package is complete or absent. An installed package of the same folder name is
 replaced only when the caller asks (``overwrite``), so installing never silently discards a
 package. Downloads report progress, can be checked against a published SHA-256, and are
-unpacked only if every archive member stays inside the target folder.
+unpacked only if every archive member stays inside the target folder; a download the
+caller cancels (``should_cancel``) stops at the next block and installs nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import ModelPackageError, PackageAlreadyInstalledError
+from ..errors import CancelledError, ModelPackageError, PackageAlreadyInstalledError
 from ..hashing import sha256_of
 from .package import CARD_FILE, ModelPackage, load_package, user_models_dir
 
 DownloadProgress = Callable[[int, int], None]
+#: Asked after every downloaded block; True stops the download (see :func:`install_from_url`).
+ShouldCancel = Callable[[], bool]
 
 #: Characters that would make a name more than one path component (separators, on any
 #: platform) or no valid file name at all (NUL).
@@ -151,12 +154,20 @@ def _check_archive_sha256(archive: Path, url: str, expected: str) -> None:
         )
 
 
-def _download(url: str, archive: Path, progress: Optional[DownloadProgress]) -> None:
-    """Fetch ``url`` into ``archive``, reporting bytes done and total to ``progress``."""
+def _stop_if_cancelled(should_cancel: Optional[ShouldCancel], url: str) -> None:
+    if should_cancel is not None and should_cancel():
+        raise CancelledError(f"the download of {url} was cancelled; nothing was installed.")
+
+
+def _download(url: str, archive: Path, progress: Optional[DownloadProgress],
+              should_cancel: Optional[ShouldCancel] = None) -> None:
+    """Fetch ``url`` into ``archive``, reporting bytes done and total to ``progress`` and
+    stopping with :class:`CancelledError` at the first block after ``should_cancel`` says so."""
 
     def report(blocks: int, block_size: int, total: int) -> None:
         if progress is not None:
             progress(blocks * block_size, total)
+        _stop_if_cancelled(should_cancel, url)
 
     try:
         urllib.request.urlretrieve(url, archive, reporthook=report)  # noqa: S310 (a URL the user gave)
@@ -193,16 +204,20 @@ def install_from_url(
     *,
     overwrite: bool = False,
     sha256: Optional[str] = None,
+    should_cancel: Optional[ShouldCancel] = None,
 ) -> ModelPackage:
     """Download a zipped package (``model.json`` at the top or in one folder) and install it.
 
     With ``sha256`` (the checksum published with the archive) the download must match it.
-    ``overwrite`` is passed to :func:`install_from_folder`."""
+    ``overwrite`` is passed to :func:`install_from_folder`. ``should_cancel`` is asked after
+    every downloaded block and once more before the package is copied in: when it answers
+    True, :class:`~lungtumorseg.errors.CancelledError` is raised, the partial download is
+    deleted and nothing is installed or replaced."""
     if sha256 is not None:
         sha256 = published_sha256(sha256)
     with tempfile.TemporaryDirectory(prefix="lungtumorseg-download-") as tmp:
         archive = Path(tmp) / "package.zip"
-        _download(url, archive, progress)
+        _download(url, archive, progress, should_cancel)
         if sha256 is not None:
             _check_archive_sha256(archive, url, sha256)
         unpacked = Path(tmp) / "unpacked"
@@ -211,4 +226,5 @@ def install_from_url(
         except zipfile.BadZipFile as exc:
             raise ModelPackageError(f"{url} is not a zip archive of a model package.") from exc
         folder = _package_folder(unpacked, Path(tmp) / "named", url)
+        _stop_if_cancelled(should_cancel, url)
         return install_from_folder(folder, dest_root, overwrite=overwrite)
