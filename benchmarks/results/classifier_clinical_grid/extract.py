@@ -8,7 +8,9 @@ candidate: which truth tumours it touches, volume, peak, mean HU. One ``<case>.n
 in the layout ``../candidate_classifier_experiment/gate.py`` counts (``card_keeps`` is all
 True: there are no other limits to compare with here).
 
-Usage: extract.py DATA CACHE OUT
+Usage: extract.py DATA CACHE OUT [THRESHOLD]
+
+THRESHOLD (default: the card's) is for diagnosis only (RESULTS.md: candidates at a lower threshold).
 """
 from __future__ import annotations
 
@@ -34,10 +36,10 @@ from maps import map_key  # noqa: E402
 MIN_MM3 = 30.0
 
 
-def case_candidates(case, package, key: str, cache: Path) -> dict[str, np.ndarray]:
+def case_candidates(case, package, key: str, cache: Path, threshold: float | None = None) -> dict[str, np.ndarray]:
     ct = read_image(case.image)
     prob, _ = cached_probability(case, package, 1, cache, key)
-    threshold = float(package.card["postprocessing"]["threshold"])
+    threshold = float(package.card["postprocessing"]["threshold"]) if threshold is None else threshold
     spacing = ct.GetSpacing()
     voxel_mm3 = float(np.prod(spacing))
     truth_lab, n_truth = label_components(sitk.GetArrayFromImage(read_image(case.label)))
@@ -74,6 +76,7 @@ def case_candidates(case, package, key: str, cache: Path) -> dict[str, np.ndarra
 
 def main() -> None:
     data, cache, out = (Path(a) for a in sys.argv[1:4])
+    threshold = float(sys.argv[4]) if len(sys.argv) > 4 else None
     out.mkdir(parents=True, exist_ok=True)
     package = load_package(default_package_dir())
     key = map_key(package)
@@ -81,7 +84,7 @@ def main() -> None:
     todo = [case for case in mapped if not (out / f"{case.name}.npz").exists()]
     print(f"{len(mapped)} cases mapped, {len(todo)} to extract", flush=True)
     for case in todo:
-        found = case_candidates(case, package, key, cache)
+        found = case_candidates(case, package, key, cache, threshold)
         np.savez_compressed(out / f"{case.name}.npz", **found)
         print(f"{case.name}: {len(found['card_keeps'])} candidates, {int(found['touched'].any(1).sum())} true, "
               f"{len(found['truth_diameter_mm'])} tumours", flush=True)
