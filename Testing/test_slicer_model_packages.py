@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -110,12 +111,18 @@ def test_reinstalling_a_package_name_asks_first_then_replaces(tmp_path):
     assert sorted(p.name for p in dest.iterdir()) == ["same-name"]  # no scratch folders left
 
 
-def test_install_from_url_zip(tmp_path):
+def _zipped_package(tmp_path: Path) -> Path:
+    """A test package zipped as one folder ``zipped/`` (the usual published layout)."""
     source = _package(tmp_path / "src" / "zipped")
     archive = tmp_path / "pkg.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in source.iterdir():
             zf.write(path, f"zipped/{path.name}")
+    return archive
+
+
+def test_install_from_url_zip(tmp_path):
+    archive = _zipped_package(tmp_path)
     seen = []
     info = model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", progress=lambda d, t: seen.append(d))
     assert info.name == "my-model" and (tmp_path / "dest" / "zipped" / "model.json").exists()
@@ -125,11 +132,7 @@ def test_install_from_url_zip(tmp_path):
 def test_install_from_url_passes_the_panels_checksum_on(tmp_path):
     """What the module's checksum prompt gives: a wrong or mistyped checksum is a ValueError
     the panel shows, and nothing is installed; the published one installs."""
-    source = _package(tmp_path / "src" / "zipped")
-    archive = tmp_path / "pkg.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in source.iterdir():
-            zf.write(path, f"zipped/{path.name}")
+    archive = _zipped_package(tmp_path)
     with pytest.raises(ValueError, match="not a SHA-256 checksum"):
         model_packages.install_from_url(archive.as_uri(), tmp_path / "dest", sha256="12345")
     with pytest.raises(ValueError, match="was expected"):
@@ -142,11 +145,7 @@ def test_install_from_url_passes_the_panels_checksum_on(tmp_path):
 def test_install_from_url_stops_when_the_panel_cancels(tmp_path):
     """The progress dialog's Cancel: the download stops, the panel gets None (no error to show)
     and nothing is installed."""
-    source = _package(tmp_path / "src" / "zipped")
-    archive = tmp_path / "pkg.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in source.iterdir():
-            zf.write(path, f"zipped/{path.name}")
+    archive = _zipped_package(tmp_path)
     asked = []
     assert model_packages.install_from_url(archive.as_uri(), tmp_path / "dest",
                                            should_cancel=lambda: asked.append(1) or True) is None

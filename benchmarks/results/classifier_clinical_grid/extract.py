@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
@@ -36,6 +37,17 @@ from maps import map_key  # noqa: E402
 MIN_MM3 = 30.0
 
 
+def candidate_labels(prob: np.ndarray, threshold: float, spacing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates of a map: components (face connectivity) at ``threshold`` with >= 30 mm3,
+    numbered 1..K in component order (0 elsewhere), and the volume (mm3) and peak of each."""
+    lab, n = label_components(prob >= threshold)
+    volume, peak, _ = component_measures(lab, n, prob, spacing)
+    keep = np.nonzero(volume >= MIN_MM3)[0]
+    number_of = np.zeros(n + 1, np.uint16)
+    number_of[keep + 1] = np.arange(1, len(keep) + 1)
+    return number_of[lab], keep, volume[keep], peak[keep]
+
+
 def case_candidates(case, package, key: str, cache: Path, threshold: float | None = None) -> dict[str, np.ndarray]:
     ct = read_image(case.image)
     prob, _ = cached_probability(case, package, 1, cache, key)
@@ -45,31 +57,28 @@ def case_candidates(case, package, key: str, cache: Path, threshold: float | Non
     truth_lab, n_truth = label_components(sitk.GetArrayFromImage(read_image(case.label)))
     truth_d = np.array([equivalent_diameter_mm(v * voxel_mm3)
                         for v in np.bincount(truth_lab.ravel(), minlength=n_truth + 1)[1:]])
-    lab, n = label_components(prob >= threshold)
-    volume, peak, _ = component_measures(lab, n, prob, spacing)
-    keep = np.nonzero(volume >= MIN_MM3)[0]
-    candidates = np.zeros(lab.shape, np.uint16)
-    for number, k in enumerate(keep, start=1):
-        candidates[lab == k + 1] = number
+    candidates, keep, volume, peak = candidate_labels(prob, threshold, spacing)
+    count = len(keep)
     labels = sitk.GetImageFromArray(candidates)
     labels.CopyInformation(ct)
     prob_img = sitk.GetImageFromArray(prob)
     prob_img.CopyInformation(ct)
     present, patches = candidate_patches(labels, ct, prob_img)
-    assert present == list(range(1, len(keep) + 1))
+    assert present == list(range(1, count + 1))
+    # which truth tumours each candidate touches, and its mean HU, in one pass over the volume each
+    inside = candidates > 0
+    touched = np.zeros((count, n_truth), bool)
+    pairs = np.unique(np.stack([candidates[inside], truth_lab[inside]]), axis=1)
+    pairs = pairs[:, pairs[1] > 0]
+    touched[pairs[0].astype(int) - 1, pairs[1] - 1] = True
     hu = sitk.GetArrayViewFromImage(ct)
-    touched, feats = [], []
-    for number, k in enumerate(keep, start=1):
-        inside = candidates == number
-        t = np.unique(truth_lab[inside])
-        touched.append(np.zeros(n_truth, bool))
-        touched[-1][t[t > 0] - 1] = True
-        feats.append([volume[k], peak[k], float(hu[inside].mean()), min(spacing), max(spacing)])
+    mean_hu = ndi.mean(hu, candidates, np.arange(1, count + 1)) if count else np.zeros(0)
+    feats = np.column_stack([volume, peak, mean_hu, np.full(count, min(spacing)), np.full(count, max(spacing))])
     return {
-        "patches": patches.astype(np.float16) if len(keep) else np.zeros((0, 3) + (PATCH_VOXELS,) * 3, np.float16),
-        "touched": np.stack(touched) if touched else np.zeros((0, n_truth), bool),
-        "features": np.asarray(feats, np.float64).reshape(-1, 5),
-        "card_keeps": np.ones(len(keep), bool),
+        "patches": patches.astype(np.float16) if count else np.zeros((0, 3) + (PATCH_VOXELS,) * 3, np.float16),
+        "touched": touched,
+        "features": feats.astype(np.float64).reshape(-1, 5),
+        "card_keeps": np.ones(count, bool),
         "truth_diameter_mm": truth_d,
     }
 

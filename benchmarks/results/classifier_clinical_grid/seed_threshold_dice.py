@@ -8,7 +8,7 @@ Per tumour case of the 40 full-size calibration phantoms, the Dice of the kept c
 * seed 0.2, two-level outline: the same lesions outlined by their voxels at >= 0.45 when those
   make >= 30 mm3, else by the 0.2 component.
 Scores are the ``<case>.A.npy`` files ``lower_threshold.py``/``gate.py`` left beside the
-candidates (the candidate order is ``extract.py``'s).
+candidates, numbered as ``extract.candidate_labels`` numbers them.
 
 Usage: seed_threshold_dice.py OUT.json DATA:CACHE:CAND045:CAND02 [...]
 """
@@ -25,23 +25,23 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lungtumorseg.evaluation.candidates import component_measures  # noqa: E402
-from lungtumorseg.evaluation.lesions import label_components  # noqa: E402
 from lungtumorseg.evaluation.probability_cache import cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
+from extract import MIN_MM3, candidate_labels  # noqa: E402
 from maps import map_key  # noqa: E402
 
-CARD_CUTOFF, LOW, HIGH, MIN_MM3 = 0.4891751557588577, 0.2, 0.45, 30.0
+CARD_CUTOFF, LOW, HIGH = 0.4891751557588577, 0.2, 0.45
 
 
-def kept_components(prob: np.ndarray, threshold: float, spacing, scores: np.ndarray, cutoff: float) -> list[np.ndarray]:
-    lab, n = label_components(prob >= threshold)
-    volume, _, _ = component_measures(lab, n, prob, spacing)
-    keep = np.nonzero(volume >= MIN_MM3)[0]
+def kept_numbers(prob: np.ndarray, threshold: float, spacing, scores: np.ndarray,
+                 cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """``extract.py``'s candidates at ``threshold`` (numbered 1..K) and the numbers of those
+    scoring at least ``cutoff``."""
+    candidates, keep, _, _ = candidate_labels(prob, threshold, spacing)
     assert len(keep) == len(scores)
-    return [lab == k + 1 for k, s in zip(keep, scores) if s >= cutoff]
+    return candidates, np.nonzero(scores >= cutoff)[0] + 1
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,21 +58,20 @@ def main() -> None:
     for spec in sys.argv[2:]:
         data, cache, cand_high, cand_low = (Path(p) for p in spec.split(":"))
         for case in discover_cases(data):
-            truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
+            label = read_image(case.label)
+            truth = sitk.GetArrayFromImage(label) > 0
             if not truth.any():
                 continue
-            label = read_image(case.label)
             spacing = label.GetSpacing()
             voxel = float(np.prod(spacing))
             prob, _ = cached_probability(case, package, 1, cache, key)
-            card = kept_components(prob, HIGH, spacing, np.load(cand_high / f"{case.name}.A.npy"), CARD_CUTOFF)
-            low = kept_components(prob, LOW, spacing, np.load(cand_low / f"{case.name}.A.npy"), low_cutoff)
-            card_mask = np.any(card, axis=0) if card else np.zeros_like(truth)
-            low_mask = np.any(low, axis=0) if low else np.zeros_like(truth)
-            two = np.zeros_like(truth)
-            for c in low:
-                core = c & (prob >= HIGH)
-                two |= core if core.sum() * voxel >= MIN_MM3 else c
+            card, card_kept = kept_numbers(prob, HIGH, spacing, np.load(cand_high / f"{case.name}.A.npy"), CARD_CUTOFF)
+            low, low_kept = kept_numbers(prob, LOW, spacing, np.load(cand_low / f"{case.name}.A.npy"), low_cutoff)
+            card_mask, low_mask = np.isin(card, card_kept), np.isin(low, low_kept)
+            # two-level outline: a kept 0.2 lesion keeps only its part at >= 0.45 when that makes >= 30 mm3
+            high = low_mask & (prob >= HIGH)
+            core_mm3 = np.bincount(low[high], minlength=low.max() + 1) * voxel
+            two = np.where(np.isin(low, low_kept[core_mm3[low_kept] >= MIN_MM3]), high, low_mask)
             rows.append({"case": f"{data.name}/{case.name}", "card": dice(card_mask, truth),
                          "seed0.2_outline0.2": dice(low_mask, truth), "seed0.2_two_level": dice(two, truth)})
             print(rows[-1], flush=True)
