@@ -25,14 +25,15 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 sys.path.insert(0, str(HERE.parent / "classifier_more_data"))
 sys.path.insert(0, str(HERE.parent / "classifier_clinical_grid"))
 
-import compare  # noqa: E402  (cases, the card's cut-off rule, counts)
 from lungtumorseg.evaluation.probability_cache import cached_probability  # noqa: E402
 from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
 from lungtumorseg.training.dataset import discover_cases  # noqa: E402
+# before compare, which puts ../candidate_classifier_experiment (with a maps.py of its own) first
 from extract import MIN_MM3  # noqa: E402
 from maps import map_key  # noqa: E402
 from seed_threshold_dice import dice, kept_numbers  # noqa: E402
+import compare  # noqa: E402  (cases, the card's cut-off rule, counts)
 
 WEIGHTS = ROOT / "LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/candidate_check.safetensors"
 CARD_CUTOFF = 0.4891751557588577
