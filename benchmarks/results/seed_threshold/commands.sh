@@ -25,10 +25,14 @@ for s in scal1 scal2; do
 done
 .venv/bin/python $E/extract.py $W/fresh $W/maps/fresh $W/cand/fresh
 .venv/bin/python $E/extract.py $W/fresh $W/maps/fresh $W/cand_t0.2/fresh 0.2
-# 4. Gate (PLAN.md), then the decision only if the gate passes.
+# 4. Gate (PLAN.md), then the decision only if the gate passes (it failed: the decision and the fresh
+#    set's candidates in step 3 were not run; its maps stopped at 27 of 48).
 G="--small $W/cand/scal1:$W/cand_t0.2/scal1 $W/cand/scal2:$W/cand_t0.2/scal2
    --full $S40/cand/cal1:$S40/cand_t0.2/cal1 $S40/cand/cal2:$S40/cand_t0.2/cal2
    --dice $S40/cal1:$S40/maps/cal1:$S40/cand/cal1:$S40/cand_t0.2/cal1 $S40/cal2:$S40/maps/cal2:$S40/cand/cal2:$S40/cand_t0.2/cal2"
 .venv/bin/python benchmarks/results/seed_threshold/gate.py gate $G --out benchmarks/results/seed_threshold/gate.json
 .venv/bin/python benchmarks/results/seed_threshold/gate.py decide $G --fresh $W/cand/fresh:$W/cand_t0.2/fresh \
   --fresh-dice $W/fresh:$W/maps/fresh:$W/cand/fresh:$W/cand_t0.2/fresh --out benchmarks/results/seed_threshold/decision.json
+# 5. Preview on session 40's already-used decision set (RESULTS.md; decides nothing).
+.venv/bin/python $E/extract.py $S40/fresh $S40/maps/fresh $S40/cand_t0.2/fresh 0.2
+.venv/bin/python benchmarks/results/seed_threshold/preview.py $S40/cand/fresh $S40/cand_t0.2/fresh
