@@ -31,6 +31,7 @@ benchmark: setup
 	$(PY) benchmarks/heldout_phantoms.py
 	$(PY) benchmarks/predict_timing.py
 	$(PY) benchmarks/relabel_timing.py
+	$(PY) benchmarks/lung_region_timing.py
 	$(PY) benchmarks/train_step_cost.py
 
 clean:

@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 
 from core_fixtures import phantom, real_data, reorder_voxels
 from lungtumorseg.io import read_image
-from lungtumorseg.lungs import find_lungs
+from lungtumorseg.lungs import _relative_depths, find_lungs
 from lungtumorseg.preprocess import array_to_image, to_canonical, to_input_grid
 from lungtumorseg.zones import ZONE_NAMES, ZoneSpec, lung_extent_mm, make_zones, zone_of_position
 
@@ -239,3 +239,16 @@ def test_zone_crops_contain_every_truth_tumour_voxel(seed, orientation):
             assert np.all((mine[:, axis] >= s.start) & (mine[:, axis] < s.stop)), (zone.name, axis)
     total = np.sum([z.weights_z for z in zones], axis=0)
     np.testing.assert_allclose(total[idx[:, 0]], 1.0, atol=1e-6)  # fully weighted everywhere
+
+
+def test_relative_depths_in_each_components_box_equal_the_whole_grid_centroids():
+    # reference: scipy's centre of mass of each component over the whole grid
+    rng = np.random.default_rng(5)
+    labels, n = ndi.label(ndi.uniform_filter(rng.random((20, 60, 40)), size=5) > 0.55)
+    assert n >= 3
+    body = np.zeros(labels.shape, bool)
+    body[:, 7:53, :] = True
+    ids = list(range(1, min(n, 6) + 1))
+    centroids = ndi.center_of_mass(labels > 0, labels, index=ids)
+    reference = [float((c[1] - 7) / (52 - 7)) for c in centroids]
+    assert _relative_depths(labels, ids, ndi.find_objects(labels), body) == reference

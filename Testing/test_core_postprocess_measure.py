@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from core_fixtures import index_to_lps, make_grid, rotation, voxel_centres
 from lungtumorseg.measure import axial_axes_mm, measure_lesions
@@ -87,6 +88,35 @@ def test_restrict_to_lung_region_uses_mm_per_axis():
     assert out[5, 15, 30 + 22] == 1.0 and out[5, 15, 30 + 23] == 0.0  # x: 22 mm kept, 23 mm not
     assert out[5, 15 + 11, 30] == 1.0 and out[5, 15 + 12, 30] == 0.0  # y: 22 mm kept, 24 mm not
     assert out[5 + 4, 15, 30] == 1.0 and out[5 + 5, 15, 30] == 0.0  # z: 20 mm kept, 25 mm not
+
+
+@pytest.mark.parametrize("where", ["middle", "against_the_border", "two_parts"])
+def test_restrict_to_lung_region_keeps_exactly_what_the_whole_grid_distance_keeps(where):
+    # reference: scipy's distance map of the whole grid, as the function computed it before it
+    # worked in the lungs' grown box only; spacing (x, y, z) = (0.8, 1.1, 2.5) mm, margin 6 mm
+    rng = np.random.default_rng(3)
+    shape = (30, 40, 50)
+    lung = np.zeros(shape, bool)
+    if where == "middle":
+        lung[10:18, 12:25, 15:30] = rng.random((8, 13, 15)) < 0.7
+    elif where == "against_the_border":
+        lung[0:6, 30:40, 0:9] = True
+    else:
+        lung[4:8, 5:9, 3:7] = True
+        lung[22:27, 30:36, 40:47] = True
+    probability = rng.random(shape, dtype=np.float32)
+    spacing = (0.8, 1.1, 2.5)
+    reference = probability.copy()
+    reference[ndi.distance_transform_edt(~lung, sampling=spacing[::-1]) > 6.0] = 0.0
+    out = restrict_to_lung_region(probability, lung, spacing, 6.0)
+    assert out.dtype == probability.dtype
+    np.testing.assert_array_equal(out, reference)
+    assert 0 < np.count_nonzero(out) < out.size
+
+
+def test_restrict_to_lung_region_without_lungs_keeps_nothing():
+    out = restrict_to_lung_region(np.ones((5, 6, 7), np.float32), np.zeros((5, 6, 7), bool), (1.0, 1.0, 1.0), 10.0)
+    assert out.shape == (5, 6, 7) and not out.any()
 
 
 # ------------------------------------------------------------------ measurement

@@ -9,4 +9,4 @@ Data flows one way::
           -> lesions -> measurements -> outputs
 """
 
-__version__ = "0.9.0"
+__version__ = "0.9.1"

@@ -178,15 +178,24 @@ def _airway_mask(
     return ndi.binary_dilation(airway, iterations=1)
 
 
-def _relative_depths(labels: np.ndarray, ids: np.ndarray, body: np.ndarray) -> list[float]:
-    """Anterior→posterior position of each component's centroid within the body (0…1)."""
-    centroids = ndi.center_of_mass(labels > 0, labels, index=ids)
+def _relative_depths(labels: np.ndarray, ids: list[int], boxes: list[tuple[slice, ...]],
+                     body: np.ndarray) -> list[float]:
+    """Anterior→posterior position of each component's centroid within the body (0…1).
+
+    Each centroid is measured inside the component's own bounding box (``boxes[id - 1]``,
+    :func:`scipy.ndimage.find_objects`), not over the whole grid once per component.
+    """
     body_y = np.nonzero(body.any(axis=(0, 2)))[0]
     if body_y.size == 0:
         return [0.0] * len(ids)
     front, back = body_y.min(), body_y.max()
     span = max(back - front, 1)
-    return [float((c[1] - front) / span) for c in centroids]
+    depths = []
+    for i in ids:
+        rows = np.nonzero(labels[boxes[i - 1]] == i)[1] + boxes[i - 1][1].start
+        centre_y = float(rows.sum()) / float(rows.size)  # integer sums: the same value as a whole-grid mean
+        depths.append(float((centre_y - front) / span))
+    return depths
 
 
 def _fill_holes_axial(mask: np.ndarray) -> np.ndarray:
@@ -247,7 +256,7 @@ def find_lungs(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungMa
     volumes = np.bincount(labels.ravel(), minlength=n + 1)[1:] * voxel_ml
     boxes = ndi.find_objects(labels)
     big = [i for i in np.argsort(-volumes) if volumes[i] >= MIN_LUNG_VOLUME_ML * 0.1][:6]
-    depths = _relative_depths(labels, np.array(big) + 1, body) if big else []
+    depths = _relative_depths(labels, [int(i) + 1 for i in big], boxes, body) if big else []
     lung_like = []
     for i, depth in zip(big, depths):
         median = float(np.median(hu[boxes[i]][labels[boxes[i]] == i + 1]))

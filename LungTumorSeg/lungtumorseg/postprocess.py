@@ -207,11 +207,25 @@ def restrict_to_lung_region(
     """Zero the probability farther than ``margin_mm`` from the lungs (canonical grid).
 
     Tumours are inside the lungs or abut them (juxtapleural, hilar); responses deep in the
-    liver, heart or chest wall are false positives.
+    liver, heart or chest wall are false positives. Only the lungs' bounding box grown by the
+    margin can be within reach, so the distance map is computed there alone: it holds every
+    lung voxel, so its distances are those of the whole grid, at a fraction of the cost (the
+    distance map of a whole magnified grid was a tenth of a run). Without lungs nothing is kept.
     """
-    distance = ndi.distance_transform_edt(~lung_mask, sampling=(spacing_mm[2], spacing_mm[1], spacing_mm[0]))
-    out = probability.copy()
-    out[distance > margin_mm] = 0.0
+    out = np.zeros_like(probability)
+    sampling = (spacing_mm[2], spacing_mm[1], spacing_mm[0])  # (z, y, x) mm
+    reach = []
+    for axis, (step, size) in enumerate(zip(sampling, lung_mask.shape)):
+        present = np.nonzero(lung_mask.any(axis=tuple(a for a in range(3) if a != axis)))[0]
+        if present.size == 0:
+            return out
+        pad = int(math.ceil(margin_mm / step)) + 1
+        reach.append(slice(max(int(present[0]) - pad, 0), min(int(present[-1]) + 1 + pad, size)))
+    box = tuple(reach)
+    distance = ndi.distance_transform_edt(~lung_mask[box], sampling=sampling)
+    kept = probability[box].copy()
+    kept[distance > margin_mm] = 0.0
+    out[box] = kept
     return out
 
 
