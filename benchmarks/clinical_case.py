@@ -1,4 +1,4 @@
-"""What the timing benchmarks share: a clinical-size chest CT phantom and their options.
+"""What the timing benchmarks share: a clinical-size chest CT phantom, their options and their timer.
 
 512 × 512 × 301 voxels at 0.7 × 0.7 × 1.0 mm (a typical thin-slice chest CT), two tumours,
 seeded; and the ``--model / --threads / --seed`` options with the same defaults everywhere.
@@ -7,7 +7,9 @@ seeded; and the ``--model / --threads / --seed`` options with the same defaults 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +31,13 @@ def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
 def clinical_phantom(seed: int):
     """The seeded clinical-size phantom case (image, label, metadata)."""
     return make_phantom(seed, CLINICAL_PHANTOM)
+
+
+def median_seconds(function, repeats: int) -> tuple[float, object]:
+    """The median wall time of ``repeats`` calls of ``function`` and its last value."""
+    times, value = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,7 @@ from scipy import ndimage as ndi
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
-from clinical_case import add_timing_arguments, clinical_phantom  # noqa: E402
+from clinical_case import add_timing_arguments, clinical_phantom, median_seconds  # noqa: E402
 from lungtumorseg.lungs import AIR_THRESHOLD_HU, _relative_depths, find_lungs  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
 from lungtumorseg.postprocess import restrict_to_lung_region  # noqa: E402
@@ -52,15 +50,6 @@ def whole_grid_depths(labels: np.ndarray, ids: list[int], body: np.ndarray) -> l
     return [float((c[1] - front) / max(back - front, 1)) for c in centroids]
 
 
-def _median_seconds(function, repeats: int) -> tuple[float, object]:
-    times, value = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_timing_arguments(parser)
@@ -81,15 +70,15 @@ def main() -> int:
         lungs = find_lungs(hu, grid)
         margin = margin_mm * scale  # as network_pass passes it: millimetres as the networks see them
         probability = rng.random(hu.shape, dtype=np.float32)
-        base_s, base = _median_seconds(lambda: whole_grid_restrict(probability, lungs.mask, nominal, margin), args.repeats)
-        new_s, new = _median_seconds(lambda: restrict_to_lung_region(probability, lungs.mask, nominal, margin), args.repeats)
+        base_s, base = median_seconds(lambda: whole_grid_restrict(probability, lungs.mask, nominal, margin), args.repeats)
+        new_s, new = median_seconds(lambda: restrict_to_lung_region(probability, lungs.mask, nominal, margin), args.repeats)
         identical_restrict = bool(np.array_equal(base, new))
         air = ndi.uniform_filter(hu.astype(np.float32), size=2) < AIR_THRESHOLD_HU
         labels, n = ndi.label(air)
         ids = [int(i) + 1 for i in np.argsort(-np.bincount(labels.ravel())[1:])[:6]]
         boxes = ndi.find_objects(labels)
-        base_d_s, base_d = _median_seconds(lambda: whole_grid_depths(labels, ids, ~air), args.repeats)
-        new_d_s, new_d = _median_seconds(lambda: _relative_depths(labels, ids, boxes, ~air), args.repeats)
+        base_d_s, base_d = median_seconds(lambda: whole_grid_depths(labels, ids, ~air), args.repeats)
+        new_d_s, new_d = median_seconds(lambda: _relative_depths(labels, ids, boxes, ~air), args.repeats)
         identical_depths = base_d == new_d
         results["grids"][name] = {
             "canonical_shape": list(hu.shape), "grid_mm": list(grid), "margin_mm_as_passed": margin,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,19 +31,10 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 
 from lungtumorseg.measure import measure_lesions  # noqa: E402
 from lungtumorseg.models.package import load_package  # noqa: E402
-from clinical_case import add_timing_arguments, clinical_phantom  # noqa: E402
+from clinical_case import add_timing_arguments, clinical_phantom, median_seconds  # noqa: E402
 from lungtumorseg.pipeline import SegmentOptions, segment  # noqa: E402
 from lungtumorseg.postprocess import LesionFilter, label_lesions  # noqa: E402
 from lungtumorseg.relabel import MeasureContext, lesions_from_percent, probability_to_percent  # noqa: E402
-
-
-def _median_seconds(function, repeats: int) -> tuple[float, object]:
-    times, value = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
 
 
 def main() -> int:
@@ -65,7 +55,7 @@ def main() -> int:
     rule, threshold = result.lesion_filter, result.threshold
     context = MeasureContext(result.lung_z_lps_mm, result.midline_x_lps_mm)
     percent = probability_to_percent(result.probability)
-    update_s, (labels, lesions) = _median_seconds(
+    update_s, (labels, lesions) = median_seconds(
         lambda: lesions_from_percent(percent, case.image, threshold, rule, context), args.repeats)
     same = bool(np.array_equal(sitk.GetArrayViewFromImage(labels), sitk.GetArrayViewFromImage(result.labels)))
     print(f"update from the percent map (box): {update_s:.2f} s; same lesions as predict: {same}")
@@ -76,12 +66,12 @@ def main() -> int:
         return whole, measure_lesions(whole, case.image, result.probability, context.lung_z_lps_mm,
                                       context.midline_x_lps_mm)
 
-    whole_s, _ = _median_seconds(lambda: whole_image(rule), args.repeats)
+    whole_s, _ = median_seconds(lambda: whole_image(rule), args.repeats)
     print(f"label + measure the whole float map (no box): {whole_s:.2f} s")
     loose = LesionFilter()
-    loose_s, (loose_labels, loose_lesions) = _median_seconds(
+    loose_s, (loose_labels, loose_lesions) = median_seconds(
         lambda: lesions_from_percent(percent, case.image, threshold, loose, context), args.repeats)
-    loose_whole_s, (loose_whole, _) = _median_seconds(lambda: whole_image(loose), args.repeats)
+    loose_whole_s, (loose_whole, _) = median_seconds(lambda: whole_image(loose), args.repeats)
     loose_same = bool(np.array_equal(sitk.GetArrayViewFromImage(loose_labels), sitk.GetArrayViewFromImage(loose_whole)))
     print(f"no lesion filter ({len(loose_lesions)} findings): update {loose_s:.2f} s, whole float map "
           f"{loose_whole_s:.2f} s; same lesions: {loose_same}")

@@ -49,32 +49,50 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (a & b).sum() / total) if total else 1.0
 
 
-def main() -> None:
-    out = Path(sys.argv[1])
-    low_cutoff = json.loads((Path(__file__).resolve().parent / "lower_threshold_0.2.json").read_text())["lower threshold"]["cutoff"]
-    package = load_package(default_package_dir())
-    key = map_key(package)
-    rows = []
-    for spec in sys.argv[2:]:
+def tumour_case_maps(specs: list[str], package, key: str):
+    """Each tumour phantom of ``DATA:CACHE:CAND_HIGH:CAND_LOW`` specs, with what the Dice
+    counts need: (``set/case`` name, truth mask, spacing, normal map, the classifier's scores of
+    the candidates at the card threshold and at the low one)."""
+    for spec in specs:
         data, cache, cand_high, cand_low = (Path(p) for p in spec.split(":"))
         for case in discover_cases(data):
             label = read_image(case.label)
             truth = sitk.GetArrayFromImage(label) > 0
             if not truth.any():
                 continue
-            spacing = label.GetSpacing()
-            voxel = float(np.prod(spacing))
+            if not (cache / f"{case.name}-{key}.json").is_file():
+                # cached_probability would run the whole pipeline, magnified look included, in its place
+                raise SystemExit(f"no normal map of {case.name} under {key} in {cache}: make it with maps.py "
+                                 "(the key holds the core version: maps of another version must be remade)")
             prob, _ = cached_probability(case, package, 1, cache, key)
-            card, card_kept = kept_numbers(prob, HIGH, spacing, np.load(cand_high / f"{case.name}.A.npy"), CARD_CUTOFF)
-            low, low_kept = kept_numbers(prob, LOW, spacing, np.load(cand_low / f"{case.name}.A.npy"), low_cutoff)
-            card_mask, low_mask = np.isin(card, card_kept), np.isin(low, low_kept)
-            # two-level outline: a kept 0.2 lesion keeps only its part at >= 0.45 when that makes >= 30 mm3
-            high = low_mask & (prob >= HIGH)
-            core_mm3 = np.bincount(low[high], minlength=low.max() + 1) * voxel
-            two = np.where(np.isin(low, low_kept[core_mm3[low_kept] >= MIN_MM3]), high, low_mask)
-            rows.append({"case": f"{data.name}/{case.name}", "card": dice(card_mask, truth),
-                         "seed0.2_outline0.2": dice(low_mask, truth), "seed0.2_two_level": dice(two, truth)})
-            print(rows[-1], flush=True)
+            yield (f"{data.name}/{case.name}", truth, label.GetSpacing(), prob,
+                   np.load(cand_high / f"{case.name}.A.npy"), np.load(cand_low / f"{case.name}.A.npy"))
+
+
+def kept_masks(prob: np.ndarray, spacing, high_scores: np.ndarray, low_scores: np.ndarray, high_cutoff: float,
+               low_cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept outlines: components at the card threshold kept at ``high_cutoff``; components at
+    the low threshold kept at ``low_cutoff``, whole and two-level (a kept low-threshold lesion
+    keeps only its part at >= 0.45 when that makes >= 30 mm3)."""
+    high, high_kept = kept_numbers(prob, HIGH, spacing, high_scores, high_cutoff)
+    low, low_kept = kept_numbers(prob, LOW, spacing, low_scores, low_cutoff)
+    low_mask = np.isin(low, low_kept)
+    core = low_mask & (prob >= HIGH)
+    core_mm3 = np.bincount(low[core], minlength=low.max() + 1) * float(np.prod(spacing))
+    two_level = np.where(np.isin(low, low_kept[core_mm3[low_kept] >= MIN_MM3]), core, low_mask)
+    return np.isin(high, high_kept), low_mask, two_level
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    low_cutoff = json.loads((Path(__file__).resolve().parent / "lower_threshold_0.2.json").read_text())["lower threshold"]["cutoff"]
+    package = load_package(default_package_dir())
+    rows = []
+    for name, truth, spacing, prob, high_scores, low_scores in tumour_case_maps(sys.argv[2:], package, map_key(package)):
+        card_mask, low_mask, two = kept_masks(prob, spacing, high_scores, low_scores, CARD_CUTOFF, low_cutoff)
+        rows.append({"case": name, "card": dice(card_mask, truth),
+                     "seed0.2_outline0.2": dice(low_mask, truth), "seed0.2_two_level": dice(two, truth)})
+        print(rows[-1], flush=True)
     summary = {k: float(np.mean([r[k] for r in rows])) for k in ("card", "seed0.2_outline0.2", "seed0.2_two_level")}
     print("mean Dice over", len(rows), "tumour cases:", summary)
     out.write_text(json.dumps({"mean_dice": summary, "cases": rows}, indent=1) + "\n")

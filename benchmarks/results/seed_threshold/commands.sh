@@ -2,7 +2,8 @@
 # The exact commands of the seed-threshold experiment (session 41). Working data is not committed;
 # it regenerates from seeds. W=/work/train/s41; S40=/work/train/s40 holds session 40's full-size
 # calibration phantoms (seeds 160-199), their normal maps and candidates
-# (../classifier_clinical_grid/commands.sh).
+# (../classifier_clinical_grid/commands.sh). Map caches are keyed by the core version: these results
+# used core 0.9.0's maps; core 0.9.1's maps are the same but keyed anew, so maps.py remakes them.
 set -euo pipefail
 W=/work/train/s41
 S40=/work/train/s40

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -25,19 +24,14 @@ sys.path.insert(0, str(ROOT / "LungTumorSeg"))
 sys.path.insert(0, str(HERE.parent / "classifier_more_data"))
 sys.path.insert(0, str(HERE.parent / "classifier_clinical_grid"))
 
-from lungtumorseg.evaluation.probability_cache import cached_probability  # noqa: E402
-from lungtumorseg.io import read_image  # noqa: E402
 from lungtumorseg.models.package import default_package_dir, load_package  # noqa: E402
-from lungtumorseg.training.dataset import discover_cases  # noqa: E402
 # before compare, which puts ../candidate_classifier_experiment (with a maps.py of its own) first
-from extract import MIN_MM3  # noqa: E402
 from maps import map_key  # noqa: E402
-from seed_threshold_dice import dice, kept_numbers  # noqa: E402
+from seed_threshold_dice import dice, kept_masks, tumour_case_maps  # noqa: E402
 import compare  # noqa: E402  (cases, the card's cut-off rule, counts)
 
 WEIGHTS = ROOT / "LungTumorSeg/Resources/Models/lungtumorseg-demo-phantom/candidate_check.safetensors"
 CARD_CUTOFF = 0.4891751557588577
-SEED, CARD_THRESHOLD = 0.2, 0.45
 MORE_LARGE_TUMOURS = 2
 ISSUE_FP_BOUND = 0.3
 
@@ -52,25 +46,10 @@ def two_level_dice(specs: list[str], cutoff_a: float, cutoff_s: float) -> dict:
     """Mean Dice over the tumour phantoms of the kept outlines: A's components at 0.45, S's
     kept 0.2 components outlined two-level (their >= 0.45 voxels when >= 30 mm3, else whole)."""
     package = load_package(default_package_dir())
-    key = map_key(package)
     rows = []
-    for spec in specs:
-        data, cache, cand_a, cand_s = (Path(p) for p in spec.split(":"))
-        for case in discover_cases(data):
-            label = read_image(case.label)
-            truth = sitk.GetArrayFromImage(label) > 0
-            if not truth.any():
-                continue
-            spacing = label.GetSpacing()
-            prob, _ = cached_probability(case, package, 1, cache, key)
-            a, a_kept = kept_numbers(prob, CARD_THRESHOLD, spacing, np.load(cand_a / f"{case.name}.A.npy"), cutoff_a)
-            s, s_kept = kept_numbers(prob, SEED, spacing, np.load(cand_s / f"{case.name}.A.npy"), cutoff_s)
-            s_mask = np.isin(s, s_kept)
-            core = s_mask & (prob >= CARD_THRESHOLD)
-            core_mm3 = np.bincount(s[core], minlength=s.max() + 1) * float(np.prod(spacing))
-            two_level = np.where(np.isin(s, s_kept[core_mm3[s_kept] >= MIN_MM3]), core, s_mask)
-            rows.append({"case": f"{data.name}/{case.name}", "A": dice(np.isin(a, a_kept), truth),
-                         "S": dice(two_level, truth)})
+    for name, truth, spacing, prob, scores_a, scores_s in tumour_case_maps(specs, package, map_key(package)):
+        a_mask, _, two_level = kept_masks(prob, spacing, scores_a, scores_s, cutoff_a, cutoff_s)
+        rows.append({"case": name, "A": dice(a_mask, truth), "S": dice(two_level, truth)})
     return {"tumour_cases": len(rows), "mean_dice_A": float(np.mean([r["A"] for r in rows])),
             "mean_dice_S": float(np.mean([r["S"] for r in rows])), "cases": rows}
 
