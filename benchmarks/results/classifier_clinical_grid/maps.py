@@ -5,7 +5,7 @@ look (about 3.4 times the network time on a full-size phantom) is skipped here. 
 as ``lungtumorseg.evaluation.probability_cache`` keeps them, under the package's key plus
 ``-nolook`` so they are never mistaken for maps of a whole run.
 
-Usage: maps.py DATA CACHE [THREADS]
+Usage: maps.py DATA CACHE [THREADS] [PACKAGE]  (PACKAGE: the shipped demo package by default)
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def map_key(package) -> str:
 def main() -> None:
     data, cache = Path(sys.argv[1]), Path(sys.argv[2])
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    package = load_package(default_package_dir())
+    package = load_package(Path(sys.argv[4]) if len(sys.argv) > 4 else default_package_dir())
     key = map_key(package)
     print("key", key, flush=True)
     options = SegmentOptions(threads=threads, magnified_look=False, candidate_check=False, outline_growth=False)

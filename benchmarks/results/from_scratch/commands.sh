@@ -13,4 +13,4 @@ OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $W/data -o $W/model-P --workdir 
   --name lungtumorseg-from-scratch-pilot --version 0.0.1 --single-model --demo --lung-channel --blob-channel \
   --roi 48 --seed 42 --split-seed 3 --fresh-tumours 0.4 --positive-ratio 0.35 --hard-negatives dense \
   --lung-ratio 0.4 --loss tversky-ce --tversky-beta 0.7 --keep-weights last --precision bf16 \
-  --lr 3e-4 --steps 11000 --val-every 2750 --max-minutes 100 --threads 2 > $W/train-P.log 2>&1
+  --lr 3e-4 --steps 14000 --val-every 3500 --max-minutes 125 --threads 2 > $W/train-P.log 2>&1
