@@ -14,3 +14,8 @@ OMP_NUM_THREADS=2 $PY -m lungtumorseg.cli train $W/data -o $W/model-P --workdir 
   --roi 48 --seed 42 --split-seed 3 --fresh-tumours 0.4 --positive-ratio 0.35 --hard-negatives dense \
   --lung-ratio 0.4 --loss tversky-ce --tversky-beta 0.7 --keep-weights last --precision bf16 \
   --lr 3e-4 --steps 14000 --val-every 3500 --max-minutes 125 --threads 2 > $W/train-P.log 2>&1
+# Arm P's normal maps of the 40 small calibration phantoms (seeds 160-199, session 41's folder), then the rule.
+# Arm A's maps are session 41's (classifier_clinical_grid/maps.py with the shipped package, key v0.9.0).
+OMP_NUM_THREADS=2 $PY benchmarks/results/classifier_clinical_grid/maps.py /work/train/s41/scal1 $W/maps-P 2 $W/model-P
+OMP_NUM_THREADS=2 $PY $E/compare.py $E/compare.json /work/train/s41/scal1 --arm A /work/train/s41/maps/scal1 \
+  --arm P $W/maps-P > $E/compare.log
