@@ -61,25 +61,28 @@ def case_counts(prob: np.ndarray, truth: np.ndarray, tumours: list[np.ndarray], 
     return out
 
 
-def arm_table(data: Path, map_dir: Path) -> tuple[list[dict], dict[float, int]]:
-    """The arm's tumours >= 10 mm (kind, zone, detected and share per threshold) and its false
-    components per threshold over the folder."""
-    tumours, false = [], defaultdict(int)
+def arm_tables(data: Path, map_dirs: dict[str, Path]) -> dict[str, tuple[list[dict], dict[float, int]]]:
+    """Per arm: its tumours >= 10 mm (kind, zone, detected and share per threshold) and its false
+    components per threshold over the folder. Each case's truth is read once for every arm."""
+    tables = {name: ([], defaultdict(int)) for name in map_dirs}
     for case in discover_cases(data):
         image = read_image(case.image)
         truth = sitk.GetArrayFromImage(read_image(case.label)) > 0
-        prob = np.load(map_file(map_dir, case.name)).astype(np.float32)
         big = list(large_tumours(truth, image, data / "meta" / f"{case.name}.json"))
-        counts = case_counts(prob, truth, [m for m, _, _ in big], float(np.prod(image.GetSpacing())))
-        for t in THRESHOLDS:
-            false[t] += counts[t]["false"]
-        for j, (_, d, info) in enumerate(big):
-            tumours.append({"case": case.name, "kind": info["kind"], "zone": info["zone"],
-                            "location": info["location"], "diameter_mm": round(d, 1),
-                            "detected": {str(t): counts[t]["detected"][j] for t in THRESHOLDS},
-                            "share": {str(t): round(counts[t]["share"][j], 3) for t in THRESHOLDS}})
+        voxel_mm3 = float(np.prod(image.GetSpacing()))
+        for name, map_dir in map_dirs.items():
+            tumours, false = tables[name]
+            prob = np.load(map_file(map_dir, case.name)).astype(np.float32)
+            counts = case_counts(prob, truth, [m for m, _, _ in big], voxel_mm3)
+            for t in THRESHOLDS:
+                false[t] += counts[t]["false"]
+            for j, (_, d, info) in enumerate(big):
+                tumours.append({"case": case.name, "kind": info["kind"], "zone": info["zone"],
+                                "location": info["location"], "diameter_mm": round(d, 1),
+                                "detected": {str(t): counts[t]["detected"][j] for t in THRESHOLDS},
+                                "share": {str(t): round(counts[t]["share"][j], 3) for t in THRESHOLDS}})
         print(case.name, flush=True)
-    return tumours, dict(false)
+    return {name: (tumours, dict(false)) for name, (tumours, false) in tables.items()}
 
 
 def at(tumours: list[dict], false: dict[float, int], t: float) -> dict:
@@ -110,7 +113,7 @@ def main() -> None:
     ap.add_argument("data", type=Path)
     ap.add_argument("--arm", nargs=2, action="append", required=True, metavar=("NAME", "MAP_DIR"))
     a = ap.parse_args()
-    arms = {name: arm_table(a.data, Path(d)) for name, d in a.arm}
+    arms = arm_tables(a.data, {name: Path(d) for name, d in a.arm})
     names = list(arms)
     result: dict = {"data": str(a.data), "thresholds": THRESHOLDS, "arms": {}}
     a_name = names[0]
